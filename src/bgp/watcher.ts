@@ -1,0 +1,139 @@
+/**
+ * Keeps one `WatchEvent(BEST, init)` stream alive: decodes each table event
+ * and hands it over, re-subscribes after any end of the stream with capped
+ * exponential backoff and jitter, and gives up on a stream whose first
+ * message (the complete table) does not arrive within a deadline.
+ *
+ * End of the initial table: gobgpd sends the whole current table as exactly
+ * one `TableEvent` (even when empty) before any change, so the first message
+ * of each stream is the complete snapshot.
+ *
+ * No decisions happen here: the watcher only decodes and enqueues.
+ *
+ * @module
+ */
+import { backoffDelay } from "../backoff.ts";
+import type { Decoded } from "../overlay/route.ts";
+import { decodePath, type PathMessage } from "./path_codec.ts";
+import type { WatchHandlers, WatchStream } from "./client.ts";
+import type { TimerId } from "../reconcile/reconciler.ts";
+
+export interface WatchSource {
+  watchBest(handlers: WatchHandlers): WatchStream;
+}
+
+export interface WatcherHandlers {
+  /** The complete table of a new stream (after start or a reconnect). */
+  onSnapshot(decoded: Decoded[]): void;
+  /** A later table event. */
+  onUpdate(decoded: Decoded[]): void;
+  /** The stream was lost; a retry is scheduled in `retryInMs`. */
+  onDown(error: Error, retryInMs: number): void;
+}
+
+export interface WatcherOptions {
+  /** First retry delay, in ms. @default 200 */
+  backoffMinMs?: number;
+  /** Retry delay cap, in ms. @default 10000 */
+  backoffMaxMs?: number;
+  /** Deadline for the first message of a stream, in ms. @default 10000 */
+  firstMessageTimeoutMs?: number;
+}
+
+export type WatchState = "connecting" | "up" | "down" | "stopped";
+
+export class Watcher {
+  #source: WatchSource;
+  #handlers: WatcherHandlers;
+  #min: number;
+  #max: number;
+  #firstTimeout: number;
+  #stream: WatchStream | undefined;
+  #timer: TimerId | undefined;
+  #failures = 0;
+  #state: WatchState = "down";
+  #generation = 0;
+  #reconnects = 0;
+
+  constructor(source: WatchSource, handlers: WatcherHandlers, options: WatcherOptions = {}) {
+    this.#source = source;
+    this.#handlers = handlers;
+    this.#min = options.backoffMinMs ?? 200;
+    this.#max = options.backoffMaxMs ?? 10_000;
+    this.#firstTimeout = options.firstMessageTimeoutMs ?? 10_000;
+  }
+
+  get state(): WatchState {
+    return this.#state;
+  }
+
+  /** Streams started after the first one. */
+  get reconnects(): number {
+    return this.#reconnects;
+  }
+
+  start(): void {
+    if (this.#state === "connecting" || this.#state === "up") return;
+    this.#subscribe();
+  }
+
+  stop(): void {
+    this.#state = "stopped";
+    this.#generation++;
+    this.#clearTimer();
+    this.#stream?.cancel();
+    this.#stream = undefined;
+  }
+
+  #subscribe() {
+    const generation = ++this.#generation;
+    if (generation > 1) this.#reconnects++;
+    this.#state = "connecting";
+    let first = true;
+    this.#clearTimer();
+    this.#timer = setTimeout(() => {
+      if (generation !== this.#generation) return;
+      this.#lost(new Error(`no initial table from gobgpd within ${this.#firstTimeout} ms`));
+    }, this.#firstTimeout);
+    this.#stream = this.#source.watchBest({
+      onTable: (paths: PathMessage[]) => {
+        if (generation !== this.#generation) return;
+        const decoded = paths.map(decodePath);
+        if (first) {
+          first = false;
+          this.#clearTimer();
+          this.#state = "up";
+          this.#failures = 0;
+          this.#handlers.onSnapshot(decoded);
+        } else {
+          this.#handlers.onUpdate(decoded);
+        }
+      },
+      onEnd: (error) => {
+        if (generation !== this.#generation) return;
+        this.#lost(error ?? new Error("WatchEvent stream ended"));
+      },
+    });
+  }
+
+  #lost(error: Error) {
+    if (this.#state === "stopped") return;
+    this.#generation++;
+    this.#stream?.cancel();
+    this.#stream = undefined;
+    this.#state = "down";
+    this.#failures++;
+    const delay = backoffDelay(this.#failures, this.#min, this.#max);
+    this.#clearTimer();
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#state !== "stopped") this.#subscribe();
+    }, delay);
+    this.#handlers.onDown(error, delay);
+  }
+
+  #clearTimer() {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * The resolved configuration: every field set, defaults applied once.
+ * What users write is described by the schema in `schema.ts`.
+ *
+ * @module
+ */
+
+/** Log levels accepted in `logLevel` and `--log-level`. */
+export const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
+export type LogLevel = typeof LOG_LEVELS[number];
+
+/** One statically configured VNI. */
+export interface VniConfig {
+  /** VXLAN network identifier, 1..16777215. */
+  id: number;
+  /** The BGP community as `ASN:VALUE` (normalised, no spaces). */
+  community: string;
+  /** Kernel device name. @default `vxlan<id>` */
+  device: string;
+  /** Underlay device for auto-created links; undefined = `node.localInterface`. */
+  underlayInterface: string | undefined;
+}
+
+export interface ResolvedConfig {
+  logLevel: LogLevel;
+  advertiseSelf: boolean;
+  /** ASN for discovered VNIs' communities (`ASN:VNI`); undefined when not set. */
+  communityAsn: number | undefined;
+  gobgp: {
+    /** `host:port` of gobgpd's gRPC API. @default "127.0.0.1:50051" */
+    address: string;
+    /** Per-call deadline in milliseconds. @default 5000 */
+    timeoutMs: number;
+  };
+  node: {
+    /** @default "eth0" */
+    localInterface: string;
+    /** The node's VTEP address: `localAddress` if set, else the first IPv4 of `localInterface`. */
+    localAddress: string;
+    /** @default 4789 */
+    vxlanPort: number;
+    /** @default false */
+    skipLinkCleanup: boolean;
+    /** @default false */
+    autoRecreateVxlan: boolean;
+  };
+  /** Static VNIs; empty means "discover from the kernel with `communityAsn`". */
+  vnis: VniConfig[];
+}

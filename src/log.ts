@@ -1,0 +1,55 @@
+/**
+ * Logging: LogTape, one category per component (`bgp`, `fdb`, `link`,
+ * `membership`, `config`, `agent`), written synchronously to stderr so that
+ * nothing is lost when the process exits.
+ *
+ * @module
+ */
+import {
+  configureSync,
+  getLogger,
+  getTextFormatter,
+  type Logger,
+  type LogRecord,
+  resetSync,
+} from "@logtape/logtape";
+import type { LogLevel } from "./config/types.ts";
+
+export type Component = "agent" | "bgp" | "fdb" | "link" | "membership" | "config";
+
+const ROOT = "evpn-agent";
+const encoder = new TextEncoder();
+
+/** The logger of one component. */
+export function logger(component: Component): Logger {
+  return getLogger([ROOT, component]);
+}
+
+/** Configures (or reconfigures) logging at `level`. */
+export function setupLogging(level: LogLevel): void {
+  const format = getTextFormatter({
+    timestamp: "rfc3339",
+    category: (category) => category.slice(1).join("."),
+  });
+  configureSync({
+    reset: true,
+    sinks: {
+      stderr(record: LogRecord) {
+        try {
+          Deno.stderr.writeSync(encoder.encode(format(record)));
+        } catch {
+          // stderr closed: nothing sensible left to do with a log line
+        }
+      },
+    },
+    loggers: [
+      { category: [ROOT], lowestLevel: level, sinks: ["stderr"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["stderr"] },
+    ],
+  });
+}
+
+/** Flushes and detaches the sinks. */
+export function shutdownLogging(): void {
+  resetSync();
+}

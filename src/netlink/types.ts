@@ -1,0 +1,59 @@
+/**
+ * Plain data types for the kernel side. No FFI here: pure modules may import
+ * this file without loading libnl.
+ *
+ * @module
+ */
+
+/** The all-zero MAC that marks a VXLAN flood (BUM) entry. */
+export const FLOOD_MAC = "00:00:00:00:00:00";
+
+/** A kernel link as far as the agent cares. Undefined means "not reported". */
+export interface LinkInfo {
+  /** Interface index. */
+  ifindex: number;
+  /** Interface name, e.g. `vxlan10010`. */
+  name: string;
+  /** `rtnl_link_get_type()`: `"vxlan"`, `"veth"`, `"bridge"`, ... or `undefined`. */
+  kind: string | undefined;
+  /** Administratively up (IFF_UP). */
+  up: boolean;
+  /** VXLAN only: the VNI (IFLA_VXLAN_ID). */
+  vni?: number;
+  /** VXLAN only: local IPv4 address (IFLA_VXLAN_LOCAL), dotted quad. */
+  local?: string;
+  /** VXLAN only: destination UDP port (IFLA_VXLAN_PORT). */
+  port?: number;
+  /** VXLAN only: underlay ifindex (IFLA_VXLAN_LINK). */
+  underlayIfindex?: number;
+}
+
+/** Parameters for `ip link add NAME type vxlan id VNI local A dstport P dev U nolearning`. */
+export interface VxlanSpec {
+  name: string;
+  vni: number;
+  /** Local IPv4 address; omitted when empty. */
+  local?: string;
+  /** UDP destination port. */
+  port: number;
+  /** Underlay device ifindex (`dev`); omitted when undefined. */
+  underlayIfindex?: number;
+}
+
+/** A link notification from RTNLGRP_LINK. */
+export interface LinkEvent {
+  /** RTM_NEWLINK or RTM_DELLINK. */
+  type: "new" | "del";
+  link: LinkInfo;
+}
+
+/** A neighbour (FDB) notification from RTNLGRP_NEIGH, AF_BRIDGE only. */
+export interface NeighEvent {
+  /** RTM_NEWNEIGH or RTM_DELNEIGH. */
+  type: "new" | "del";
+  ifindex: number;
+  /** Lower-case `aa:bb:cc:dd:ee:ff`. */
+  mac: string;
+  /** Remote IPv4 destination, or undefined when the entry has none. */
+  dst: string | undefined;
+}

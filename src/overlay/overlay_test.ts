@@ -1,0 +1,149 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { formatCommunity, makeCommunity, parseCommunity } from "./community.ts";
+import { isIpv4, vtepProblem } from "./ipv4.ts";
+import { RouteTable } from "./route_table.ts";
+import { VniRegistry } from "./vnis.ts";
+import type { LinkInfo } from "../netlink/types.ts";
+
+const C = (v: number) => makeCommunity(65000, v);
+
+Deno.test("parseCommunity() and formatCommunity() are inverse (property)", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 0xffff }),
+      fc.integer({ min: 0, max: 0xffff }),
+      (a, v) => {
+        const text = `${a}:${v}`;
+        assert.equal(formatCommunity(parseCommunity(text)!), text);
+      },
+    ),
+    { seed: 1, numRuns: 500 },
+  );
+});
+
+Deno.test("parseCommunity() refuses values outside 0..65535 and other shapes", () => {
+  for (const bad of ["65000:70000", "70000:1", "65000", "a:b", "1:2:3", "-1:5", ""]) {
+    assert.equal(parseCommunity(bad), undefined, bad);
+  }
+  assert.throws(() => makeCommunity(65000, 70000), RangeError);
+});
+
+Deno.test("vtepProblem() accepts unicast addresses and names what is wrong otherwise", () => {
+  assert.equal(vtepProblem("192.0.2.11"), undefined);
+  assert.equal(vtepProblem("198.18.0.1"), undefined);
+  assert.equal(vtepProblem("127.0.0.1"), "loopback address");
+  assert.equal(vtepProblem("239.1.1.1"), "multicast address");
+  assert.equal(vtepProblem("169.254.0.9"), "link-local address");
+  assert.equal(vtepProblem("0.0.0.0"), "unspecified address");
+  assert.equal(vtepProblem("255.255.255.255"), "broadcast address");
+  assert.equal(isIpv4("192.0.2.011"), false);
+  assert.equal(isIpv4("192.0.2.256"), false);
+});
+
+Deno.test("RouteTable.set() indexes VTEPs by community and reports what changed", () => {
+  const table = new RouteTable(() => true);
+  assert.deepEqual(table.set("192.0.2.12", [C(10010), C(10011)]), [C(10010), C(10011)]);
+  assert.deepEqual([...table.vteps(C(10010))], ["192.0.2.12"]);
+  // Last word wins: the VTEP left 10011.
+  assert.deepEqual(table.set("192.0.2.12", [C(10010)]), [C(10011)]);
+  assert.equal(table.vteps(C(10011)).size, 0);
+  assert.deepEqual(table.set("192.0.2.12", [C(10010)]), []);
+  assert.deepEqual(table.delete("192.0.2.12"), [C(10010)]);
+  assert.equal(table.size, 0);
+});
+
+Deno.test("RouteTable stores only communities that keep() accepts", () => {
+  const table = new RouteTable((c) => c === C(10010));
+  table.set("192.0.2.12", [C(10010), C(99)]);
+  table.set("192.0.2.13", [C(99)]);
+  assert.deepEqual(table.communitiesOf("192.0.2.12"), [C(10010)]);
+  assert.equal(table.size, 1);
+});
+
+Deno.test("RouteTable index equals a recomputation from scratch (property)", () => {
+  const vtep = fc.integer({ min: 1, max: 8 }).map((i) => `192.0.2.${i}`);
+  const op = fc.tuple(vtep, fc.uniqueArray(fc.integer({ min: 0, max: 5 }), { maxLength: 4 }));
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 40 }), (ops) => {
+      const table = new RouteTable((c) => c !== 5);
+      const model = new Map<string, number[]>();
+      for (const [v, cs] of ops) {
+        table.set(v, cs);
+        const kept = cs.filter((c) => c !== 5);
+        if (kept.length) model.set(v, kept);
+        else model.delete(v);
+      }
+      for (let c = 0; c <= 5; c++) {
+        const expected = [...model].filter(([, cs]) => cs.includes(c)).map(([v]) => v).sort();
+        assert.deepEqual([...table.vteps(c)].sort(), expected);
+      }
+    }),
+    { seed: 3, numRuns: 300 },
+  );
+});
+
+function vxlan(ifindex: number, name: string, vni: number): LinkInfo {
+  return { ifindex, name, kind: "vxlan", up: true, vni };
+}
+
+Deno.test("VniRegistry (discovery) brings a vxlan device online with community ASN:VNI", () => {
+  const reg = new VniRegistry({ kind: "discover", asn: 65000 });
+  const out = reg.observeLink(vxlan(7, "vxlan10010", 10010));
+  assert.deepEqual(out.online.map((v) => [v.id, v.device, v.ifindex]), [[10010, "vxlan10010", 7]]);
+  assert.equal(reg.byCommunity(C(10010))?.id, 10010);
+  assert.ok(reg.keeps(C(12345)), "other ASN:x communities may become VNIs later");
+  assert.ok(!reg.keeps(makeCommunity(65001, 10010)));
+  const gone = reg.removeLink(7);
+  assert.deepEqual(gone.offline.map((v) => v.id), [10010]);
+  assert.deepEqual(reg.online(), []);
+});
+
+Deno.test("VniRegistry (discovery) skips a VNI above 65535 with a warning that says why", () => {
+  const reg = new VniRegistry({ kind: "discover", asn: 65000 });
+  const out = reg.observeLink(vxlan(9, "vxbig", 70000));
+  assert.equal(out.online.length, 0);
+  assert.match(out.warnings[0]!, /70000.*does not fit.*ASN:VNI community/);
+  assert.equal(reg.observeLink(vxlan(9, "vxbig", 70000)).warnings.length, 0, "warned once");
+});
+
+Deno.test("VniRegistry ignores non-vxlan links in discovery mode", () => {
+  const reg = new VniRegistry({ kind: "discover", asn: 65000 });
+  const out = reg.observeLink({ ifindex: 2, name: "eth0", kind: "veth", up: true });
+  assert.deepEqual(out, { online: [], offline: [], warnings: [] });
+});
+
+Deno.test("VniRegistry (static) reports a device of the wrong kind or VNI and leaves it offline", () => {
+  const reg = new VniRegistry({
+    kind: "static",
+    vnis: [{
+      id: 10010,
+      community: "65000:10010",
+      device: "vxlan10010",
+      underlayInterface: undefined,
+    }],
+  });
+  const wrongKind = reg.observeLink({ ifindex: 3, name: "vxlan10010", kind: "veth", up: true });
+  assert.match(wrongKind.warnings[0]!, /not vxlan/);
+  const wrongVni = reg.observeLink(vxlan(4, "vxlan10010", 10011));
+  assert.match(wrongVni.warnings[0]!, /carries VNI 10011 but the config says 10010/);
+  assert.equal(reg.online().length, 0);
+  const ok = reg.observeLink(vxlan(5, "vxlan10010", 10010));
+  assert.deepEqual(ok.online.map((v) => v.ifindex), [5]);
+  assert.ok(!reg.keeps(C(10011)), "static mode keeps only configured communities");
+});
+
+Deno.test("VniRegistry takes a VNI offline when its device is renamed away", () => {
+  const reg = new VniRegistry({
+    kind: "static",
+    vnis: [{
+      id: 10010,
+      community: "65000:10010",
+      device: "vxlan10010",
+      underlayInterface: undefined,
+    }],
+  });
+  reg.observeLink(vxlan(5, "vxlan10010", 10010));
+  const out = reg.observeLink(vxlan(5, "other", 10010));
+  assert.deepEqual(out.offline.map((v) => v.id), [10010]);
+});

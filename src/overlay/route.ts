@@ -1,0 +1,39 @@
+/**
+ * Domain types shared by the BGP decoder and the overlay state: a `Route`
+ * is what the agent keeps from one BGP path, already validated.
+ *
+ * @module
+ */
+
+/** One remote VTEP announcement (or its withdrawal), decoded from a BGP path. */
+export interface Route {
+  /** The remote VTEP: the /32 prefix's address, dotted quad. */
+  vtep: string;
+  /** Standard communities as 32-bit values (`ASN << 16 | VALUE`). */
+  communities: number[];
+  /** True when the path is withdrawn. */
+  withdraw: boolean;
+}
+
+/** Why a path was skipped. Used as a metric label, so keep the values stable. */
+export type SkipReason =
+  | "family" // not IPv4 unicast
+  | "malformed" // payload that does not decode
+  | "not-host-route" // prefix length is not 32
+  | "not-a-vtep" // 0.0.0.0, broadcast, loopback, multicast, link-local, ...
+  | "own-address" // the node's own VTEP address
+  | "unknown-vni"; // no community maps to a VNI this node knows
+
+export const SKIP_REASONS: readonly SkipReason[] = [
+  "family",
+  "malformed",
+  "not-host-route",
+  "not-a-vtep",
+  "own-address",
+  "unknown-vni",
+];
+
+/** Outcome of decoding one path. */
+export type Decoded =
+  | { ok: true; route: Route }
+  | { ok: false; reason: SkipReason; detail: string };

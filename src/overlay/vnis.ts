@@ -1,0 +1,206 @@
+/**
+ * Which VNIs this node serves, their communities, and which are online (their
+ * vxlan device exists in the kernel). Pure: links are fed in by the caller.
+ *
+ * Two modes, as in the seed: static (`vnis` in the config) and discovery
+ * (no `vnis`: every vxlan device is a VNI with community `communityAsn:VNI`).
+ *
+ * @module
+ */
+import type { VniConfig } from "../config/types.ts";
+import type { LinkInfo } from "../netlink/types.ts";
+import { makeCommunity, parseCommunity } from "./community.ts";
+
+/** One VNI the node serves. */
+export interface Vni {
+  id: number;
+  community: number;
+  /** Kernel device name. */
+  device: string;
+  /** Ifindex while online; undefined while the device is absent. */
+  ifindex: number | undefined;
+  /** True when the VNI comes from the config (not discovered). */
+  configured: boolean;
+  /** Underlay device for auto-creation (configured VNIs only). */
+  underlayInterface: string | undefined;
+}
+
+/** What changed after a link was seen or removed. */
+export interface LinkOutcome {
+  /** VNIs that came online. */
+  online: Vni[];
+  /** VNIs that went offline. */
+  offline: Vni[];
+  /** Human-readable problems (wrong kind, VNI mismatch, ...), one per line. */
+  warnings: string[];
+}
+
+export type VniMode =
+  | { kind: "static"; vnis: readonly VniConfig[] }
+  | { kind: "discover"; asn: number };
+
+/** The largest VNI that fits into the VALUE half of an `ASN:VNI` community. */
+export const MAX_COMMUNITY_VNI = 0xffff;
+
+export class VniRegistry {
+  #mode: VniMode;
+  #byId = new Map<number, Vni>();
+  #byCommunity = new Map<number, Vni>();
+  /** Discovery mode: VNIs above 65535 already warned about, by ifindex. */
+  #warned = new Set<string>();
+
+  constructor(mode: VniMode) {
+    this.#mode = mode;
+    if (mode.kind === "static") {
+      for (const config of mode.vnis) {
+        const community = parseCommunity(config.community);
+        if (community === undefined) {
+          throw new TypeError(`Cannot use VNI ${config.id}: bad community "${config.community}"`);
+        }
+        this.#add({
+          id: config.id,
+          community,
+          device: config.device,
+          ifindex: undefined,
+          configured: true,
+          underlayInterface: config.underlayInterface,
+        });
+      }
+    }
+  }
+
+  /** True when routes with `community` can matter to this node, now or later. */
+  keeps(community: number): boolean {
+    if (this.#mode.kind === "static") return this.#byCommunity.has(community);
+    return community >>> 16 === this.#mode.asn;
+  }
+
+  /** The VNI that `community` maps to, if known. */
+  byCommunity(community: number): Vni | undefined {
+    return this.#byCommunity.get(community);
+  }
+
+  byId(id: number): Vni | undefined {
+    return this.#byId.get(id);
+  }
+
+  byIfindex(ifindex: number): Vni | undefined {
+    for (const vni of this.#byId.values()) if (vni.ifindex === ifindex) return vni;
+    return undefined;
+  }
+
+  /** Every known VNI (online or not), by id ascending. */
+  all(): Vni[] {
+    return [...this.#byId.values()].sort((a, b) => a.id - b.id);
+  }
+
+  /** The online VNIs, by id ascending. */
+  online(): Vni[] {
+    return this.all().filter((vni) => vni.ifindex !== undefined);
+  }
+
+  /**
+   * Feeds a link as it now is in the kernel (full information, not a partial
+   * notification). Decides whether it brings a VNI online, takes one offline
+   * (renamed, changed kind or VNI), or is none of our business.
+   */
+  observeLink(link: LinkInfo): LinkOutcome {
+    const out: LinkOutcome = { online: [], offline: [], warnings: [] };
+    // A device we had under this ifindex that no longer matches goes offline first.
+    const previous = this.byIfindex(link.ifindex);
+    if (previous && !this.#matches(previous, link)) {
+      this.#setOffline(previous, out);
+    }
+    if (this.#mode.kind === "static") {
+      const vni = this.#configuredFor(link.name);
+      if (!vni) return out;
+      if (link.kind !== "vxlan") {
+        out.warnings.push(
+          `device "${link.name}" exists but is a ${link.kind ?? "non-vxlan"} link, not vxlan: ` +
+            `VNI ${vni.id} stays offline and the device is left alone`,
+        );
+        return out;
+      }
+      if (link.vni !== vni.id) {
+        out.warnings.push(
+          `device "${link.name}" carries VNI ${link.vni ?? "?"} but the config says ${vni.id}: ` +
+            `VNI ${vni.id} stays offline and the device is left alone`,
+        );
+        return out;
+      }
+      this.#setOnline(vni, link.ifindex, out);
+      return out;
+    }
+    // Discovery mode.
+    if (link.kind !== "vxlan" || link.vni === undefined) return out;
+    const id = link.vni;
+    if (id > MAX_COMMUNITY_VNI) {
+      const key = `${link.ifindex}/${id}`;
+      if (!this.#warned.has(key)) {
+        this.#warned.add(key);
+        out.warnings.push(
+          `device "${link.name}" carries VNI ${id}, which does not fit into an ASN:VNI ` +
+            `community (VALUE is 0..65535): skipped; list it under "vnis" with an explicit community`,
+        );
+      }
+      return out;
+    }
+    let vni = this.#byId.get(id);
+    if (vni && vni.ifindex !== undefined && vni.ifindex !== link.ifindex) {
+      out.warnings.push(
+        `device "${link.name}" carries VNI ${id}, already served by "${vni.device}": ignored`,
+      );
+      return out;
+    }
+    if (!vni) {
+      vni = {
+        id,
+        community: makeCommunity(this.#mode.asn, id),
+        device: link.name,
+        ifindex: undefined,
+        configured: false,
+        underlayInterface: undefined,
+      };
+      this.#add(vni);
+    }
+    vni.device = link.name;
+    this.#setOnline(vni, link.ifindex, out);
+    return out;
+  }
+
+  /** A link disappeared (RTM_DELLINK). */
+  removeLink(ifindex: number): LinkOutcome {
+    const out: LinkOutcome = { online: [], offline: [], warnings: [] };
+    const vni = this.byIfindex(ifindex);
+    if (vni) this.#setOffline(vni, out);
+    return out;
+  }
+
+  #configuredFor(name: string): Vni | undefined {
+    for (const vni of this.#byId.values()) if (vni.device === name) return vni;
+    return undefined;
+  }
+
+  #matches(vni: Vni, link: LinkInfo): boolean {
+    if (link.kind !== "vxlan" || link.vni !== vni.id) return false;
+    return this.#mode.kind === "discover" || link.name === vni.device;
+  }
+
+  #setOnline(vni: Vni, ifindex: number, out: LinkOutcome) {
+    if (vni.ifindex === ifindex) return;
+    if (vni.ifindex !== undefined) this.#setOffline(vni, out);
+    vni.ifindex = ifindex;
+    out.online.push(vni);
+  }
+
+  #setOffline(vni: Vni, out: LinkOutcome) {
+    if (vni.ifindex === undefined) return;
+    vni.ifindex = undefined;
+    out.offline.push(vni);
+  }
+
+  #add(vni: Vni) {
+    this.#byId.set(vni.id, vni);
+    this.#byCommunity.set(vni.community, vni);
+  }
+}

@@ -1,0 +1,144 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { diff } from "./diff.ts";
+import { type FdbPort, Reconciler } from "./reconciler.ts";
+
+Deno.test("diff() adds what is missing and removes entries absent from desired", () => {
+  assert.deepEqual(diff(new Set(["a", "b"]), new Set(["b", "c"])), { add: ["a"], del: ["c"] });
+});
+
+Deno.test("diff() applied to programmed yields desired and never touches common entries (property)", () => {
+  const set = fc.uniqueArray(fc.integer({ min: 1, max: 30 }).map((i) => `192.0.2.${i}`));
+  fc.assert(
+    fc.property(set, set, (d, p) => {
+      const desired = new Set(d);
+      const programmed = new Set(p);
+      const { add, del } = diff(desired, programmed);
+      const result = new Set(programmed);
+      for (const x of del) result.delete(x);
+      for (const x of add) result.add(x);
+      assert.deepEqual([...result].sort(), [...desired].sort());
+      for (const x of [...add, ...del]) assert.ok(!(desired.has(x) && programmed.has(x)));
+      assert.equal(
+        add.length + del.length,
+        [...desired].filter((x) => !programmed.has(x)).length +
+          [...programmed].filter((x) => !desired.has(x)).length,
+      );
+    }),
+    { seed: 11, numRuns: 500 },
+  );
+});
+
+/** An in-memory kernel: flood lists per ifindex, with injectable failures. */
+class FakeFdb implements FdbPort {
+  lists = new Map<number, Set<string>>();
+  log: string[] = [];
+  failAppend = new Set<string>();
+  listFlood(ifindex: number) {
+    return [...(this.lists.get(ifindex) ?? [])];
+  }
+  appendFlood(ifindex: number, dst: string) {
+    if (this.failAppend.has(dst)) throw new Error(`EPERM for ${dst}`);
+    this.log.push(`append ${ifindex} ${dst}`);
+    let set = this.lists.get(ifindex);
+    if (!set) this.lists.set(ifindex, set = new Set());
+    set.add(dst);
+  }
+  delFlood(ifindex: number, dst: string) {
+    this.log.push(`del ${ifindex} ${dst}`);
+    this.lists.get(ifindex)?.delete(dst);
+  }
+}
+
+function setup(desired: Map<number, Set<string>>, fdb = new FakeFdb()) {
+  const timers: (() => void)[] = [];
+  const errors: string[] = [];
+  const rec = new Reconciler({
+    fdb,
+    desired: (vni) => desired.get(vni) ?? new Set(),
+    onError: (_t, op, dst) => errors.push(`${op} ${dst}`),
+    schedule: (fn) => {
+      timers.push(fn);
+      return timers.length as unknown as ReturnType<typeof setTimeout>;
+    },
+    cancel: () => {},
+  });
+  return { rec, fdb, timers, errors };
+}
+
+Deno.test("Reconciler adopts existing entries and removes nothing before activate()", () => {
+  const fdb = new FakeFdb();
+  fdb.lists.set(7, new Set(["192.0.2.12", "192.0.2.99"]));
+  const { rec } = setup(new Map([[10010, new Set(["192.0.2.12"])]]), fdb);
+  rec.attach({ vni: 10010, ifindex: 7, device: "vxlan10010" });
+  assert.equal(rec.flush(), 0);
+  assert.deepEqual(fdb.log, []);
+  rec.activate();
+  rec.flush();
+  assert.deepEqual(fdb.log, ["del 7 192.0.2.99"], "the valid entry is not re-added");
+});
+
+Deno.test("Reconciler coalesces many marks into one flush", () => {
+  const desired = new Map([[1, new Set<string>()]]);
+  const { rec, fdb, timers } = setup(desired);
+  rec.attach({ vni: 1, ifindex: 3, device: "vx1" });
+  rec.activate();
+  for (let i = 1; i <= 50; i++) {
+    desired.get(1)!.add(`192.0.2.${i}`);
+    rec.markDirty(1);
+  }
+  for (let i = 1; i <= 50; i++) {
+    desired.get(1)!.delete(`192.0.2.${i}`);
+    rec.markDirty(1);
+  }
+  desired.get(1)!.add("192.0.2.7");
+  rec.markDirty(1);
+  assert.equal(timers.length, 1, "one scheduled flush");
+  timers[0]!();
+  assert.deepEqual(fdb.log, ["append 3 192.0.2.7"], "only the net change is written");
+});
+
+Deno.test("Reconciler retries a failed write and keeps the others", () => {
+  const desired = new Map([[1, new Set(["192.0.2.1", "192.0.2.2"])]]);
+  const { rec, fdb, errors, timers } = setup(desired);
+  fdb.failAppend.add("192.0.2.1");
+  rec.attach({ vni: 1, ifindex: 3, device: "vx1" });
+  rec.activate();
+  rec.flush();
+  assert.deepEqual(errors, ["append 192.0.2.1"]);
+  assert.deepEqual(fdb.listFlood(3), ["192.0.2.2"]);
+  assert.ok(!rec.idle && timers.length >= 1, "a retry is scheduled");
+  fdb.failAppend.clear();
+  timers.at(-1)!();
+  assert.deepEqual(fdb.listFlood(3).sort(), ["192.0.2.1", "192.0.2.2"]);
+  assert.ok(rec.idle);
+});
+
+Deno.test("Reconciler repairs drift seen through neighbour notifications", () => {
+  const desired = new Map([[1, new Set(["192.0.2.1"])]]);
+  const { rec, fdb } = setup(desired);
+  rec.attach({ vni: 1, ifindex: 3, device: "vx1" });
+  rec.activate();
+  rec.flush();
+  fdb.lists.get(3)!.delete("192.0.2.1"); // `bridge fdb del` by hand
+  rec.observe(3, "192.0.2.1", false);
+  fdb.lists.get(3)!.add("192.0.2.66"); // a stray entry by hand
+  rec.observe(3, "192.0.2.66", true);
+  rec.observe(99, "192.0.2.5", true); // another device: ignored
+  rec.flush();
+  assert.deepEqual(fdb.listFlood(3), ["192.0.2.1"]);
+  assert.deepEqual(fdb.lists.get(99), undefined);
+});
+
+Deno.test("Reconciler.detach() leaves the device's entries alone", () => {
+  const desired = new Map([[1, new Set(["192.0.2.1"])]]);
+  const { rec, fdb } = setup(desired);
+  rec.attach({ vni: 1, ifindex: 3, device: "vx1" });
+  rec.activate();
+  rec.flush();
+  rec.detach(1);
+  desired.get(1)!.clear();
+  rec.markDirty(1);
+  rec.flush();
+  assert.deepEqual(fdb.listFlood(3), ["192.0.2.1"]);
+});
