@@ -1,0 +1,141 @@
+/**
+ * Kernel vocabulary and the readers that turn libnl objects into the plain
+ * data types of `types.ts`. Shared by `netlink.ts` (dumps, lookups) and
+ * `events.ts` (notifications). The readers never take ownership: the caller
+ * frees the object it passed in.
+ *
+ * @module
+ */
+
+import type { Libnl } from "./_ffi.ts";
+import { formatIPv4, formatMac } from "./_addr.ts";
+import type { LinkInfo } from "./types.ts";
+
+/** `<sys/socket.h>` address families. */
+export const AF_UNSPEC = 0;
+export const AF_INET = 2;
+export const AF_BRIDGE = 7;
+export const AF_INET6 = 10;
+/** libnl's family for link-layer (MAC) addresses. */
+export const AF_LLC = 26;
+
+/** `<linux/netlink.h>` */
+export const NETLINK_ROUTE = 0;
+export const NLM_F_REPLACE = 0x100;
+export const NLM_F_EXCL = 0x200;
+export const NLM_F_CREATE = 0x400;
+export const NLM_F_APPEND = 0x800;
+export const NLM_F_DUMP = 0x300;
+
+/** `<linux/rtnetlink.h>` message types and multicast groups. */
+export const RTM_NEWLINK = 16;
+export const RTM_DELLINK = 17;
+export const RTM_NEWNEIGH = 28;
+export const RTM_DELNEIGH = 29;
+export const RTM_GETNEIGH = 30;
+export const RTNLGRP_LINK = 1;
+export const RTNLGRP_NEIGH = 3;
+
+/** `<linux/neighbour.h>` */
+export const NUD_PERMANENT = 0x80;
+export const NTF_SELF = 0x02;
+
+/** `<net/if.h>` */
+export const IFF_UP = 0x1;
+
+/** `<netlink/handlers.h>` */
+export const NL_CB_VALID = 0;
+export const NL_CB_CUSTOM = 3;
+export const NL_OK = 0;
+
+/** A one-slot out-pointer (`T **`): pass it as a `"buffer"` argument. */
+export function outPointer(): BigUint64Array<ArrayBuffer> {
+  return new BigUint64Array(1);
+}
+
+/** The pointer an out-pointer received, or `null`. */
+export function pointerIn(out: BigUint64Array): Deno.PointerValue {
+  return Deno.UnsafePointer.create(out[0] ?? 0n);
+}
+
+/** A `char *` owned by libnl as a string, or `undefined` for NULL. */
+export function cStringAt(ptr: Deno.PointerValue): string | undefined {
+  return ptr === null ? undefined : Deno.UnsafePointerView.getCString(ptr);
+}
+
+/** An address read out of a `struct nl_addr *` (which stays owned by the caller). */
+export interface AddrBytes {
+  family: number;
+  bytes: Uint8Array;
+}
+
+/** Copies the family and bytes of an `nl_addr`, or `undefined` for NULL. */
+export function readAddr(lib: Libnl, addr: Deno.PointerValue): AddrBytes | undefined {
+  if (addr === null) return undefined;
+  const len = lib.nl.nl_addr_get_len(addr);
+  const data = lib.nl.nl_addr_get_binary_addr(addr);
+  const bytes = new Uint8Array(len);
+  if (len > 0 && data !== null) new Deno.UnsafePointerView(data).copyInto(bytes);
+  return { family: lib.nl.nl_addr_get_family(addr), bytes };
+}
+
+/** An IP address as text: dotted quad for IPv4, RFC 5952 text for IPv6. */
+export function formatIp(addr: AddrBytes): string | undefined {
+  if (addr.bytes.length === 4) return formatIPv4(addr.bytes);
+  if (addr.bytes.length === 16) {
+    const groups: string[] = [];
+    const view = new DataView(addr.bytes.buffer, addr.bytes.byteOffset, 16);
+    for (let i = 0; i < 8; i++) groups.push(view.getUint16(i * 2).toString(16));
+    // Compress the longest run of two or more zero groups.
+    let best = -1, bestLen = 1;
+    for (let i = 0; i < 8;) {
+      let j = i;
+      while (j < 8 && groups[j] === "0") j++;
+      if (j - i > bestLen) [best, bestLen] = [i, j - i];
+      i = j === i ? i + 1 : j;
+    }
+    if (best < 0) return groups.join(":");
+    return `${groups.slice(0, best).join(":")}::${groups.slice(best + bestLen).join(":")}`;
+  }
+  return undefined;
+}
+
+/** A MAC address as lower-case text, or `undefined` if `addr` is not 6 bytes. */
+export function formatLladdr(addr: AddrBytes | undefined): string | undefined {
+  return addr !== undefined && addr.bytes.length === 6 ? formatMac(addr.bytes) : undefined;
+}
+
+/**
+ * Reads a `struct rtnl_link *` into a {@linkcode LinkInfo}. VXLAN fields are
+ * filled only when the object carries them (a partial RTM_NEWLINK has no
+ * IFLA_LINKINFO, so `kind` and the VXLAN fields stay undefined).
+ */
+export function readLink(lib: Libnl, link: Deno.PointerObject): LinkInfo {
+  const { route, nl } = lib;
+  const info: LinkInfo = {
+    ifindex: route.rtnl_link_get_ifindex(link),
+    name: cStringAt(route.rtnl_link_get_name(link)) ?? "",
+    kind: cStringAt(route.rtnl_link_get_type(link)),
+    up: (route.rtnl_link_get_flags(link) & IFF_UP) !== 0,
+  };
+  // The vxlan getters print an APPBUG and fail on other kinds: ask first.
+  if (route.rtnl_link_is_vxlan(link) === 0) return info;
+  const u32 = new Uint32Array(1);
+  if (route.rtnl_link_vxlan_get_id(link, u32) === 0) info.vni = u32[0]!;
+  if (route.rtnl_link_vxlan_get_port(link, u32) === 0) info.port = u32[0]!;
+  if (route.rtnl_link_vxlan_get_link(link, u32) === 0 && u32[0] !== 0) {
+    info.underlayIfindex = u32[0]!;
+  }
+  const out = outPointer();
+  if (route.rtnl_link_vxlan_get_local(link, out) === 0) {
+    const addr = pointerIn(out);
+    try {
+      const local = readAddr(lib, addr);
+      const text = local === undefined ? undefined : formatIp(local);
+      if (text !== undefined) info.local = text;
+    } finally {
+      if (addr !== null) nl.nl_addr_put(addr);
+    }
+  }
+  return info;
+}
