@@ -1,0 +1,441 @@
+/**
+ * Wiring and lifecycle: connects the two inputs (the RIB stream, kernel
+ * link/neighbour notifications) to the pure core and the two outputs (FDB
+ * writes, the membership route). Decisions live in the modules it wires.
+ *
+ * @module
+ */
+import type { ResolvedConfig } from "./config/types.ts";
+import type { Decoded, SkipReason } from "./overlay/route.ts";
+import { SKIP_REASONS } from "./overlay/route.ts";
+import { RouteTable } from "./overlay/route_table.ts";
+import { type LinkOutcome, type Vni, VniRegistry } from "./overlay/vnis.ts";
+import { formatCommunity } from "./overlay/community.ts";
+import { type FdbPort, Reconciler } from "./reconcile/reconciler.ts";
+import { Watcher, type WatchSource } from "./bgp/watcher.ts";
+import { MembershipAdvertiser, type MembershipPort } from "./bgp/membership.ts";
+import {
+  FLOOD_MAC,
+  type LinkEvent,
+  type LinkInfo,
+  type NeighEvent,
+  type VxlanSpec,
+} from "./netlink/types.ts";
+import { logger } from "./log.ts";
+
+/** The kernel operations the agent uses; `Netlink` implements them. */
+export interface KernelPort extends FdbPort {
+  listLinks(): LinkInfo[];
+  getLink(name: string): LinkInfo | undefined;
+  getLinkByIndex(ifindex: number): LinkInfo | undefined;
+  createVxlan(spec: VxlanSpec): number;
+  deleteLink(ifindex: number, name?: string): void;
+  close(): void;
+}
+
+/** Kernel notifications; `NetlinkEvents` implements it. */
+export interface EventsPort {
+  start(): void;
+  close(): void;
+}
+
+export interface EventHandlers {
+  onLink(event: LinkEvent): void;
+  onNeigh(event: NeighEvent): void;
+  onOverrun(): void;
+  onError(error: Error): void;
+}
+
+/** gobgpd; `GobgpClient` implements it. */
+export interface BgpPort extends WatchSource, MembershipPort {
+  close(): void;
+}
+
+export interface AgentDeps {
+  kernel: KernelPort;
+  openEvents(handlers: EventHandlers): EventsPort;
+  bgp: BgpPort;
+}
+
+/** Counters for operators (and, later, /metrics). */
+export interface AgentStats {
+  routeEvents: { add: number; withdraw: number };
+  skipped: Record<SkipReason, number>;
+  fdbWrites: { append: number; del: number; errors: number };
+  membershipUpdates: number;
+  streamDowns: number;
+}
+
+const log = {
+  agent: logger("agent"),
+  bgp: logger("bgp"),
+  fdb: logger("fdb"),
+  link: logger("link"),
+  membership: logger("membership"),
+};
+
+/** Minimum time between two automatic re-creations of one device. */
+const RECREATE_MIN_INTERVAL_MS = 1_000;
+
+export class Agent {
+  #config: ResolvedConfig;
+  #deps: AgentDeps;
+  #vnis: VniRegistry;
+  #routes: RouteTable;
+  #reconciler: Reconciler;
+  #watcher: Watcher;
+  #membership: MembershipAdvertiser | undefined;
+  #events: EventsPort | undefined;
+  /** Links this agent created itself (ifindex → name); the only ones it may delete. */
+  #created = new Map<number, string>();
+  #lastRecreate = new Map<number, number>();
+  #recreateTimers = new Set<ReturnType<typeof setTimeout>>();
+  #stopped = false;
+  readonly stats: AgentStats = {
+    routeEvents: { add: 0, withdraw: 0 },
+    skipped: Object.fromEntries(SKIP_REASONS.map((r) => [r, 0])) as Record<SkipReason, number>,
+    fdbWrites: { append: 0, del: 0, errors: 0 },
+    membershipUpdates: 0,
+    streamDowns: 0,
+  };
+
+  constructor(config: ResolvedConfig, deps: AgentDeps) {
+    this.#config = config;
+    this.#deps = deps;
+    this.#vnis = new VniRegistry(
+      config.vnis.length > 0
+        ? { kind: "static", vnis: config.vnis }
+        : { kind: "discover", asn: config.communityAsn ?? 0 },
+    );
+    this.#routes = new RouteTable((c) => this.#vnis.keeps(c));
+    this.#reconciler = new Reconciler({
+      fdb: deps.kernel,
+      desired: (vni) => {
+        const entry = this.#vnis.byId(vni);
+        return entry ? this.#routes.vteps(entry.community) : new Set();
+      },
+      onWrite: (target, op, dst) => {
+        this.stats.fdbWrites[op]++;
+        log.fdb.info(
+          op === "append"
+            ? "Added flood entry {mac} dst {dst} on {device}"
+            : "Removed flood entry {mac} dst {dst} on {device}",
+          { mac: FLOOD_MAC, dst, device: target.device, vni: target.vni },
+        );
+      },
+      onError: (target, op, dst, error) => {
+        this.stats.fdbWrites.errors++;
+        log.fdb.error("{error}; will retry", {
+          error: error instanceof Error ? error.message : String(error),
+          op,
+          dst,
+          device: target.device,
+        });
+      },
+    });
+    this.#watcher = new Watcher(deps.bgp, {
+      onSnapshot: (decoded) => this.#onSnapshot(decoded),
+      onUpdate: (decoded) => this.#onUpdate(decoded),
+      onDown: (error, retryInMs) => {
+        this.stats.streamDowns++;
+        log.bgp.warning(
+          "WatchEvent stream to gobgpd at {address} lost: {error}; retrying in {retryInMs} ms; " +
+            "programmed FDB entries stay in place",
+          { address: config.gobgp.address, error: error.message, retryInMs },
+        );
+      },
+    }, { firstMessageTimeoutMs: Math.max(config.gobgp.timeoutMs, 1_000) * 2 });
+    if (config.advertiseSelf) {
+      this.#membership = new MembershipAdvertiser(deps.bgp, config.node.localAddress, {
+        onApplied: (communities) => {
+          this.stats.membershipUpdates++;
+          if (communities.length === 0) {
+            log.membership.info("Withdrew membership route {prefix}", {
+              prefix: `${config.node.localAddress}/32`,
+            });
+          } else {
+            log.membership.info("Advertised membership route {prefix} with {communities}", {
+              prefix: `${config.node.localAddress}/32`,
+              communities: communities.map(formatCommunity).join(" "),
+            });
+          }
+        },
+        onError: (error, retryInMs) => {
+          log.membership.warning(
+            "Cannot update membership route in gobgpd: {error}; retrying in {retryInMs} ms",
+            { error: error instanceof Error ? error.message : String(error), retryInMs },
+          );
+        },
+      });
+    }
+  }
+
+  /** Starts: subscribe to the kernel, list links, then watch the RIB. */
+  start(): void {
+    const cfg = this.#config;
+    log.agent.info(
+      "Starting: VTEP {address}, gobgpd {gobgp}, {mode}",
+      {
+        address: cfg.node.localAddress,
+        gobgp: cfg.gobgp.address,
+        mode: cfg.vnis.length > 0
+          ? `static VNIs ${cfg.vnis.map((v) => v.id).join(", ")}`
+          : `discovering vxlan devices with communities ${cfg.communityAsn}:<VNI>`,
+      },
+    );
+    if (cfg.node.autoRecreateVxlan && cfg.vnis.length === 0) {
+      log.link.warning(
+        "node.autoRecreateVxlan has no effect without a vnis list: there is nothing to create",
+      );
+    }
+    // Subscribe first, then list: a change between the two is seen twice, never missed.
+    this.#events = this.#deps.openEvents({
+      onLink: (event) => this.#onLinkEvent(event),
+      onNeigh: (event) => this.#onNeighEvent(event),
+      onOverrun: () => {
+        log.link.warning("Kernel notifications were lost (socket overrun): full resync");
+        this.#resyncKernel();
+      },
+      onError: (error) => {
+        log.link.error("Kernel notification socket failed: {error}; full resync", {
+          error: error.message,
+        });
+        this.#resyncKernel();
+      },
+    });
+    this.#events.start();
+    this.#resyncKernel(false);
+    this.#watcher.start();
+  }
+
+  /**
+   * Stops: withdraw the membership route, delete only links this agent
+   * created (unless `skipLinkCleanup`), leave FDB entries in place.
+   */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    log.agent.info("Stopping");
+    this.#watcher.stop();
+    this.#events?.close();
+    this.#reconciler.close();
+    for (const timer of this.#recreateTimers) clearTimeout(timer);
+    if (this.#membership) {
+      const ok = await this.#membership.withdraw(1_000);
+      if (ok) {
+        log.membership.info("Withdrew membership route {prefix}", {
+          prefix: `${this.#config.node.localAddress}/32`,
+        });
+      } else {
+        log.membership.warning(
+          "Could not withdraw membership route {prefix} before exit; " +
+            "the next start on this node replaces it",
+          { prefix: `${this.#config.node.localAddress}/32` },
+        );
+      }
+    }
+    if (!this.#config.node.skipLinkCleanup) {
+      for (const [ifindex, name] of this.#created) {
+        try {
+          this.#deps.kernel.deleteLink(ifindex, name);
+          log.link.info("Deleted {device}, which this agent had created", { device: name });
+        } catch (error) {
+          log.link.warning("Cannot delete {device}: {error}", {
+            device: name,
+            error: error instanceof Error ? error.message : String(error),
+          });
+        }
+      }
+    }
+    this.#deps.bgp.close();
+    this.#deps.kernel.close();
+  }
+
+  /** Read-only views for status output and tests. */
+  get vnis(): VniRegistry {
+    return this.#vnis;
+  }
+  get routes(): RouteTable {
+    return this.#routes;
+  }
+  get reconciler(): Reconciler {
+    return this.#reconciler;
+  }
+  get watchState(): string {
+    return this.#watcher.state;
+  }
+
+  // ---- kernel side --------------------------------------------------------
+
+  /** Lists links (and, with `relist`, every managed device's flood entries) again. */
+  #resyncKernel(relist = true) {
+    if (this.#stopped) return;
+    const links = this.#deps.kernel.listLinks();
+    const present = new Set(links.map((l) => l.ifindex));
+    for (const vni of this.#vnis.online()) {
+      if (vni.ifindex !== undefined && !present.has(vni.ifindex)) {
+        this.#apply(this.#vnis.removeLink(vni.ifindex));
+      }
+    }
+    for (const link of links) this.#apply(this.#vnis.observeLink(link));
+    if (relist) this.#reconciler.resync();
+    this.#ensureConfiguredDevices();
+    this.#updateMembership();
+  }
+
+  #onLinkEvent(event: LinkEvent) {
+    if (this.#stopped) return;
+    const ifindex = event.link.ifindex;
+    const current = event.type === "del" ? undefined : this.#deps.kernel.getLinkByIndex(ifindex);
+    if (!current) {
+      this.#created.delete(ifindex);
+      this.#apply(this.#vnis.removeLink(ifindex));
+    } else {
+      this.#apply(this.#vnis.observeLink(current));
+    }
+    this.#updateMembership();
+  }
+
+  #onNeighEvent(event: NeighEvent) {
+    if (this.#stopped || event.mac !== FLOOD_MAC || event.dst === undefined) return;
+    this.#reconciler.observe(event.ifindex, event.dst, event.type === "new");
+  }
+
+  #apply(outcome: LinkOutcome) {
+    for (const warning of outcome.warnings) log.link.warning(warning);
+    for (const vni of outcome.offline) {
+      log.link.info("VNI {vni} is offline: device {device} is gone", {
+        vni: vni.id,
+        device: vni.device,
+      });
+      this.#reconciler.detach(vni.id);
+      this.#scheduleRecreate(vni);
+    }
+    for (const vni of outcome.online) {
+      log.link.info("VNI {vni} is online on {device} (ifindex {ifindex})", {
+        vni: vni.id,
+        device: vni.device,
+        ifindex: vni.ifindex,
+      });
+      this.#reconciler.attach({ vni: vni.id, ifindex: vni.ifindex!, device: vni.device });
+    }
+  }
+
+  #ensureConfiguredDevices() {
+    if (!this.#config.node.autoRecreateVxlan) return;
+    for (const vni of this.#vnis.all()) {
+      if (vni.configured && vni.ifindex === undefined) this.#create(vni);
+    }
+  }
+
+  #scheduleRecreate(vni: Vni) {
+    if (!this.#config.node.autoRecreateVxlan || !vni.configured || this.#stopped) return;
+    const last = this.#lastRecreate.get(vni.id) ?? 0;
+    const wait = Math.max(0, last + RECREATE_MIN_INTERVAL_MS - Date.now());
+    const timer = setTimeout(() => {
+      this.#recreateTimers.delete(timer);
+      if (!this.#stopped && vni.ifindex === undefined) this.#create(vni);
+    }, wait);
+    this.#recreateTimers.add(timer);
+  }
+
+  #create(vni: Vni) {
+    const node = this.#config.node;
+    // Another link may hold the name (wrong kind or VNI): reported, left alone.
+    if (this.#deps.kernel.getLink(vni.device)) return;
+    this.#lastRecreate.set(vni.id, Date.now());
+    const underlayName = vni.underlayInterface ?? node.localInterface;
+    const underlay = this.#deps.kernel.getLink(underlayName);
+    const spec: VxlanSpec = { name: vni.device, vni: vni.id, port: node.vxlanPort };
+    if (node.localAddress) spec.local = node.localAddress;
+    if (underlay) spec.underlayIfindex = underlay.ifindex;
+    else {
+      log.link.warning("Underlay device {underlay} not found; creating {device} without dev", {
+        underlay: underlayName,
+        device: vni.device,
+      });
+    }
+    try {
+      const ifindex = this.#deps.kernel.createVxlan(spec);
+      this.#created.set(ifindex, vni.device);
+      log.link.info("Created {device} (VNI {vni}, local {local}, dstport {port}, nolearning)", {
+        device: vni.device,
+        vni: vni.id,
+        local: node.localAddress,
+        port: node.vxlanPort,
+      });
+      const link = this.#deps.kernel.getLinkByIndex(ifindex);
+      if (link) this.#apply(this.#vnis.observeLink(link));
+      this.#updateMembership();
+    } catch (error) {
+      log.link.error("Cannot create {device}: {error}", {
+        device: vni.device,
+        error: error instanceof Error ? error.message : String(error),
+      });
+      this.#scheduleRecreate(vni);
+    }
+  }
+
+  #updateMembership() {
+    if (this.#stopped) return;
+    this.#membership?.set(this.#vnis.online().map((vni) => vni.community));
+  }
+
+  // ---- BGP side -----------------------------------------------------------
+
+  #onSnapshot(decoded: Decoded[]) {
+    const dropped = this.#routes.clear().length;
+    for (const item of decoded) this.#ingest(item, false);
+    log.bgp.info(
+      "Received the complete table from gobgpd: {paths} paths, {vteps} remote VTEPs kept",
+      { paths: decoded.length, vteps: this.#routes.size, previousCommunities: dropped },
+    );
+    // gobgpd may have restarted and lost our path: write it again.
+    this.#membership?.resend();
+    this.#updateMembership();
+    if (!this.#reconciler.active) this.#reconciler.activate();
+    else this.#reconciler.markAll();
+  }
+
+  #onUpdate(decoded: Decoded[]) {
+    for (const item of decoded) this.#ingest(item, true);
+  }
+
+  #ingest(item: Decoded, mark: boolean) {
+    if (!item.ok) {
+      this.#skip(item.reason, item.detail);
+      return;
+    }
+    const route = item.route;
+    if (route.vtep === this.#config.node.localAddress) {
+      this.#skip("own-address", `prefix ${route.vtep}/32 is this node's own VTEP`);
+      return;
+    }
+    let changed: number[];
+    if (route.withdraw) {
+      this.stats.routeEvents.withdraw++;
+      changed = this.#routes.delete(route.vtep);
+    } else {
+      this.stats.routeEvents.add++;
+      if (!route.communities.some((c) => this.#vnis.byCommunity(c))) {
+        this.#skip(
+          "unknown-vni",
+          `prefix ${route.vtep}/32 carries no community of a known VNI (${
+            route.communities.map(formatCommunity).join(" ") || "none"
+          })`,
+        );
+      }
+      changed = this.#routes.set(route.vtep, route.communities);
+    }
+    if (!mark) return;
+    for (const community of changed) {
+      const vni = this.#vnis.byCommunity(community);
+      if (vni) this.#reconciler.markDirty(vni.id);
+    }
+  }
+
+  #skip(reason: SkipReason, detail: string) {
+    this.stats.skipped[reason]++;
+    log.bgp.debug("Skipped path ({reason}): {detail}", { reason, detail });
+  }
+}

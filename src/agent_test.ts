@@ -1,0 +1,190 @@
+import assert from "node:assert/strict";
+import { Agent, type BgpPort, type EventHandlers, type KernelPort } from "./agent.ts";
+import type { ResolvedConfig } from "./config/types.ts";
+import type { LinkInfo, VxlanSpec } from "./netlink/types.ts";
+import type { WatchHandlers } from "./bgp/client.ts";
+import { decodePath, encodeMembershipPath, type PathMessage } from "./bgp/path_codec.ts";
+import { formatCommunity, makeCommunity } from "./overlay/community.ts";
+
+const C = (v: number) => makeCommunity(65000, v);
+
+class FakeKernel implements KernelPort {
+  links = new Map<number, LinkInfo>();
+  fdb = new Map<number, Set<string>>();
+  next = 100;
+  deleted: string[] = [];
+  listLinks() {
+    return [...this.links.values()];
+  }
+  getLink(name: string) {
+    return [...this.links.values()].find((l) => l.name === name);
+  }
+  getLinkByIndex(ifindex: number) {
+    return this.links.get(ifindex);
+  }
+  createVxlan(spec: VxlanSpec) {
+    const ifindex = this.next++;
+    this.links.set(ifindex, { ifindex, name: spec.name, kind: "vxlan", up: true, vni: spec.vni });
+    return ifindex;
+  }
+  deleteLink(ifindex: number, name?: string) {
+    this.links.delete(ifindex);
+    this.deleted.push(name ?? String(ifindex));
+  }
+  listFlood(ifindex: number) {
+    return [...(this.fdb.get(ifindex) ?? [])];
+  }
+  appendFlood(ifindex: number, dst: string) {
+    let set = this.fdb.get(ifindex);
+    if (!set) this.fdb.set(ifindex, set = new Set());
+    set.add(dst);
+  }
+  delFlood(ifindex: number, dst: string) {
+    this.fdb.get(ifindex)?.delete(dst);
+  }
+  close() {}
+  addVxlan(ifindex: number, vni: number, name = `vxlan${vni}`) {
+    this.links.set(ifindex, { ifindex, name, kind: "vxlan", up: true, vni });
+  }
+}
+
+class FakeBgp implements BgpPort {
+  watch: WatchHandlers | undefined;
+  calls: string[] = [];
+  watchBest(handlers: WatchHandlers) {
+    this.watch = handlers;
+    return { cancel: () => {} };
+  }
+  addPath(path: PathMessage) {
+    const d = decodePath(path);
+    this.calls.push(`add ${d.ok ? d.route.communities.map(formatCommunity).join(",") : "?"}`);
+    return Promise.resolve(new Uint8Array(16));
+  }
+  deletePath(_path: PathMessage) {
+    this.calls.push("delete");
+    return Promise.resolve();
+  }
+  close() {}
+}
+
+function config(overrides: Partial<ResolvedConfig["node"]> = {}, vnis: ResolvedConfig["vnis"] = []) {
+  return {
+    logLevel: "error",
+    advertiseSelf: true,
+    communityAsn: 65000,
+    gobgp: { address: "127.0.0.1:50051", timeoutMs: 5000 },
+    node: {
+      localInterface: "eth0",
+      localAddress: "192.0.2.11",
+      vxlanPort: 4789,
+      skipLinkCleanup: false,
+      autoRecreateVxlan: false,
+      ...overrides,
+    },
+    vnis,
+  } satisfies ResolvedConfig;
+}
+
+function route(vtep: string, communities: number[], withdraw = false): PathMessage {
+  const path = encodeMembershipPath({ address: vtep, communities });
+  return { ...path, isWithdraw: withdraw };
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 5));
+
+function start(kernel: FakeKernel, cfg = config()) {
+  const bgp = new FakeBgp();
+  let handlers: EventHandlers | undefined;
+  const agent = new Agent(cfg, {
+    kernel,
+    bgp,
+    openEvents: (h) => {
+      handlers = h;
+      return { start() {}, close() {} };
+    },
+  });
+  agent.start();
+  return { agent, bgp, events: () => handlers! };
+}
+
+Deno.test("Agent programs each online VNI's flood list from the initial table", async () => {
+  const kernel = new FakeKernel();
+  kernel.addVxlan(7, 10010);
+  kernel.addVxlan(8, 10011);
+  kernel.fdb.set(7, new Set(["192.0.2.12", "192.0.2.66"])); // adopted; .66 is stale
+  const { agent, bgp } = start(kernel);
+  bgp.watch!.onTable([
+    route("192.0.2.12", [C(10010)]),
+    route("192.0.2.13", [C(10011), C(10010)]),
+    route("192.0.2.11", [C(10010)]), // our own address
+    route("192.0.2.14", [C(999)]), // no device for this VNI
+  ]);
+  await tick();
+  assert.deepEqual([...kernel.fdb.get(7)!].sort(), ["192.0.2.12", "192.0.2.13"]);
+  assert.deepEqual([...kernel.fdb.get(8)!], ["192.0.2.13"]);
+  assert.equal(agent.stats.skipped["own-address"], 1);
+  assert.equal(agent.stats.skipped["unknown-vni"], 1);
+  assert.deepEqual(bgp.calls, ["add 65000:10010,65000:10011"]);
+  await agent.stop();
+});
+
+Deno.test("Agent follows updates and withdrawals incrementally", async () => {
+  const kernel = new FakeKernel();
+  kernel.addVxlan(7, 10010);
+  const { agent, bgp } = start(kernel);
+  bgp.watch!.onTable([]);
+  bgp.watch!.onTable([route("192.0.2.12", [C(10010)])]);
+  await tick();
+  assert.deepEqual([...kernel.fdb.get(7)!], ["192.0.2.12"]);
+  bgp.watch!.onTable([route("192.0.2.12", [C(10010)], true)]);
+  await tick();
+  assert.deepEqual([...kernel.fdb.get(7)!], []);
+  await agent.stop();
+});
+
+Deno.test("Agent withdraws membership when the last device goes and re-advertises on return", async () => {
+  const kernel = new FakeKernel();
+  kernel.addVxlan(7, 10010);
+  const { agent, bgp, events } = start(kernel);
+  bgp.watch!.onTable([route("192.0.2.12", [C(10010)])]);
+  await tick();
+  kernel.links.delete(7);
+  events().onLink({ type: "del", link: { ifindex: 7, name: "vxlan10010", kind: "vxlan", up: false } });
+  await tick();
+  kernel.addVxlan(9, 10010);
+  kernel.fdb.set(9, new Set());
+  events().onLink({ type: "new", link: { ifindex: 9, name: "vxlan10010", kind: undefined, up: true } });
+  await tick();
+  assert.deepEqual([...kernel.fdb.get(9)!], ["192.0.2.12"], "the new device is programmed");
+  assert.deepEqual(bgp.calls, ["add 65000:10010", "delete", "add 65000:10010"]);
+  await agent.stop();
+  assert.equal(bgp.calls.at(-1), "delete", "shutdown withdraws the membership");
+});
+
+Deno.test("Agent creates configured devices only with autoRecreateVxlan and deletes only those", async () => {
+  const kernel = new FakeKernel();
+  kernel.links.set(2, { ifindex: 2, name: "eth0", kind: "veth", up: true });
+  kernel.addVxlan(8, 10011); // created by the user
+  const vnis = [
+    { id: 10010, community: "65000:10010", device: "vxlan10010", underlayInterface: undefined },
+    { id: 10011, community: "65000:10011", device: "vxlan10011", underlayInterface: undefined },
+  ];
+  const { agent } = start(kernel, config({ autoRecreateVxlan: true }, vnis));
+  assert.ok(kernel.getLink("vxlan10010"), "missing device was created");
+  assert.deepEqual(agent.vnis.online().map((v) => v.id), [10010, 10011]);
+  await agent.stop();
+  assert.deepEqual(kernel.deleted, ["vxlan10010"], "the user's device stays");
+});
+
+Deno.test("Agent leaves FDB entries in place when gobgpd's stream is lost", async () => {
+  const kernel = new FakeKernel();
+  kernel.addVxlan(7, 10010);
+  const { agent, bgp } = start(kernel);
+  bgp.watch!.onTable([route("192.0.2.12", [C(10010)])]);
+  await tick();
+  bgp.watch!.onEnd(new Error("UNAVAILABLE"));
+  await tick();
+  assert.deepEqual([...kernel.fdb.get(7)!], ["192.0.2.12"]);
+  assert.equal(agent.stats.streamDowns, 1);
+  await agent.stop();
+});

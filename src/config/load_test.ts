@@ -1,0 +1,245 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import YAML from "yaml";
+import { ConfigError } from "./errors.ts";
+import { defaultEnv, loadConfig, parseConfigText } from "./load.ts";
+import { type ConfigEnv, resolveConfig } from "./schema.ts";
+
+const fakeEnv: ConfigEnv = {
+  interfaceAddresses: (name) => (name === "eth0" ? ["192.0.2.10"] : undefined),
+};
+
+/** The example from the seed README, verbatim (it sets communityAsn twice). */
+const SEED_EXAMPLE = `logLevel: info
+advertiseSelf: true          # 是否自动把本地 /32 + community 写入 RIB
+communityAsn: 65000          # vnis 未写 community 时，按 ASN:VNI 自动生成
+gobgp:
+  address: "127.0.0.1:50051" # gobgpd gRPC
+  timeout: "5s"
+node:
+  localInterface: "eth0"     # 自动取该接口 IPv4；也可设置 localAddress
+  localAddress: ""           # 留空自动探测
+  vxlanPort: 4789
+communityAsn: 65000
+`;
+
+function refusedText(text: string, env: ConfigEnv = fakeEnv): ConfigError {
+  try {
+    parseConfigText(text, "agent.yaml", env);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${error}`);
+    return error;
+  }
+  assert.fail("expected the configuration to be refused");
+}
+
+Deno.test("parseConfigText() refuses the seed example's repeated communityAsn with line and column", () => {
+  const error = refusedText(SEED_EXAMPLE);
+  assert.equal(
+    error.message,
+    'agent.yaml:11:1: duplicate key "communityAsn" (keys must be unique)',
+  );
+  assert.deepEqual(error.issues, [
+    { path: "agent.yaml:11:1", message: 'duplicate key "communityAsn" (keys must be unique)' },
+  ]);
+  assert.equal(error.file, "agent.yaml");
+});
+
+Deno.test("parseConfigText() resolves the seed example once the repeated key is gone", () => {
+  const text = SEED_EXAMPLE.replace(/communityAsn: 65000\n$/, "");
+  assert.deepEqual(parseConfigText(text, "agent.yaml", fakeEnv), {
+    logLevel: "info",
+    advertiseSelf: true,
+    communityAsn: 65000,
+    gobgp: { address: "127.0.0.1:50051", timeoutMs: 5000 },
+    node: {
+      localInterface: "eth0",
+      localAddress: "192.0.2.10",
+      vxlanPort: 4789,
+      skipLinkCleanup: false,
+      autoRecreateVxlan: false,
+    },
+    vnis: [],
+  });
+});
+
+Deno.test("parseConfigText() reads static VNIs, including unquoted communities", () => {
+  const config = parseConfigText(
+    `communityAsn: 65000
+vnis:
+  - id: 10010
+  - id: 10011
+    community: 65001:11
+    device: vx11
+    underlayInterface: eth1
+`,
+    "agent.yaml",
+    fakeEnv,
+  );
+  assert.deepEqual(config.vnis, [
+    { id: 10010, community: "65000:10010", device: "vxlan10010", underlayInterface: undefined },
+    { id: 10011, community: "65001:11", device: "vx11", underlayInterface: "eth1" },
+  ]);
+});
+
+Deno.test("parseConfigText() reports YAML syntax errors as file:line:col", () => {
+  const error = refusedText("communityAsn: 1\nvnis: [1,\n");
+  assert.equal(error.issues.length, 1, error.message);
+  assert.match(error.message, /^agent\.yaml:3:1: .*Flow sequence/);
+
+  const nested = refusedText("node:\n  vxlanPort: 1\n  vxlanPort: 2\n");
+  assert.equal(nested.message, 'agent.yaml:3:3: duplicate key "vxlanPort" (keys must be unique)');
+
+  assert.match(refusedText("a: 1\n---\nb: 2\n").message, /^agent\.yaml:2:1: .*multiple documents/);
+  assert.match(refusedText("x: !custom 1\n").message, /^agent\.yaml:1:4: Unresolved tag: !custom/);
+});
+
+Deno.test("parseConfigText() reports an alias without anchor where it is written", () => {
+  assert.equal(
+    refusedText("communityAsn: 1\nnode:\n  localInterface: *nic\n").message,
+    'agent.yaml:3:19: alias "*nic" has no anchor "&nic" before it',
+  );
+});
+
+Deno.test("parseConfigText() refuses alias bombs", () => {
+  const bomb = [
+    "a: &a [x, x, x, x, x, x, x, x, x, x]",
+    "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]",
+    "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]",
+    "d: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]",
+  ].join("\n");
+  assert.match(refusedText(bomb).message, /^agent\.yaml: .*alias/i);
+});
+
+Deno.test("parseConfigText() reports configuration issues by key path and names the file", () => {
+  const error = refusedText(
+    "communityAsn: 1\nnode:\n  vxlanport: 4789\nvnis:\n  - id: 10\n    community: 65000:70000\n",
+  );
+  assert.equal(error.file, "agent.yaml");
+  assert.deepEqual(error.issues.map((i) => i.path), ["node.vxlanport", "vnis[0].community"]);
+  assert.match(error.message, /^node\.vxlanport: unknown key; did you mean "vxlanPort"\?$/m);
+});
+
+Deno.test("parseConfigText() refuses empty and null documents", () => {
+  for (const text of ["", "# only a comment\n", "null\n", "~\n"]) {
+    const error = refusedText(text);
+    assert.equal(error.issues.length, 1, error.message);
+    assert.equal(error.issues[0]?.path, "vnis");
+    assert.match(error.message, /one of them is needed/);
+  }
+});
+
+Deno.test("loadConfig() reads and resolves a file", async () => {
+  const path = await Deno.makeTempFile({ suffix: ".yaml" });
+  try {
+    await Deno.writeTextFile(path, "communityAsn: 65000\nlogLevel: warn\n");
+    const config = await loadConfig(path, fakeEnv);
+    assert.equal(config.logLevel, "warning");
+    assert.equal(config.communityAsn, 65000);
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("loadConfig() names a missing file and the OS reason", async () => {
+  const path = "/nonexistent/evpn-agent/config.yaml";
+  const error = await loadConfig(path, fakeEnv).then(
+    () => assert.fail("expected a ConfigError"),
+    (e: unknown) => e,
+  );
+  assert.ok(error instanceof ConfigError);
+  assert.ok(error.cause instanceof Deno.errors.NotFound);
+  assert.equal(error.file, path);
+  assert.equal(error.issues[0]?.path, path);
+  assert.match(
+    error.message,
+    /^\/nonexistent\/evpn-agent\/config\.yaml: cannot read the configuration file: /,
+  );
+  assert.match(error.message, /No such file or directory/);
+});
+
+Deno.test("loadConfig() names a file that is a directory", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const error = await loadConfig(dir, fakeEnv).then(() => undefined, (e: unknown) => e);
+    assert.ok(error instanceof ConfigError);
+    assert.ok(error.message.startsWith(`${dir}: cannot read the configuration file: `));
+  } finally {
+    await Deno.remove(dir);
+  }
+});
+
+Deno.test("defaultEnv() lists IPv4 addresses only and undefined for missing interfaces", () => {
+  const env = defaultEnv();
+  assert.equal(env.interfaceAddresses("no-such-nic0"), undefined);
+  if (Deno.build.os === "linux") assert.deepEqual(env.interfaceAddresses("lo"), ["127.0.0.1"]);
+});
+
+// ---------------------------------------------------------------------------
+// Property: whatever the input, the only failure is a ConfigError.
+
+const _KEYS = [
+  "logLevel",
+  "advertiseSelf",
+  "communityAsn",
+  "gobgp",
+  "node",
+  "vnis",
+  "address",
+  "timeout",
+  "localInterface",
+  "localAddress",
+  "vxlanPort",
+  "id",
+  "community",
+  "device",
+  "underlayInterface",
+];
+
+/** Values near the config's own shape, so that the deep rules get exercised too. */
+const configish: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: "small" },
+    fc.constantFrom("5s", "0s", "1m30s", "eth0", "", "65000:1", "1:70000", "127.0.0.1:1", "warn"),
+    fc.integer({ min: -2, max: 70_000 }),
+    fc.constantFrom(16_777_215, 16_777_216, 1.5, -0, null, true, false),
+    fc.string(),
+    fc.array(tie("value"), { maxLength: 4 }),
+    fc.dictionary(fc.oneof(fc.constantFrom(..._KEYS), fc.string()), tie("value"), {
+      maxKeys: 5,
+    }),
+  ),
+})).value;
+
+function onlyConfigErrors(run: () => unknown): void {
+  try {
+    run();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    assert.ok(error.issues.length > 0, "a ConfigError carries at least one issue");
+    assert.equal(error.message.split("\n").length >= error.issues.length, true);
+  }
+}
+
+Deno.test("parseConfigText() throws nothing but ConfigError, whatever the text", () => {
+  const text = fc.oneof(
+    fc.string({ unit: "grapheme-ascii", maxLength: 200 }),
+    fc.jsonValue().map((value) => JSON.stringify(value)),
+    configish.map((value) => YAML.stringify(value)),
+    configish.map((value) => JSON.stringify(value) ?? ""),
+  );
+  fc.assert(
+    fc.property(text, (t) => onlyConfigErrors(() => parseConfigText(t, "p.yaml", fakeEnv))),
+    { seed: 20_240_901, numRuns: 500 },
+  );
+});
+
+Deno.test("resolveConfig() throws nothing but ConfigError, whatever the value", () => {
+  fc.assert(
+    fc.property(
+      fc.oneof(fc.jsonValue(), configish),
+      (value) => onlyConfigErrors(() => resolveConfig(value, fakeEnv)),
+    ),
+    { seed: 20_240_902, numRuns: 500 },
+  );
+});

@@ -1,0 +1,33 @@
+/**
+ * The agent's configuration: what users write, how it is checked, and the
+ * resolved form the rest of the agent reads.
+ *
+ * @module
+ */
+
+export { LOG_LEVELS } from "./types.ts";
+export type { LogLevel, ResolvedConfig, VniConfig } from "./types.ts";
+export { ConfigError, formatIssue } from "./errors.ts";
+export type { ConfigErrorOptions, ConfigIssue } from "./errors.ts";
+export {
+  DEFAULT_GOBGP_ADDRESS,
+  DEFAULT_GOBGP_TIMEOUT_MS,
+  DEFAULT_LOCAL_INTERFACE,
+  DEFAULT_VXLAN_PORT,
+  formatPath,
+  ifNameProblem,
+  isIPv4,
+  MAX_VNI,
+  parseCommunity,
+  parseDuration,
+  resolveConfig,
+  UserConfigSchema,
+} from "./schema.ts";
+export type {
+  ConfigEnv,
+  UserConfig,
+  UserGobgpConfig,
+  UserNodeConfig,
+  UserVniConfig,
+} from "./schema.ts";
+export { defaultEnv, loadConfig, parseConfigText } from "./load.ts";

@@ -1,0 +1,616 @@
+/**
+ * What users write ({@linkcode UserConfig}, checked by
+ * {@linkcode UserConfigSchema}) and how it becomes a
+ * {@linkcode ResolvedConfig}: defaults applied once, every rule checked,
+ * every issue reported. Pure: the only outside knowledge comes through
+ * {@linkcode ConfigEnv}.
+ *
+ * @module
+ */
+
+import { z } from "zod";
+import { ConfigError, type ConfigIssue } from "./errors.ts";
+import { LOG_LEVELS, type LogLevel, type ResolvedConfig, type VniConfig } from "./types.ts";
+
+/** What the resolver may ask about the machine it runs on. */
+export interface ConfigEnv {
+  /**
+   * The IPv4 addresses of interface `name`, first one preferred;
+   * `undefined` when there is no such interface.
+   */
+  interfaceAddresses(name: string): string[] | undefined;
+}
+
+/** The largest VXLAN network identifier (24 bits). */
+export const MAX_VNI = 16_777_215;
+/** @default "127.0.0.1:50051" */
+export const DEFAULT_GOBGP_ADDRESS = "127.0.0.1:50051";
+/** @default 5000 (milliseconds, written as "5s") */
+export const DEFAULT_GOBGP_TIMEOUT_MS = 5_000;
+/** @default "eth0" */
+export const DEFAULT_LOCAL_INTERFACE = "eth0";
+/** @default 4789 (the IANA VXLAN port) */
+export const DEFAULT_VXLAN_PORT = 4789;
+
+const _MAX_TIMEOUT_MS = 24 * 3_600_000;
+
+/** "Not set": a key that is absent, or present with no value (`key:` in YAML). */
+type Unset = null | undefined;
+
+/** One static VNI, as written under `vnis`. */
+export interface UserVniConfig {
+  /** VXLAN network identifier, an integer in 1..16777215. Required. */
+  id: number;
+  /**
+   * BGP community `ASN:VALUE`, both parts 0..65535.
+   * @default `<communityAsn>:<id>` (only possible for ids up to 65535)
+   */
+  community?: string | Unset;
+  /**
+   * Kernel device name: 1..15 characters, no "/", ":" or whitespace.
+   * @default `vxlan<id>`
+   */
+  device?: string | Unset;
+  /** Underlay device for auto-created links. @default `node.localInterface` */
+  underlayInterface?: string | Unset;
+}
+
+/** The `gobgp` section. */
+export interface UserGobgpConfig {
+  /** `host:port` of gobgpd's gRPC API; IPv6 hosts in brackets. @default "127.0.0.1:50051" */
+  address?: string | Unset;
+  /** Per-call deadline as a Go duration ("5s", "500ms", "1m30s"); above 0, at most 24h. @default "5s" */
+  timeout?: string | Unset;
+}
+
+/** The `node` section. */
+export interface UserNodeConfig {
+  /** Interface whose first IPv4 address is the VTEP address when `localAddress` is empty. @default "eth0" */
+  localInterface?: string | Unset;
+  /** The VTEP address (IPv4 dotted quad); "" = take it from `localInterface`. @default "" */
+  localAddress?: string | Unset;
+  /** VXLAN UDP port, 1..65535. @default 4789 */
+  vxlanPort?: number | Unset;
+  /** Keep the VXLAN links the agent created when it exits. @default false */
+  skipLinkCleanup?: boolean | Unset;
+  /** Re-create a managed VXLAN link when someone deletes it. @default false */
+  autoRecreateVxlan?: boolean | Unset;
+}
+
+/**
+ * The configuration file as users write it: every key optional (but at least
+ * one of `vnis` and `communityAsn` is needed), unknown keys refused.
+ */
+export interface UserConfig {
+  /** One of debug, info, warning (alias: warn), error. @default "info" */
+  logLevel?: string | Unset;
+  /** Announce this node's VTEP /32 with each VNI's community. @default true */
+  advertiseSelf?: boolean | Unset;
+  /**
+   * ASN (0..65535) for communities derived as `ASN:VNI`: for static VNIs
+   * without a community, and for VNIs discovered from the kernel.
+   */
+  communityAsn?: number | Unset;
+  gobgp?: UserGobgpConfig | Unset;
+  node?: UserNodeConfig | Unset;
+  /** Static VNIs; absent or empty = discover VNIs from the kernel (needs `communityAsn`). */
+  vnis?: UserVniConfig[] | Unset;
+}
+
+// ---------------------------------------------------------------------------
+// Value parsers (pure, exported for reuse and tests)
+
+/**
+ * Parses `ASN:VALUE` (both parts 0..65535) into its normal form, without
+ * leading zeros or surrounding spaces: `" 65000:010"` → `"65000:10"`.
+ * Returns `undefined` when `text` is not such a community.
+ */
+export function parseCommunity(text: string): string | undefined {
+  const match = /^(\d{1,5}):(\d{1,5})$/.exec(text.trim());
+  if (match === null) return undefined;
+  const asn = Number(match[1]);
+  const value = Number(match[2]);
+  return asn <= 65535 && value <= 65535 ? `${asn}:${value}` : undefined;
+}
+
+const _UNIT_MS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  "µs": 1e-3, // U+00B5 micro sign
+  "μs": 1e-3, // U+03BC Greek mu
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+};
+
+/**
+ * Parses a Go `time.ParseDuration` string ("300ms", "1.5h", "1m30s", "-2s",
+ * "0") into milliseconds. Returns `undefined` when `text` is not one.
+ */
+export function parseDuration(text: string): number | undefined {
+  let rest = text;
+  let sign = 1;
+  if (rest.startsWith("-") || rest.startsWith("+")) {
+    if (rest.startsWith("-")) sign = -1;
+    rest = rest.slice(1);
+  }
+  if (rest === "0") return 0;
+  if (rest === "") return undefined;
+  const part = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
+  let total = 0;
+  while (part.lastIndex < rest.length) {
+    const match = part.exec(rest);
+    if (match === null) return undefined;
+    total += Number(match[1]) * (_UNIT_MS[match[2] ?? ""] ?? NaN);
+  }
+  return Number.isFinite(total) ? sign * total : undefined;
+}
+
+/** Whether `text` is an IPv4 dotted quad (no leading zeros, like Go's `net.ParseIP`). */
+export function isIPv4(text: string): boolean {
+  const parts = text.split(".");
+  return parts.length === 4 &&
+    parts.every((part) => /^(0|[1-9]\d{0,2})$/.test(part) && Number(part) <= 255);
+}
+
+/** Why `name` is not a valid Linux interface name, or `undefined` when it is. */
+export function ifNameProblem(name: string): string | undefined {
+  if (name === "") return "is empty";
+  const bytes = new TextEncoder().encode(name).length;
+  if (bytes > 15) return `is ${bytes} bytes long (at most 15)`;
+  if (name === "." || name === "..") return `"." and ".." are reserved`;
+  if (name.includes("/")) return `contains "/"`;
+  if (name.includes(":")) return `contains ":"`;
+  if (/\s/.test(name)) return "contains whitespace";
+  return undefined;
+}
+
+function _addressProblem(text: string): string | undefined {
+  const q = _quote(text);
+  const colon = text.lastIndexOf(":");
+  if (colon < 0) return `${q} is not host:port (e.g. "${DEFAULT_GOBGP_ADDRESS}")`;
+  const host = text.slice(0, colon);
+  const port = text.slice(colon + 1);
+  if (host.startsWith("[") !== host.endsWith("]") || host === "[]") {
+    return `${q} is not host:port (e.g. "${DEFAULT_GOBGP_ADDRESS}" or "[::1]:50051")`;
+  }
+  if (!host.startsWith("[") && host.includes(":")) {
+    return `${q} is not host:port; put an IPv6 host in brackets, e.g. "[::1]:50051"`;
+  }
+  if (host === "") return `${q} has no host (e.g. "${DEFAULT_GOBGP_ADDRESS}")`;
+  if (/\s/.test(host)) return `${q} has whitespace in its host`;
+  if (!/^\d+$/.test(port)) return `port ${_quote(port)} in ${q} is not a number`;
+  const n = Number(port);
+  if (n < 1 || n > 65535) return `port ${n} in ${q} is outside 1..65535`;
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------
+// The schema
+
+function _quote(text: string): string {
+  return JSON.stringify(text.length > 60 ? `${text.slice(0, 57)}...` : text);
+}
+
+function _describe(value: unknown): string {
+  if (value === undefined) return "nothing";
+  if (value === null) return "null";
+  switch (typeof value) {
+    case "string":
+      return `string ${_quote(value)}`;
+    case "number":
+    case "bigint":
+      return `number ${value}`;
+    case "boolean":
+      return `boolean ${value}`;
+  }
+  if (Array.isArray(value)) return "a list";
+  if (value instanceof Uint8Array) return "binary data";
+  if (value instanceof Set) return "a set";
+  if (value instanceof Date) return "a timestamp";
+  if (typeof value === "object") return "a mapping";
+  return typeof value;
+}
+
+/** The error for a value of the wrong type; other issues keep their own message. */
+function _expect(what: string) {
+  return (issue: { code?: string; input?: unknown }): string | undefined => {
+    if (issue.code !== "invalid_type") return undefined;
+    return issue.input === undefined
+      ? `required: expected ${what}`
+      : `expected ${what}, got ${_describe(issue.input)}`;
+  };
+}
+
+function _intIn(low: number, high: number, noun = "") {
+  return z.int({ error: _expect("an integer") }).refine((n) => n >= low && n <= high, {
+    error: (issue) => `${noun}${String(issue.input)} is outside ${low}..${high}`,
+  });
+}
+
+type _Parsed<T> = { value: T } | { problem: string };
+
+/** A string checked and converted by `parse`, whose `problem` becomes the issue. */
+function _stringParsed<T>(what: string, parse: (text: string) => _Parsed<T>) {
+  return z.string({ error: _expect(what) }).transform((text, ctx) => {
+    const result = parse(text);
+    if ("problem" in result) {
+      ctx.issues.push({ code: "custom", message: result.problem, input: text });
+      return z.NEVER;
+    }
+    return result.value;
+  });
+}
+
+function _isLogLevel(text: string): text is LogLevel {
+  return (LOG_LEVELS as readonly string[]).includes(text);
+}
+
+const _LogLevel = _stringParsed<LogLevel>("a log level string", (text) => {
+  const level = text === "warn" ? "warning" : text;
+  return _isLogLevel(level)
+    ? { value: level }
+    : { problem: `${_quote(text)} is not one of debug, info, warning (or warn), error` };
+});
+
+const _Bool = z.boolean({ error: _expect("a boolean (true or false)") });
+
+const _Asn = _intIn(0, 65535, "ASN ");
+
+const _Address = _stringParsed<string>('a "host:port" string', (text) => {
+  const problem = _addressProblem(text);
+  return problem === undefined ? { value: text } : { problem };
+});
+
+const _Timeout = _stringParsed<number>('a duration string such as "5s"', (text) => {
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    return { problem: `${_quote(text)} is not a duration such as "5s", "500ms" or "1m30s"` };
+  }
+  if (!(ms > 0)) return { problem: `${_quote(text)} must be greater than 0` };
+  if (ms > _MAX_TIMEOUT_MS) return { problem: `${_quote(text)} is longer than 24h` };
+  return { value: ms };
+});
+
+const _IfName = _stringParsed<string>("an interface name string", (text) => {
+  const problem = ifNameProblem(text);
+  return problem === undefined
+    ? { value: text }
+    : { problem: `${_quote(text)} is not a valid Linux interface name: ${problem}` };
+});
+
+const _LocalAddress = _stringParsed<string>(
+  'an IPv4 address string or ""',
+  (text) =>
+    text === "" || isIPv4(text) ? { value: text } : {
+      problem: `${
+        _quote(text)
+      } is not an IPv4 address (a dotted quad like 192.0.2.10); leave it "" to use node.localInterface's`,
+    },
+);
+
+const _VniId = _intIn(1, MAX_VNI, "VNI ");
+
+const _Community = _stringParsed<string>('an "ASN:VALUE" string', (text) => {
+  const community = parseCommunity(text);
+  return community === undefined
+    ? { problem: `${_quote(text)} is not ASN:VALUE with both parts in 0..65535` }
+    : { value: community };
+});
+
+const _Vni = z.strictObject({
+  id: _VniId,
+  community: _Community.nullish(),
+  device: _IfName.nullish(),
+  underlayInterface: _IfName.nullish(),
+}, { error: _expect("a mapping with at least an id") });
+
+const _Gobgp = z.strictObject({
+  address: _Address.nullish(),
+  timeout: _Timeout.nullish(),
+}, { error: _expect("a mapping") });
+
+const _Node = z.strictObject({
+  localInterface: _IfName.nullish(),
+  localAddress: _LocalAddress.nullish(),
+  vxlanPort: _intIn(1, 65535, "port ").nullish(),
+  skipLinkCleanup: _Bool.nullish(),
+  autoRecreateVxlan: _Bool.nullish(),
+}, { error: _expect("a mapping") });
+
+/**
+ * The per-key schema of {@linkcode UserConfig}: types, ranges and formats,
+ * unknown keys refused. Rules spanning several keys (duplicates, derived
+ * communities, the VTEP address) live in {@linkcode resolveConfig}.
+ */
+export const UserConfigSchema = z.strictObject({
+  logLevel: _LogLevel.nullish(),
+  advertiseSelf: _Bool.nullish(),
+  communityAsn: _Asn.nullish(),
+  gobgp: _Gobgp.nullish(),
+  node: _Node.nullish(),
+  vnis: z.array(_Vni, { error: _expect("a list of VNIs") }).nullish(),
+}, { error: _expect("a mapping of settings") });
+
+// The documented interface and the schema must describe the same input.
+type _Same<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true
+  : false;
+const _userConfigMatchesSchema: _Same<UserConfig, z.input<typeof UserConfigSchema>> = true;
+void _userConfigMatchesSchema;
+
+// ---------------------------------------------------------------------------
+// Unknown keys
+
+const _KNOWN_KEYS: Record<string, readonly string[]> = {
+  "": Object.keys(UserConfigSchema.shape),
+  gobgp: Object.keys(_Gobgp.shape),
+  node: Object.keys(_Node.shape),
+  vnis: Object.keys(_Vni.shape),
+};
+
+function _section(path: readonly PropertyKey[]): string {
+  const head = path[0];
+  return typeof head === "string" ? head : "";
+}
+
+/** Levenshtein distance. */
+function _editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
+
+function _unknownKeyMessage(parent: readonly PropertyKey[], key: string): string {
+  const section = _section(parent);
+  const known = _KNOWN_KEYS[section] ?? [];
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of known) {
+    const distance = _editDistance(key.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
+  }
+  if (best !== undefined && bestDistance <= Math.max(1, Math.floor(best.length / 3))) {
+    return `unknown key; did you mean ${_quote(best)}?`;
+  }
+  // A known key written at the wrong level, e.g. `vxlanPort` at the top.
+  for (const [other, keys] of Object.entries(_KNOWN_KEYS)) {
+    const found = keys.find((k) => k.toLowerCase() === key.toLowerCase());
+    if (other !== section && found !== undefined) {
+      const where = other === ""
+        ? found
+        : other === "vnis"
+        ? `vnis[].${found}`
+        : `${other}.${found}`;
+      return `unknown key here; did you mean ${_quote(where)}?`;
+    }
+  }
+  return `unknown key; expected one of: ${known.join(", ")}`;
+}
+
+/** Renders a key path as `vnis[1].community`; odd keys as `node["a b"]`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const key of path) {
+    if (typeof key === "number") out += `[${key}]`;
+    else if (typeof key === "string" && /^[A-Za-z_$][\w$-]*$/.test(key)) {
+      out += out === "" ? key : `.${key}`;
+    } else out += `[${JSON.stringify(String(key))}]`;
+  }
+  return out;
+}
+
+function _fromZod(issue: z.core.$ZodIssue): ConfigIssue[] {
+  if (issue.code === "unrecognized_keys") {
+    return issue.keys.map((key) => ({
+      path: formatPath([...issue.path, key]),
+      message: _unknownKeyMessage(issue.path, key),
+    }));
+  }
+  return [{ path: formatPath(issue.path), message: issue.message }];
+}
+
+// ---------------------------------------------------------------------------
+// Rules across keys
+
+const _INVALID = Symbol("invalid");
+
+/** One key parsed on its own: `undefined` when unset, `_INVALID` when refused. */
+function _field<T>(schema: z.ZodType<T>, value: unknown): T | undefined | typeof _INVALID {
+  if (value === undefined || value === null) return undefined;
+  const result = schema.safeParse(value);
+  return result.success ? result.data : _INVALID;
+}
+
+function _isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+interface _Derived {
+  vnis: VniConfig[];
+  localAddress: string;
+}
+
+/**
+ * Checks the rules that span keys. Each key is re-parsed on its own, so
+ * these rules still run (on the keys that are valid) when others are not.
+ */
+function _crossCheck(
+  doc: Record<string, unknown>,
+  env: ConfigEnv,
+  issues: ConfigIssue[],
+): _Derived {
+  const refuse = (path: string, message: string) => issues.push({ path, message });
+  const asn = _field(_Asn, doc["communityAsn"]);
+  const vnis: VniConfig[] = [];
+
+  const rawVnis = doc["vnis"];
+  if (Array.isArray(rawVnis)) {
+    const seenIds = new Map<number, number>();
+    const seenCommunities = new Map<string, number>();
+    const seenDevices = new Map<string, number>();
+    rawVnis.forEach((entry: unknown, i) => {
+      if (!_isRecord(entry)) return;
+      const at = (key: string) => `vnis[${i}].${key}`;
+      const id = _field(_VniId, entry["id"]);
+      let community = _field(_Community, entry["community"]);
+      let device = _field(_IfName, entry["device"]);
+      const underlay = _field(_IfName, entry["underlayInterface"]);
+      const derivedCommunity = community === undefined;
+      const derivedDevice = device === undefined;
+
+      // A repeated id repeats its derived community and device: report the id only.
+      let repeatedId = false;
+      if (typeof id === "number") {
+        const first = seenIds.get(id);
+        repeatedId = first !== undefined;
+        if (first !== undefined) {
+          refuse(at("id"), `VNI ${id} is already configured by vnis[${first}]`);
+        } else seenIds.set(id, i);
+
+        if (community === undefined && typeof asn === "number") {
+          if (id > 65535) {
+            refuse(
+              at("community"),
+              `VNI ${id} is above 65535, so the community cannot be derived from communityAsn: ` +
+                `an ASN:VNI community holds at most 65535 after the colon; set community explicitly`,
+            );
+          } else community = `${asn}:${id}`;
+        } else if (community === undefined && asn === undefined) {
+          refuse(
+            at("community"),
+            `VNI ${id} has no community and communityAsn is not set; set one of them`,
+          );
+        }
+        if (device === undefined) device = `vxlan${id}`;
+      }
+
+      if (typeof community === "string") {
+        const first = seenCommunities.get(community);
+        const how = derivedCommunity ? " (derived from communityAsn)" : "";
+        if (first !== undefined && !(repeatedId && derivedCommunity)) {
+          refuse(
+            at("community"),
+            `community "${community}"${how} is already used by vnis[${first}]`,
+          );
+        } else if (first === undefined) seenCommunities.set(community, i);
+      }
+      if (typeof device === "string") {
+        const first = seenDevices.get(device);
+        const how = derivedDevice ? " (the default for this id)" : "";
+        if (first !== undefined && !(repeatedId && derivedDevice)) {
+          refuse(at("device"), `device "${device}"${how} is already used by vnis[${first}]`);
+        } else if (first === undefined) seenDevices.set(device, i);
+      }
+      if (
+        typeof id === "number" && typeof community === "string" && typeof device === "string" &&
+        underlay !== _INVALID
+      ) {
+        vnis.push({ id, community, device, underlayInterface: underlay });
+      }
+    });
+  }
+
+  const noVnis = rawVnis === undefined || rawVnis === null ||
+    (Array.isArray(rawVnis) && rawVnis.length === 0);
+  if (noVnis && asn === undefined) {
+    refuse(
+      "vnis",
+      "no static VNIs and no communityAsn: one of them is needed " +
+        "(list vnis, or set communityAsn to discover VNIs from the kernel as ASN:VNI)",
+    );
+  }
+
+  return { vnis, localAddress: _resolveLocalAddress(doc["node"], env, refuse) };
+}
+
+/** `node.localAddress`, or else the first IPv4 address of `node.localInterface`. */
+function _resolveLocalAddress(
+  rawNode: unknown,
+  env: ConfigEnv,
+  refuse: (path: string, message: string) => void,
+): string {
+  const node = rawNode === undefined || rawNode === null ? {} : rawNode;
+  if (!_isRecord(node)) return "";
+  const address = _field(_LocalAddress, node["localAddress"]);
+  if (typeof address === "string" && address !== "") return address;
+  const name = _field(_IfName, node["localInterface"]) ?? DEFAULT_LOCAL_INTERFACE;
+  if (address === _INVALID || name === _INVALID) return "";
+
+  const which = node["localInterface"] == null ? ` (the default)` : "";
+  let addresses: string[] | undefined;
+  try {
+    addresses = env.interfaceAddresses(name);
+  } catch (error) {
+    refuse(
+      "node.localInterface",
+      `cannot look up interface "${name}": ${error instanceof Error ? error.message : error}; ` +
+        `set node.localAddress`,
+    );
+    return "";
+  }
+  if (addresses === undefined) {
+    refuse(
+      "node.localInterface",
+      `interface "${name}"${which} does not exist, so it has no IPv4 address for the VTEP; ` +
+        `set node.localAddress or another node.localInterface`,
+    );
+    return "";
+  }
+  const first = addresses.find(isIPv4);
+  if (first === undefined) {
+    refuse(
+      "node.localInterface",
+      `interface "${name}"${which} has no IPv4 address for the VTEP; set node.localAddress`,
+    );
+    return "";
+  }
+  return first;
+}
+
+// ---------------------------------------------------------------------------
+// Resolve
+
+/**
+ * Checks a parsed configuration document (the result of reading YAML or
+ * JSON) and applies the defaults, once.
+ *
+ * `null`/`undefined` (an empty document) is read as `{}` and refused,
+ * since one of `vnis` and `communityAsn` is needed.
+ *
+ * @throws {ConfigError} listing every issue found, each with its key path.
+ */
+export function resolveConfig(raw: unknown, env: ConfigEnv): ResolvedConfig {
+  const input = raw ?? {};
+  const parsed = UserConfigSchema.safeParse(input);
+  const issues = parsed.success ? [] : parsed.error.issues.flatMap(_fromZod);
+  const derived = _isRecord(input) ? _crossCheck(input, env, issues) : undefined;
+  if (!parsed.success || derived === undefined || issues.length > 0) {
+    throw new ConfigError(issues);
+  }
+  const config = parsed.data;
+  return {
+    logLevel: config.logLevel ?? "info",
+    advertiseSelf: config.advertiseSelf ?? true,
+    communityAsn: config.communityAsn ?? undefined,
+    gobgp: {
+      address: config.gobgp?.address ?? DEFAULT_GOBGP_ADDRESS,
+      timeoutMs: config.gobgp?.timeout ?? DEFAULT_GOBGP_TIMEOUT_MS,
+    },
+    node: {
+      localInterface: config.node?.localInterface ?? DEFAULT_LOCAL_INTERFACE,
+      localAddress: derived.localAddress,
+      vxlanPort: config.node?.vxlanPort ?? DEFAULT_VXLAN_PORT,
+      skipLinkCleanup: config.node?.skipLinkCleanup ?? false,
+      autoRecreateVxlan: config.node?.autoRecreateVxlan ?? false,
+    },
+    vnis: derived.vnis,
+  };
+}
