@@ -90,6 +90,7 @@ export class Agent {
   #created = new Map<number, string>();
   #lastRecreate = new Map<number, number>();
   #recreateTimers = new Set<ReturnType<typeof setTimeout>>();
+  #membershipTimer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
   readonly stats: AgentStats = {
     routeEvents: { add: 0, withdraw: 0 },
@@ -220,6 +221,7 @@ export class Agent {
     this.#events?.close();
     this.#reconciler.close();
     for (const timer of this.#recreateTimers) clearTimeout(timer);
+    clearTimeout(this.#membershipTimer);
     if (this.#membership) {
       const ok = await this.#membership.withdraw(1_000);
       if (ok) {
@@ -376,9 +378,20 @@ export class Agent {
     }
   }
 
+  /**
+   * Hands the set of online VNIs to the membership advertiser, on a zero
+   * timer: bursts of link events coalesce, and the gRPC call starts from a
+   * timer task. Started straight from a netlink notification (the
+   * continuation of a nonblocking FFI call), grpc-js's deferred writes
+   * stayed queued until some other event woke Deno's event loop.
+   */
   #updateMembership() {
-    if (this.#stopped) return;
-    this.#membership?.set(this.#vnis.online().map((vni) => vni.community));
+    if (this.#stopped || !this.#membership || this.#membershipTimer !== undefined) return;
+    this.#membershipTimer = setTimeout(() => {
+      this.#membershipTimer = undefined;
+      if (this.#stopped) return;
+      this.#membership?.set(this.#vnis.online().map((vni) => vni.community));
+    }, 0);
   }
 
   // ---- BGP side -----------------------------------------------------------

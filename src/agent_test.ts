@@ -67,7 +67,10 @@ class FakeBgp implements BgpPort {
   close() {}
 }
 
-function config(overrides: Partial<ResolvedConfig["node"]> = {}, vnis: ResolvedConfig["vnis"] = []) {
+function config(
+  overrides: Partial<ResolvedConfig["node"]> = {},
+  vnis: ResolvedConfig["vnis"] = [],
+) {
   return {
     logLevel: "error",
     advertiseSelf: true,
@@ -149,11 +152,17 @@ Deno.test("Agent withdraws membership when the last device goes and re-advertise
   bgp.watch!.onTable([route("192.0.2.12", [C(10010)])]);
   await tick();
   kernel.links.delete(7);
-  events().onLink({ type: "del", link: { ifindex: 7, name: "vxlan10010", kind: "vxlan", up: false } });
+  events().onLink({
+    type: "del",
+    link: { ifindex: 7, name: "vxlan10010", kind: "vxlan", up: false },
+  });
   await tick();
   kernel.addVxlan(9, 10010);
   kernel.fdb.set(9, new Set());
-  events().onLink({ type: "new", link: { ifindex: 9, name: "vxlan10010", kind: undefined, up: true } });
+  events().onLink({
+    type: "new",
+    link: { ifindex: 9, name: "vxlan10010", kind: undefined, up: true },
+  });
   await tick();
   assert.deepEqual([...kernel.fdb.get(9)!], ["192.0.2.12"], "the new device is programmed");
   assert.deepEqual(bgp.calls, ["add 65000:10010", "delete", "add 65000:10010"]);

@@ -29,6 +29,7 @@ export function logger(component: Component): Logger {
 export function setupLogging(level: LogLevel): void {
   const format = getTextFormatter({
     timestamp: "rfc3339",
+    value: "bare",
     category: (category) => category.slice(1).join("."),
   });
   configureSync({
