@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Installs what the lab, the integration tests and CI need, and nothing that
+# is already there: Deno 2.9.6 (through npm, which ships the binary), gobgpd
+# and the gobgp CLI, iproute2 (ip, bridge), ping, and libnl-route-3.
+#
+# Usage: scripts/setup.sh        (as root on Debian/Ubuntu; a no-op when all is present)
+set -euo pipefail
+
+DENO_VERSION="2.9.6"
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    log "need root to run: $*"
+    exit 1
+  fi
+}
+
+apt_updated=0
+apt_install() {
+  if ! command -v apt-get >/dev/null 2>&1; then
+    log "missing packages ($*) and no apt-get here: install them by hand"
+    exit 1
+  fi
+  if [ "$apt_updated" -eq 0 ]; then
+    as_root apt-get update -qq
+    apt_updated=1
+  fi
+  log "apt-get install $*"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
+
+missing=()
+command -v gobgpd >/dev/null 2>&1 && command -v gobgp >/dev/null 2>&1 || missing+=(gobgpd)
+command -v ip >/dev/null 2>&1 && command -v bridge >/dev/null 2>&1 || missing+=(iproute2)
+command -v ping >/dev/null 2>&1 || missing+=(iputils-ping)
+if ! ldconfig -p 2>/dev/null | grep -q 'libnl-route-3\.so\.200'; then
+  missing+=(libnl-route-3-200)
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
+  apt_install "${missing[@]}"
+fi
+
+if ! command -v deno >/dev/null 2>&1; then
+  if ! command -v npm >/dev/null 2>&1; then
+    apt_install npm
+  fi
+  log "npm install -g deno@${DENO_VERSION}"
+  as_root npm install -g "deno@${DENO_VERSION}"
+fi
+have="$(deno --version | awk 'NR == 1 { print $2 }')"
+if [ "$have" != "$DENO_VERSION" ]; then
+  log "warning: deno ${have} found, the project pins ${DENO_VERSION}"
+fi
+log "ok: deno ${have}, $(gobgp --version), $(ip -V)"

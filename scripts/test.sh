@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The project's test command (see README): installs what is missing on a
+# fresh Debian machine, then runs the fast checks and every test, including
+# the root-only integration and end-to-end tests in network namespaces.
+# Prints "N passed, N failed" as its last line; exits non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 2
+
+bash scripts/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
+
+status=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+echo "== deno fmt --check / deno lint / deno check"
+deno fmt --check || status=1
+deno lint || status=1
+deno task check || status=1
+
+echo "== deno task test"
+deno task test 2>&1 | tee "$log"
+test_status=${PIPESTATUS[0]}
+[ "$test_status" -eq 0 ] || status=1
+
+# Deno's closing line: "ok | 12 passed (3 steps) | 0 failed (1s)" or "FAILED | ...".
+summary=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E '^(ok|FAILED) \| [0-9]+ passed' | tail -n 1)
+passed=$(echo "$summary" | sed -nE 's/.*\| ([0-9]+) passed.*/\1/p')
+failed=$(echo "$summary" | sed -nE 's/.*\| ([0-9]+) failed.*/\1/p')
+passed=${passed:-0}
+failed=${failed:-0}
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  # The checks or the runner itself failed before any test could fail.
+  failed=1
+fi
+echo "${passed} passed, ${failed} failed"
+exit "$status"
