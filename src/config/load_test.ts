@@ -49,9 +49,12 @@ Deno.test("parseConfigText() resolves the seed example once the repeated key is 
   const text = SEED_EXAMPLE.replace(/communityAsn: 65000\n$/, "");
   assert.deepEqual(parseConfigText(text, "agent.yaml", fakeEnv), {
     logLevel: "info",
+    logFormat: "text",
     advertiseSelf: true,
     communityAsn: 65000,
-    gobgp: { address: "127.0.0.1:50051", timeoutMs: 5000 },
+    gobgp: { address: "127.0.0.1:50051", timeoutMs: 5000, reconnectMaxMs: 10000 },
+    http: { listen: "127.0.0.1:9469" },
+    resyncIntervalMs: 300000,
     node: {
       localInterface: "eth0",
       localAddress: "192.0.2.10",

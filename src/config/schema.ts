@@ -9,8 +9,17 @@
  */
 
 import { z } from "zod";
+import { formatCommunity, parseCommunity as parseCommunityValue } from "../overlay/community.ts";
+import { isIpv4 } from "../overlay/ipv4.ts";
 import { ConfigError, type ConfigIssue } from "./errors.ts";
-import { LOG_LEVELS, type LogLevel, type ResolvedConfig, type VniConfig } from "./types.ts";
+import {
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type LogFormat,
+  type LogLevel,
+  type ResolvedConfig,
+  type VniConfig,
+} from "./types.ts";
 
 /** What the resolver may ask about the machine it runs on. */
 export interface ConfigEnv {
@@ -27,6 +36,12 @@ export const MAX_VNI = 16_777_215;
 export const DEFAULT_GOBGP_ADDRESS = "127.0.0.1:50051";
 /** @default 5000 (milliseconds, written as "5s") */
 export const DEFAULT_GOBGP_TIMEOUT_MS = 5_000;
+/** @default 10000 (milliseconds, written as "10s") */
+export const DEFAULT_RECONNECT_MAX_MS = 10_000;
+/** @default "127.0.0.1:9469" */
+export const DEFAULT_HTTP_LISTEN = "127.0.0.1:9469";
+/** @default 300000 (milliseconds, written as "5m") */
+export const DEFAULT_RESYNC_INTERVAL_MS = 300_000;
 /** @default "eth0" */
 export const DEFAULT_LOCAL_INTERFACE = "eth0";
 /** @default 4789 (the IANA VXLAN port) */
@@ -61,6 +76,18 @@ export interface UserGobgpConfig {
   address?: string | Unset;
   /** Per-call deadline as a Go duration ("5s", "500ms", "1m30s"); above 0, at most 24h. @default "5s" */
   timeout?: string | Unset;
+  /** Cap of the reconnect backoff after gobgpd is lost (a Go duration). @default "10s" */
+  reconnectMaxDelay?: string | Unset;
+}
+
+/** The `http` section. */
+export interface UserHttpConfig {
+  /**
+   * `host:port` for /metrics, /healthz, /readyz and /status; "" disables the
+   * endpoint. Anything but loopback must be chosen explicitly.
+   * @default "127.0.0.1:9469"
+   */
+  listen?: string | Unset;
 }
 
 /** The `node` section. */
@@ -84,6 +111,11 @@ export interface UserNodeConfig {
 export interface UserConfig {
   /** One of debug, info, warning (alias: warn), error. @default "info" */
   logLevel?: string | Unset;
+  /** `text` (one readable line per event) or `json` (JSON Lines). @default "text" */
+  logFormat?: string | Unset;
+  /** Full resync of kernel state as a safety net (a Go duration); "0" = off. @default "5m" */
+  resyncInterval?: string | Unset;
+  http?: UserHttpConfig | Unset;
   /** Announce this node's VTEP /32 with each VNI's community. @default true */
   advertiseSelf?: boolean | Unset;
   /**
@@ -106,11 +138,8 @@ export interface UserConfig {
  * Returns `undefined` when `text` is not such a community.
  */
 export function parseCommunity(text: string): string | undefined {
-  const match = /^(\d{1,5}):(\d{1,5})$/.exec(text.trim());
-  if (match === null) return undefined;
-  const asn = Number(match[1]);
-  const value = Number(match[2]);
-  return asn <= 65535 && value <= 65535 ? `${asn}:${value}` : undefined;
+  const value = parseCommunityValue(text);
+  return value === undefined ? undefined : formatCommunity(value);
 }
 
 const _UNIT_MS: Record<string, number> = {
@@ -148,11 +177,7 @@ export function parseDuration(text: string): number | undefined {
 }
 
 /** Whether `text` is an IPv4 dotted quad (no leading zeros, like Go's `net.ParseIP`). */
-export function isIPv4(text: string): boolean {
-  const parts = text.split(".");
-  return parts.length === 4 &&
-    parts.every((part) => /^(0|[1-9]\d{0,2})$/.test(part) && Number(part) <= 255);
-}
+export const isIPv4: (text: string) => boolean = isIpv4;
 
 /** Why `name` is not a valid Linux interface name, or `undefined` when it is. */
 export function ifNameProblem(name: string): string | undefined {
@@ -309,7 +334,37 @@ const _Vni = z.strictObject({
 const _Gobgp = z.strictObject({
   address: _Address.nullish(),
   timeout: _Timeout.nullish(),
+  reconnectMaxDelay: _Timeout.nullish(),
 }, { error: _expect("a mapping") });
+
+const _Http = z.strictObject({
+  listen: _stringParsed<string>('a "host:port" string or ""', (text) => {
+    if (text === "") return { value: text };
+    const problem = _addressProblem(text);
+    return problem === undefined ? { value: text } : { problem };
+  }).nullish(),
+}, { error: _expect("a mapping") });
+
+const _LogFormat = _stringParsed<LogFormat>(
+  "a log format string",
+  (text) =>
+    (LOG_FORMATS as readonly string[]).includes(text)
+      ? { value: text as LogFormat }
+      : { problem: `${_quote(text)} is not one of ${LOG_FORMATS.join(", ")}` },
+);
+
+const _Interval = _stringParsed<number>('a duration string such as "5m", or "0"', (text) => {
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    return { problem: `${_quote(text)} is not a duration such as "5m", "30s" or "0"` };
+  }
+  if (ms < 0) return { problem: `${_quote(text)} is negative` };
+  if (ms > 0 && ms < 1_000) {
+    return { problem: `${_quote(text)} is shorter than 1s (use "0" for off)` };
+  }
+  if (ms > _MAX_TIMEOUT_MS) return { problem: `${_quote(text)} is longer than 24h` };
+  return { value: ms };
+});
 
 const _Node = z.strictObject({
   localInterface: _IfName.nullish(),
@@ -326,6 +381,9 @@ const _Node = z.strictObject({
  */
 export const UserConfigSchema = z.strictObject({
   logLevel: _LogLevel.nullish(),
+  logFormat: _LogFormat.nullish(),
+  resyncInterval: _Interval.nullish(),
+  http: _Http.nullish(),
   advertiseSelf: _Bool.nullish(),
   communityAsn: _Asn.nullish(),
   gobgp: _Gobgp.nullish(),
@@ -345,6 +403,7 @@ void _userConfigMatchesSchema;
 const _KNOWN_KEYS: Record<string, readonly string[]> = {
   "": Object.keys(UserConfigSchema.shape),
   gobgp: Object.keys(_Gobgp.shape),
+  http: Object.keys(_Http.shape),
   node: Object.keys(_Node.shape),
   vnis: Object.keys(_Vni.shape),
 };
@@ -598,12 +657,16 @@ export function resolveConfig(raw: unknown, env: ConfigEnv): ResolvedConfig {
   const config = parsed.data;
   return {
     logLevel: config.logLevel ?? "info",
+    logFormat: config.logFormat ?? "text",
     advertiseSelf: config.advertiseSelf ?? true,
     communityAsn: config.communityAsn ?? undefined,
     gobgp: {
       address: config.gobgp?.address ?? DEFAULT_GOBGP_ADDRESS,
       timeoutMs: config.gobgp?.timeout ?? DEFAULT_GOBGP_TIMEOUT_MS,
+      reconnectMaxMs: config.gobgp?.reconnectMaxDelay ?? DEFAULT_RECONNECT_MAX_MS,
     },
+    http: { listen: config.http?.listen ?? DEFAULT_HTTP_LISTEN },
+    resyncIntervalMs: config.resyncInterval ?? DEFAULT_RESYNC_INTERVAL_MS,
     node: {
       localInterface: config.node?.localInterface ?? DEFAULT_LOCAL_INTERFACE,
       localAddress: derived.localAddress,

@@ -40,9 +40,12 @@ Deno.test("resolveConfig() fills every default", () => {
   const config = resolveConfig({ communityAsn: 65000 }, fakeEnv);
   const expected: ResolvedConfig = {
     logLevel: "info",
+    logFormat: "text",
     advertiseSelf: true,
     communityAsn: 65000,
-    gobgp: { address: "127.0.0.1:50051", timeoutMs: 5000 },
+    gobgp: { address: "127.0.0.1:50051", timeoutMs: 5000, reconnectMaxMs: 10000 },
+    http: { listen: "127.0.0.1:9469" },
+    resyncIntervalMs: 300000,
     node: {
       localInterface: "eth0",
       localAddress: "192.0.2.10",
@@ -77,7 +80,7 @@ Deno.test("resolveConfig() keeps every value that is set", () => {
     gobgp: { address: "[::1]:6000", timeout: "1m30s" },
     node: {
       localInterface: "eth1",
-      localAddress: "203.0.113.9",
+      localAddress: "192.0.2.9",
       vxlanPort: 8472,
       skipLinkCleanup: true,
       autoRecreateVxlan: true,
@@ -86,12 +89,15 @@ Deno.test("resolveConfig() keeps every value that is set", () => {
   }, fakeEnv);
   assert.deepEqual(config, {
     logLevel: "debug",
+    logFormat: "text",
     advertiseSelf: false,
     communityAsn: undefined,
-    gobgp: { address: "[::1]:6000", timeoutMs: 90_000 },
+    gobgp: { address: "[::1]:6000", timeoutMs: 90_000, reconnectMaxMs: 10000 },
+    http: { listen: "127.0.0.1:9469" },
+    resyncIntervalMs: 300000,
     node: {
       localInterface: "eth1",
-      localAddress: "203.0.113.9",
+      localAddress: "192.0.2.9",
       vxlanPort: 8472,
       skipLinkCleanup: true,
       autoRecreateVxlan: true,
@@ -150,7 +156,11 @@ Deno.test("resolveConfig() refuses unknown keys and suggests the closest known o
   assertIssue(error, "gobgp.adress", 'did you mean "address"?');
   assertIssue(error, "vnis[0].Device", 'did you mean "device"?');
   assertIssue(error, "vxlanPort", 'did you mean "node.vxlanPort"?');
-  assertIssue(error, "zzz", "unknown key; expected one of: logLevel, advertiseSelf, communityAsn");
+  assertIssue(
+    error,
+    "zzz",
+    "unknown key; expected one of: logLevel, logFormat, resyncInterval, http, advertiseSelf",
+  );
   assert.match(error.message, /^node\.vxlanport: unknown key; did you mean "vxlanPort"\?$/m);
 });
 
@@ -308,7 +318,7 @@ Deno.test("resolveConfig() takes the VTEP address from node.localInterface when 
   assert.equal(addressOf({ localAddress: "" }), "192.0.2.10");
   assert.equal(addressOf({ localInterface: "dummy0" }), "198.51.100.7");
   assert.deepEqual(asked, ["eth0", "eth0", "dummy0"]);
-  assert.equal(addressOf({ localAddress: "203.0.113.1", localInterface: "nope" }), "203.0.113.1");
+  assert.equal(addressOf({ localAddress: "192.0.2.1", localInterface: "nope" }), "192.0.2.1");
   assert.equal(asked.length, 3, "an explicit localAddress needs no lookup");
 });
 
@@ -395,5 +405,37 @@ Deno.test("isIPv4() accepts dotted quads only", () => {
     const bad of ["", "1.2.3", "1.2.3.4.5", "256.1.1.1", "01.1.1.1", "1.2.3.a", "::1", " 1.2.3.4"]
   ) {
     assert.ok(!isIPv4(bad), bad);
+  }
+});
+
+Deno.test("resolveConfig() reads logFormat, http.listen, resyncInterval and reconnectMaxDelay", () => {
+  const config = resolveConfig({
+    communityAsn: 1,
+    logFormat: "json",
+    http: { listen: "" },
+    resyncInterval: "0",
+    gobgp: { reconnectMaxDelay: "2s" },
+  }, fakeEnv);
+  assert.equal(config.logFormat, "json");
+  assert.equal(config.http.listen, "", "an empty listen address disables the endpoint");
+  assert.equal(config.resyncIntervalMs, 0);
+  assert.equal(config.gobgp.reconnectMaxMs, 2000);
+});
+
+Deno.test("resolveConfig() refuses bad logFormat, http.listen and resyncInterval", () => {
+  try {
+    resolveConfig({
+      communityAsn: 1,
+      logFormat: "xml",
+      http: { listen: "9469", prot: 1 },
+      resyncInterval: "10ms",
+    }, fakeEnv);
+    assert.fail("expected a ConfigError");
+  } catch (e) {
+    const text = (e as Error).message;
+    assert.match(text, /^logFormat: "xml" is not one of text, json$/m);
+    assert.match(text, /^http\.listen: "9469" is not host:port/m);
+    assert.match(text, /^http\.prot: unknown key/m);
+    assert.match(text, /^resyncInterval: "10ms" is shorter than 1s/m);
   }
 });

@@ -21,8 +21,14 @@ export interface VniConfig {
   underlayInterface: string | undefined;
 }
 
+/** Log line formats accepted in `logFormat`. */
+export const LOG_FORMATS = ["text", "json"] as const;
+export type LogFormat = typeof LOG_FORMATS[number];
+
 export interface ResolvedConfig {
   logLevel: LogLevel;
+  /** @default "text" */
+  logFormat: LogFormat;
   advertiseSelf: boolean;
   /** ASN for discovered VNIs' communities (`ASN:VNI`); undefined when not set. */
   communityAsn: number | undefined;
@@ -31,7 +37,15 @@ export interface ResolvedConfig {
     address: string;
     /** Per-call deadline in milliseconds. @default 5000 */
     timeoutMs: number;
+    /** Cap of the reconnect backoff, in milliseconds. @default 10000 */
+    reconnectMaxMs: number;
   };
+  http: {
+    /** `host:port` of the metrics/health/status endpoint; "" disables it. @default "127.0.0.1:9469" */
+    listen: string;
+  };
+  /** Safety-net full resync of kernel state, in milliseconds; 0 = off. @default 300000 */
+  resyncIntervalMs: number;
   node: {
     /** @default "eth0" */
     localInterface: string;

@@ -6,7 +6,7 @@
 
 /** Parses "65000:10010" into `65000 << 16 | 10010`; undefined if not ASN:VALUE in 0..65535. */
 export function parseCommunity(text: string): number | undefined {
-  const match = /^\s*(\d{1,5})\s*:\s*(\d{1,5})\s*$/.exec(text);
+  const match = /^(\d{1,5}):(\d{1,5})$/.exec(text.trim());
   if (!match) return undefined;
   const asn = Number(match[1]);
   const value = Number(match[2]);
