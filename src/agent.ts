@@ -22,6 +22,7 @@ import {
   type VxlanSpec,
 } from "./netlink/types.ts";
 import { logger } from "./log.ts";
+import { VERSION } from "./version.ts";
 
 /** The kernel operations the agent uses; `Netlink` implements them. */
 export interface KernelPort extends FdbPort {
@@ -55,15 +56,67 @@ export interface AgentDeps {
   kernel: KernelPort;
   openEvents(handlers: EventHandlers): EventsPort;
   bgp: BgpPort;
+  /** True when `kernel` and `bgp` only log what they would do (`--dry-run`). */
+  dryRun?: boolean;
+  observers?: AgentObservers;
 }
 
 /** Counters for operators (and, later, /metrics). */
 export interface AgentStats {
   routeEvents: { add: number; withdraw: number };
   skipped: Record<SkipReason, number>;
-  fdbWrites: { append: number; del: number; errors: number };
+  fdbWrites: { append: number; del: number };
+  fdbErrors: { append: number; del: number };
   membershipUpdates: number;
   streamDowns: number;
+}
+
+/** Per-VNI state for `/status` and `evpn-agent status`. */
+export interface VniStatus {
+  vni: number;
+  community: string;
+  device: string;
+  ifindex: number | null;
+  online: boolean;
+  /** The device's own local address (IFLA_VXLAN_LOCAL), when it has one. */
+  localAddress: string | null;
+  desired: string[];
+  programmed: string[];
+  /** Desired but not programmed. */
+  missing: string[];
+  /** Programmed but not desired. */
+  extra: string[];
+  lastError: { message: string; at: string } | null;
+}
+
+export interface AgentStatus {
+  version: string;
+  dryRun: boolean;
+  ready: boolean;
+  node: { localAddress: string; mode: "static" | "discover" };
+  bgp: {
+    address: string;
+    stream: string;
+    reconnects: number;
+    remoteVteps: number;
+    membership: { enabled: boolean; prefix: string; communities: string[] | null };
+  };
+  lastSync: string | null;
+  vnis: VniStatus[];
+}
+
+/** Liveness of the agent's loops. */
+export interface Health {
+  ok: boolean;
+  loops: Record<string, { ok: boolean; detail: string }>;
+}
+
+/** Observers for metrics; all optional. */
+export interface AgentObservers {
+  /** Seconds from a route's arrival on the stream to the FDB write it caused. */
+  eventToKernel?(seconds: number): void;
+  /** Duration of one reconcile flush, in seconds. */
+  reconcile?(seconds: number): void;
 }
 
 const log = {
@@ -91,11 +144,20 @@ export class Agent {
   #lastRecreate = new Map<number, number>();
   #recreateTimers = new Set<ReturnType<typeof setTimeout>>();
   #membershipTimer: ReturnType<typeof setTimeout> | undefined;
+  #lastErrors = new Map<number, { message: string; at: string }>();
+  /** When a route change for a VTEP arrived, until the write it causes (latency metric). */
+  #pendingSince = new Map<string, number>();
+  #lastSync: Date | undefined;
+  #syncedOnce = false;
+  #lastFlushOk = true;
+  #lastFlushAt = 0;
+  #eventsFailed: string | undefined;
   #stopped = false;
   readonly stats: AgentStats = {
     routeEvents: { add: 0, withdraw: 0 },
     skipped: Object.fromEntries(SKIP_REASONS.map((r) => [r, 0])) as Record<SkipReason, number>,
-    fdbWrites: { append: 0, del: 0, errors: 0 },
+    fdbWrites: { append: 0, del: 0 },
+    fdbErrors: { append: 0, del: 0 },
     membershipUpdates: 0,
     streamDowns: 0,
   };
@@ -117,6 +179,12 @@ export class Agent {
       },
       onWrite: (target, op, dst) => {
         this.stats.fdbWrites[op]++;
+        if (deps.dryRun) return; // the dry-run kernel logged what it would do
+        const since = this.#pendingSince.get(dst);
+        if (since !== undefined) {
+          this.#pendingSince.delete(dst);
+          deps.observers?.eventToKernel?.((performance.now() - since) / 1000);
+        }
         log.fdb.info(
           op === "append"
             ? "Added flood entry {mac} dst {dst} on {device}"
@@ -125,13 +193,20 @@ export class Agent {
         );
       },
       onError: (target, op, dst, error) => {
-        this.stats.fdbWrites.errors++;
-        log.fdb.error("{error}; will retry", {
-          error: error instanceof Error ? error.message : String(error),
-          op,
-          dst,
-          device: target.device,
-        });
+        this.stats.fdbErrors[op]++;
+        const message = error instanceof Error ? error.message : String(error);
+        this.#lastErrors.set(target.vni, { message, at: new Date().toISOString() });
+        log.fdb.error("{error}; will retry", { error: message, op, dst, device: target.device });
+      },
+      onFlush: ({ seconds, ok }) => {
+        deps.observers?.reconcile?.(seconds);
+        this.#lastFlushOk = ok;
+        this.#lastFlushAt = performance.now();
+        if (ok) {
+          this.#syncedOnce = true;
+          this.#lastSync = new Date();
+          this.#pendingSince.clear();
+        }
       },
     });
     this.#watcher = new Watcher(deps.bgp, {
@@ -145,11 +220,15 @@ export class Agent {
           { address: config.gobgp.address, error: error.message, retryInMs },
         );
       },
-    }, { firstMessageTimeoutMs: Math.max(config.gobgp.timeoutMs, 1_000) * 2 });
+    }, {
+      firstMessageTimeoutMs: Math.max(config.gobgp.timeoutMs, 1_000) * 2,
+      backoffMaxMs: config.gobgp.reconnectMaxMs,
+    });
     if (config.advertiseSelf) {
       this.#membership = new MembershipAdvertiser(deps.bgp, config.node.localAddress, {
         onApplied: (communities) => {
           this.stats.membershipUpdates++;
+          if (deps.dryRun) return; // the dry-run client logged what it would do
           if (communities.length === 0) {
             log.membership.info("Withdrew membership route {prefix}", {
               prefix: `${config.node.localAddress}/32`,
@@ -198,6 +277,7 @@ export class Agent {
         this.#resyncKernel();
       },
       onError: (error) => {
+        this.#eventsFailed = error.message;
         log.link.error("Kernel notification socket failed: {error}; full resync", {
           error: error.message,
         });
@@ -265,6 +345,112 @@ export class Agent {
   }
   get watchState(): string {
     return this.#watcher.state;
+  }
+  get reconnects(): number {
+    return this.#watcher.reconnects;
+  }
+  /** The communities gobgpd holds for this node, if known. */
+  get advertised(): readonly number[] | undefined {
+    return this.#membership?.advertised;
+  }
+  get lastSync(): Date | undefined {
+    return this.#lastSync;
+  }
+
+  /** Re-reads links and every managed device's flood entries (the safety-net resync). */
+  resync(): void {
+    this.#resyncKernel(true);
+  }
+
+  /** True once the stream is up, the initial table is in and the first reconcile succeeded. */
+  get ready(): boolean {
+    return this.#watcher.state === "up" && this.#syncedOnce && !this.#stopped;
+  }
+
+  /** Whether each loop makes progress; a stuck loop turns `ok` false. */
+  health(): Health {
+    const now = performance.now();
+    const stuckAfterMs = 30_000 + this.#config.gobgp.reconnectMaxMs;
+    const rec = this.#reconciler;
+    const recStuck = rec.active && !rec.idle && this.#lastFlushAt > 0 &&
+      now - this.#lastFlushAt > stuckAfterMs;
+    const watchIdle = now - this.#watcher.lastActivity;
+    const watchStuck = this.#watcher.state !== "up" && watchIdle > stuckAfterMs;
+    const loops = {
+      reconcile: {
+        ok: !recStuck,
+        detail: recStuck
+          ? `work pending and no flush for ${Math.round((now - this.#lastFlushAt) / 1000)} s`
+          : rec.idle
+          ? "idle"
+          : "work pending",
+      },
+      bgp: {
+        ok: !watchStuck,
+        detail: watchStuck
+          ? `stream ${this.#watcher.state} with no attempt for ${Math.round(watchIdle / 1000)} s`
+          : `stream ${this.#watcher.state}`,
+      },
+      kernel: {
+        ok: this.#eventsFailed === undefined,
+        detail: this.#eventsFailed ?? "listening",
+      },
+    };
+    return { ok: Object.values(loops).every((l) => l.ok) && !this.#stopped, loops };
+  }
+
+  /** The whole state, for `/status`. */
+  status(): AgentStatus {
+    const cfg = this.#config;
+    const vnis = this.#vnis.all().map((vni): VniStatus => {
+      const desired = [...this.#routes.vteps(vni.community)].sort();
+      let programmed = this.#reconciler.programmed(vni.id) ?? [];
+      if (this.#deps.dryRun && vni.ifindex !== undefined) {
+        // Nothing was written: show the kernel as it is, and what would change.
+        programmed = this.#deps.kernel.listFlood(vni.ifindex).sort();
+      }
+      const link = vni.ifindex !== undefined
+        ? this.#deps.kernel.getLinkByIndex(vni.ifindex)
+        : undefined;
+      const d = new Set(desired);
+      const p = new Set(programmed);
+      return {
+        vni: vni.id,
+        community: formatCommunity(vni.community),
+        device: vni.device,
+        ifindex: vni.ifindex ?? null,
+        online: vni.ifindex !== undefined,
+        localAddress: link?.local ?? null,
+        desired,
+        programmed: vni.ifindex !== undefined ? programmed : [],
+        missing: vni.ifindex !== undefined ? desired.filter((x) => !p.has(x)) : [],
+        extra: programmed.filter((x) => !d.has(x)),
+        lastError: this.#lastErrors.get(vni.id) ?? null,
+      };
+    });
+    const advertised = this.#membership?.advertised;
+    return {
+      version: VERSION,
+      dryRun: this.#deps.dryRun ?? false,
+      ready: this.ready,
+      node: {
+        localAddress: cfg.node.localAddress,
+        mode: cfg.vnis.length > 0 ? "static" : "discover",
+      },
+      bgp: {
+        address: cfg.gobgp.address,
+        stream: this.#watcher.state,
+        reconnects: this.#watcher.reconnects,
+        remoteVteps: this.#routes.size,
+        membership: {
+          enabled: this.#membership !== undefined,
+          prefix: `${cfg.node.localAddress}/32`,
+          communities: advertised ? advertised.map(formatCommunity) : null,
+        },
+      },
+      lastSync: this.#lastSync?.toISOString() ?? null,
+      vnis,
+    };
   }
 
   // ---- kernel side --------------------------------------------------------
@@ -408,6 +594,11 @@ export class Agent {
     this.#updateMembership();
     if (!this.#reconciler.active) this.#reconciler.activate();
     else this.#reconciler.markAll();
+    if (this.#reconciler.idle) {
+      // Nothing to write (no device online): the view is in sync already.
+      this.#syncedOnce = true;
+      this.#lastSync = new Date();
+    }
   }
 
   #onUpdate(decoded: Decoded[]) {
@@ -441,9 +632,15 @@ export class Agent {
       changed = this.#routes.set(route.vtep, route.communities);
     }
     if (!mark) return;
+    let online = false;
     for (const community of changed) {
       const vni = this.#vnis.byCommunity(community);
-      if (vni) this.#reconciler.markDirty(vni.id);
+      if (vni?.ifindex === undefined) continue;
+      online = true;
+      this.#reconciler.markDirty(vni.id);
+    }
+    if (online && !this.#pendingSince.has(route.vtep)) {
+      this.#pendingSince.set(route.vtep, performance.now());
     }
   }
 

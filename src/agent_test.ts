@@ -73,9 +73,12 @@ function config(
 ) {
   return {
     logLevel: "error",
+    logFormat: "text",
     advertiseSelf: true,
     communityAsn: 65000,
-    gobgp: { address: "127.0.0.1:50051", timeoutMs: 5000 },
+    gobgp: { address: "127.0.0.1:50051", timeoutMs: 5000, reconnectMaxMs: 10000 },
+    http: { listen: "" },
+    resyncIntervalMs: 0,
     node: {
       localInterface: "eth0",
       localAddress: "192.0.2.11",
@@ -195,5 +198,29 @@ Deno.test("Agent leaves FDB entries in place when gobgpd's stream is lost", asyn
   await tick();
   assert.deepEqual([...kernel.fdb.get(7)!], ["192.0.2.12"]);
   assert.equal(agent.stats.streamDowns, 1);
+  await agent.stop();
+});
+
+Deno.test("Agent.status() shows desired, programmed and differences per VNI", async () => {
+  const kernel = new FakeKernel();
+  kernel.addVxlan(7, 10010);
+  const { agent, bgp } = start(kernel);
+  assert.equal(agent.ready, false, "not ready before the initial table");
+  bgp.watch!.onTable([route("192.0.2.12", [C(10010)]), route("192.0.2.13", [C(10010)])]);
+  await tick();
+  assert.equal(agent.ready, true);
+  kernel.fdb.get(7)!.delete("192.0.2.13"); // drift not yet noticed
+  agent.reconciler.resync();
+  const status = agent.status();
+  assert.equal(status.bgp.stream, "up");
+  assert.deepEqual(status.bgp.membership.communities, ["65000:10010"]);
+  const vni = status.vnis[0]!;
+  assert.equal(vni.device, "vxlan10010");
+  assert.deepEqual(vni.desired, ["192.0.2.12", "192.0.2.13"]);
+  assert.deepEqual(vni.programmed, ["192.0.2.12"]);
+  assert.deepEqual(vni.missing, ["192.0.2.13"]);
+  await tick();
+  assert.deepEqual(agent.status().vnis[0]!.missing, [], "the drift was repaired");
+  assert.ok(agent.health().ok);
   await agent.stop();
 });

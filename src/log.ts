@@ -7,15 +7,16 @@
  */
 import {
   configureSync,
+  getJsonLinesFormatter,
   getLogger,
   getTextFormatter,
   type Logger,
   type LogRecord,
   resetSync,
 } from "@logtape/logtape";
-import type { LogLevel } from "./config/types.ts";
+import type { LogFormat, LogLevel } from "./config/types.ts";
 
-export type Component = "agent" | "bgp" | "fdb" | "link" | "membership" | "config";
+export type Component = "agent" | "bgp" | "fdb" | "link" | "membership" | "config" | "http";
 
 const ROOT = "evpn-agent";
 const encoder = new TextEncoder();
@@ -25,19 +26,29 @@ export function logger(component: Component): Logger {
   return getLogger([ROOT, component]);
 }
 
-/** Configures (or reconfigures) logging at `level`. */
-export function setupLogging(level: LogLevel): void {
-  const format = getTextFormatter({
-    timestamp: "rfc3339",
-    value: "bare",
-    category: (category) => category.slice(1).join("."),
-  });
+/**
+ * Configures (or reconfigures) logging at `level`. `text`: one line per
+ * event, `<time> [LVL] <component>: <message>`. `json`: JSON Lines with the
+ * fields `@timestamp`, `level`, `message`, `logger` (the component) and
+ * `properties` (the structured fields, stable names).
+ */
+export function setupLogging(level: LogLevel, format: LogFormat = "text"): void {
+  const formatter = format === "json"
+    ? getJsonLinesFormatter({ categorySeparator: "." })
+    : getTextFormatter({
+      timestamp: "rfc3339",
+      value: "bare",
+      category: (category) => category.slice(1).join("."),
+    });
   configureSync({
     reset: true,
     sinks: {
       stderr(record: LogRecord) {
         try {
-          Deno.stderr.writeSync(encoder.encode(format(record)));
+          const line = format === "json"
+            ? formatter({ ...record, category: record.category.slice(1) })
+            : formatter(record);
+          Deno.stderr.writeSync(encoder.encode(line));
         } catch {
           // stderr closed: nothing sensible left to do with a log line
         }

@@ -8,20 +8,65 @@ import type { ResolvedConfig } from "./config/types.ts";
 import { Agent } from "./agent.ts";
 import { GobgpClient } from "./bgp/client.ts";
 import { Netlink, NetlinkEvents } from "./netlink/mod.ts";
+import { dryRunBgp, dryRunKernel } from "./dry_run.ts";
+import { bindAgentMetrics, createMetrics } from "./http/agent_metrics.ts";
+import { serveEndpoint } from "./http/server.ts";
 import { logger } from "./log.ts";
 import { VERSION } from "./version.ts";
 
+export interface RunOptions {
+  /** Watch and compute, but change neither the kernel nor the RIB. */
+  dryRun?: boolean;
+}
+
 /** Resolves with the exit code once the agent has stopped. */
-export async function run(config: ResolvedConfig): Promise<number> {
+export async function run(config: ResolvedConfig, options: RunOptions = {}): Promise<number> {
   const log = logger("agent");
-  log.info("evpn-agent {version}", { version: VERSION });
-  const kernel = Netlink.open();
-  const bgp = new GobgpClient({ address: config.gobgp.address, timeoutMs: config.gobgp.timeoutMs });
-  const agent = new Agent(config, {
-    kernel,
-    bgp,
-    openEvents: (handlers) => new NetlinkEvents(handlers),
+  const dryRun = options.dryRun ?? false;
+  log.info("evpn-agent {version}{mode}", {
+    version: VERSION,
+    mode: dryRun ? " (dry run: no kernel or RIB changes)" : "",
   });
+  const netlink = Netlink.open();
+  const client = new GobgpClient({
+    address: config.gobgp.address,
+    timeoutMs: config.gobgp.timeoutMs,
+  });
+  const metrics = createMetrics();
+  const agent = new Agent(config, {
+    kernel: dryRun ? dryRunKernel(netlink) : netlink,
+    bgp: dryRun ? dryRunBgp(client) : client,
+    openEvents: (handlers) => new NetlinkEvents(handlers),
+    dryRun,
+    observers: {
+      eventToKernel: (seconds) => metrics.eventToKernel.observe(seconds),
+      reconcile: (seconds) => metrics.reconcile.observe(seconds),
+    },
+  });
+  bindAgentMetrics(metrics.registry, agent);
+
+  const stopHttp = new AbortController();
+  let server: Deno.HttpServer | undefined;
+  if (config.http.listen) {
+    try {
+      server = await serveEndpoint({
+        metrics: () => metrics.registry.render(),
+        health: () => agent.health(),
+        ready: () => agent.ready,
+        status: () => agent.status(),
+      }, { listen: config.http.listen, signal: stopHttp.signal });
+    } catch (error) {
+      netlink.close();
+      client.close();
+      throw new Error(
+        `Cannot serve http.listen "${config.http.listen}": ${
+          error instanceof Error ? error.message : error
+        }`,
+        { cause: error },
+      );
+    }
+  }
+
   const { promise: stopped, resolve } = Promise.withResolvers<string>();
   const signals: Deno.Signal[] = ["SIGTERM", "SIGINT"];
   const handlers = signals.map((signal) => {
@@ -30,15 +75,21 @@ export async function run(config: ResolvedConfig): Promise<number> {
     return [signal, handler] as const;
   });
   agent.start();
+  const resync = config.resyncIntervalMs > 0
+    ? setInterval(() => agent.resync(), config.resyncIntervalMs)
+    : undefined;
   const signal = await stopped;
   log.info("Received {signal}", { signal });
   for (const [sig, handler] of handlers) Deno.removeSignalListener(sig, handler);
+  clearInterval(resync);
   // A hard deadline: whatever hangs, the process is gone within 2 s.
   const deadline = setTimeout(() => {
     log.error("Shutdown took longer than 1.8 s; exiting anyway");
     Deno.exit(1);
   }, 1_800);
+  stopHttp.abort();
   await agent.stop();
+  await server?.finished;
   clearTimeout(deadline);
   log.info("Stopped");
   return 0;

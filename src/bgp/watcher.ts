@@ -54,6 +54,7 @@ export class Watcher {
   #state: WatchState = "down";
   #generation = 0;
   #reconnects = 0;
+  #lastActivity = performance.now();
 
   constructor(source: WatchSource, handlers: WatcherHandlers, options: WatcherOptions = {}) {
     this.#source = source;
@@ -65,6 +66,11 @@ export class Watcher {
 
   get state(): WatchState {
     return this.#state;
+  }
+
+  /** `performance.now()` of the last subscription attempt or message. */
+  get lastActivity(): number {
+    return this.#lastActivity;
   }
 
   /** Streams started after the first one. */
@@ -89,6 +95,7 @@ export class Watcher {
     const generation = ++this.#generation;
     if (generation > 1) this.#reconnects++;
     this.#state = "connecting";
+    this.#lastActivity = performance.now();
     let first = true;
     this.#clearTimer();
     this.#timer = setTimeout(() => {
@@ -98,6 +105,7 @@ export class Watcher {
     this.#stream = this.#source.watchBest({
       onTable: (paths: PathMessage[]) => {
         if (generation !== this.#generation) return;
+        this.#lastActivity = performance.now();
         const decoded = paths.map(decodePath);
         if (first) {
           first = false;

@@ -31,3 +31,4 @@ export type {
   UserVniConfig,
 } from "./schema.ts";
 export { defaultEnv, loadConfig, parseConfigText } from "./load.ts";
+export { formatDuration, toUserConfig } from "./render.ts";

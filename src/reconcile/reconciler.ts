@@ -39,6 +39,8 @@ export interface ReconcilerOptions {
   onError?: (target: Target, op: "append" | "del", dst: string, error: unknown) => void;
   /** Called after every applied write. */
   onWrite?: (target: Target, op: "append" | "del", dst: string) => void;
+  /** Called after every flush that had work: its duration, writes, and whether all succeeded. */
+  onFlush?: (result: { seconds: number; writes: number; ok: boolean }) => void;
   /** First retry delay after a failure, in ms. @default 100 */
   retryMinMs?: number;
   /** Retry delay cap, in ms. @default 10000 */
@@ -165,6 +167,8 @@ export class Reconciler implements Disposable {
   flush(): number {
     this.#disarm();
     if (!this.#active || this.#closed) return 0;
+    if (this.#dirty.size === 0) return 0;
+    const started = performance.now();
     let writes = 0;
     let retryIn = Infinity;
     const dirty = [...this.#dirty];
@@ -191,6 +195,11 @@ export class Reconciler implements Disposable {
       }
     }
     if (retryIn !== Infinity) this.#arm(retryIn);
+    this.#opts.onFlush?.({
+      seconds: (performance.now() - started) / 1000,
+      writes,
+      ok: retryIn === Infinity,
+    });
     return writes;
   }
 

@@ -1,0 +1,101 @@
+/**
+ * `evpn-agent status`: fetches `/status` from a running agent and prints it
+ * as tables, in the spirit of `gobgp neighbor` and `bridge fdb show`.
+ *
+ * @module
+ */
+import type { AgentStatus } from "../agent.ts";
+import { FLOOD_MAC } from "../netlink/types.ts";
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
+}
+
+/** Renders a status document as text. Pure. */
+export function renderStatus(status: AgentStatus): string {
+  const out: string[] = [];
+  const membership = status.bgp.membership;
+  out.push(
+    `evpn-agent ${status.version}: ${status.ready ? "ready" : "NOT READY"}` +
+      `${status.dryRun ? " (dry run)" : ""}, VTEP ${status.node.localAddress}` +
+      ` (${status.node.mode === "static" ? "static VNIs" : "discovered VNIs"})` +
+      `, last sync ${status.lastSync ?? "never"}`,
+  );
+  out.push(
+    `BGP ${status.bgp.address}: stream ${status.bgp.stream}, ` +
+      `${status.bgp.reconnects} reconnects, ${status.bgp.remoteVteps} remote VTEPs`,
+  );
+  out.push(
+    `Membership ${membership.prefix}: ` +
+      (!membership.enabled
+        ? "not advertised (advertiseSelf: false)"
+        : membership.communities === null
+        ? "unknown (not yet confirmed by gobgpd)"
+        : membership.communities.length === 0
+        ? "withdrawn (no VNI online)"
+        : membership.communities.join(" ")),
+  );
+  out.push("");
+  const rows = [[
+    "VNI",
+    "Community",
+    "Device",
+    "Ifindex",
+    "State",
+    "Local",
+    "Desired",
+    "Programmed",
+    "Diff",
+  ]];
+  for (const v of status.vnis) {
+    const diff = !v.online
+      ? "-"
+      : v.missing.length + v.extra.length === 0
+      ? "in sync"
+      : `+${v.missing.length} -${v.extra.length}`;
+    rows.push([
+      String(v.vni),
+      v.community,
+      v.device,
+      v.ifindex === null ? "-" : String(v.ifindex),
+      v.online ? "online" : "offline",
+      v.localAddress ?? "-",
+      String(v.desired.length),
+      v.online ? String(v.programmed.length) : "-",
+      diff,
+    ]);
+  }
+  out.push(
+    status.vnis.length ? table(rows) : "No VNIs (no vxlan device found and none configured).",
+  );
+  for (const v of status.vnis) {
+    if (!v.online) continue;
+    out.push("", `${v.device} flood entries (bridge fdb show dev ${v.device}):`);
+    const missing = new Set(v.missing);
+    const extra = new Set(v.extra);
+    const all = [...new Set([...v.programmed, ...v.missing])].sort();
+    if (all.length === 0) out.push("  (none)");
+    for (const dst of all) {
+      const mark = missing.has(dst)
+        ? status.dryRun ? "would add" : "missing, pending"
+        : extra.has(dst)
+        ? status.dryRun ? "would remove" : "stale, pending removal"
+        : "ok";
+      out.push(`  ${FLOOD_MAC} dst ${dst.padEnd(15)}  ${mark}`);
+    }
+    if (v.lastError) out.push(`  last error ${v.lastError.at}: ${v.lastError.message}`);
+  }
+  return out.join("\n") + "\n";
+}
+
+/** Fetches `/status` from `addr` (`host:port`). */
+export async function fetchStatus(addr: string, timeoutMs = 5_000): Promise<AgentStatus> {
+  const response = await fetch(`http://${addr}/status`, {
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  if (!response.ok) {
+    throw new Error(`GET http://${addr}/status answered ${response.status}`);
+  }
+  return await response.json() as AgentStatus;
+}

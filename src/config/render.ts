@@ -1,0 +1,50 @@
+/**
+ * The resolved configuration written back in the keys users write, with
+ * every default filled in (for `evpn-agent check-config`). Durations become
+ * Go duration strings again.
+ *
+ * @module
+ */
+import type { ResolvedConfig } from "./types.ts";
+import type { UserConfig } from "./schema.ts";
+
+/** Formats milliseconds as a Go duration: 300000 → "5m", 1500 → "1.5s", 0 → "0". */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return "0";
+  const units: [string, number][] = [["h", 3_600_000], ["m", 60_000], ["s", 1_000]];
+  let rest = ms;
+  let out = "";
+  for (const [unit, size] of units) {
+    if (rest >= size && (unit !== "s" || rest % 1 === 0)) {
+      const n = unit === "s" ? rest / size : Math.floor(rest / size);
+      out += `${n}${unit}`;
+      rest -= unit === "s" ? rest : Math.floor(rest / size) * size;
+    }
+  }
+  if (rest > 0) out += `${rest}ms`;
+  return out;
+}
+
+/** The user-facing form of `config` (what a file with every key set would say). */
+export function toUserConfig(config: ResolvedConfig): UserConfig {
+  return {
+    logLevel: config.logLevel,
+    logFormat: config.logFormat,
+    advertiseSelf: config.advertiseSelf,
+    ...(config.communityAsn !== undefined ? { communityAsn: config.communityAsn } : {}),
+    resyncInterval: formatDuration(config.resyncIntervalMs),
+    http: { listen: config.http.listen },
+    gobgp: {
+      address: config.gobgp.address,
+      timeout: formatDuration(config.gobgp.timeoutMs),
+      reconnectMaxDelay: formatDuration(config.gobgp.reconnectMaxMs),
+    },
+    node: { ...config.node },
+    vnis: config.vnis.map((v) => ({
+      id: v.id,
+      community: v.community,
+      device: v.device,
+      ...(v.underlayInterface !== undefined ? { underlayInterface: v.underlayInterface } : {}),
+    })),
+  };
+}

@@ -1,0 +1,75 @@
+/**
+ * `--dry-run`: the agent connects, watches and computes as usual, but writes
+ * go nowhere. These wrappers pass reads through and turn every write into a
+ * log line saying what would have been done.
+ *
+ * @module
+ */
+import type { BgpPort, KernelPort } from "./agent.ts";
+import { decodePath, type PathMessage } from "./bgp/path_codec.ts";
+import { formatCommunity } from "./overlay/community.ts";
+import { FLOOD_MAC, type VxlanSpec } from "./netlink/types.ts";
+import { logger } from "./log.ts";
+
+const log = { fdb: logger("fdb"), link: logger("link"), membership: logger("membership") };
+
+/** Reads from `kernel`; logs appends, deletes and link changes instead of making them. */
+export function dryRunKernel(kernel: KernelPort): KernelPort {
+  return {
+    listLinks: () => kernel.listLinks(),
+    getLink: (name) => kernel.getLink(name),
+    getLinkByIndex: (ifindex) => kernel.getLinkByIndex(ifindex),
+    listFlood: (ifindex) => kernel.listFlood(ifindex),
+    appendFlood(ifindex, dst, name) {
+      log.fdb.info("Dry run: would add flood entry {mac} dst {dst} on {device}", {
+        mac: FLOOD_MAC,
+        dst,
+        device: name ?? `ifindex ${ifindex}`,
+      });
+    },
+    delFlood(ifindex, dst, name) {
+      log.fdb.info("Dry run: would remove flood entry {mac} dst {dst} on {device}", {
+        mac: FLOOD_MAC,
+        dst,
+        device: name ?? `ifindex ${ifindex}`,
+      });
+    },
+    createVxlan(spec: VxlanSpec) {
+      log.link.info("Dry run: would create {device} (VNI {vni}, dstport {port}, nolearning)", {
+        device: spec.name,
+        vni: spec.vni,
+        port: spec.port,
+      });
+      return -1;
+    },
+    deleteLink(ifindex, name) {
+      log.link.info("Dry run: would delete {device}", { device: name ?? `ifindex ${ifindex}` });
+    },
+    close: () => kernel.close(),
+  };
+}
+
+function describe(path: PathMessage): { prefix: string; communities: string } {
+  const decoded = decodePath(path);
+  if (!decoded.ok) return { prefix: "?", communities: "" };
+  return {
+    prefix: `${decoded.route.vtep}/32`,
+    communities: decoded.route.communities.map(formatCommunity).join(" "),
+  };
+}
+
+/** Watches through `bgp`; logs AddPath/DeletePath instead of sending them. */
+export function dryRunBgp(bgp: BgpPort): BgpPort {
+  return {
+    watchBest: (handlers) => bgp.watchBest(handlers),
+    addPath(path) {
+      log.membership.info("Dry run: would advertise {prefix} with {communities}", describe(path));
+      return Promise.resolve(new Uint8Array());
+    },
+    deletePath(path) {
+      log.membership.info("Dry run: would withdraw {prefix}", describe(path));
+      return Promise.resolve();
+    },
+    close: () => bgp.close(),
+  };
+}

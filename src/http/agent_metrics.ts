@@ -1,0 +1,154 @@
+/**
+ * The agent's Prometheus metrics: counters read from `Agent.stats`, gauges
+ * read from its status on scrape, two histograms fed as events happen, and
+ * the standard `process_*` metrics from /proc.
+ *
+ * @module
+ */
+import type { Agent } from "../agent.ts";
+import { SKIP_REASONS } from "../overlay/route.ts";
+import { type Histogram, LATENCY_BUCKETS, Registry } from "./metrics.ts";
+
+export interface AgentMetrics {
+  registry: Registry;
+  eventToKernel: Histogram;
+  reconcile: Histogram;
+}
+
+/** Histograms first (the agent feeds them), then `bind` the rest to the agent. */
+export function createMetrics(): AgentMetrics {
+  const registry = new Registry();
+  return {
+    registry,
+    eventToKernel: registry.histogram(
+      "evpn_agent_event_to_kernel_seconds",
+      "Time from a route change received on the WatchEvent stream to the FDB write it caused.",
+      LATENCY_BUCKETS,
+    ),
+    reconcile: registry.histogram(
+      "evpn_agent_reconcile_duration_seconds",
+      "Duration of one reconcile pass over the dirty VNIs.",
+      LATENCY_BUCKETS,
+    ),
+  };
+}
+
+const START_TIME = Date.now() / 1000;
+
+/** Registers every metric that is read from `agent` on scrape. */
+export function bindAgentMetrics(registry: Registry, agent: Agent): void {
+  const s = agent.stats;
+  registry.gauge("evpn_agent_vnis_online", "VNIs whose vxlan device exists.", () => [
+    [{}, agent.vnis.online().length],
+  ]);
+  registry.gauge(
+    "evpn_agent_flood_entries",
+    "Flood FDB entries per VNI: desired (from BGP) and programmed (in the kernel).",
+    function* () {
+      for (const vni of agent.status().vnis) {
+        if (!vni.online) continue;
+        const labels = { vni: String(vni.vni), device: vni.device };
+        yield [{ ...labels, state: "desired" }, vni.desired.length];
+        yield [{ ...labels, state: "programmed" }, vni.programmed.length];
+      }
+    },
+  );
+  registry.counterFrom(
+    "evpn_agent_fdb_operations_total",
+    "FDB writes by operation (append, del) and result (ok, error).",
+    () => [
+      [{ op: "append", result: "ok" }, s.fdbWrites.append],
+      [{ op: "del", result: "ok" }, s.fdbWrites.del],
+      [{ op: "append", result: "error" }, s.fdbErrors.append],
+      [{ op: "del", result: "error" }, s.fdbErrors.del],
+    ],
+  );
+  registry.counterFrom(
+    "evpn_agent_route_events_total",
+    "Route events taken from the WatchEvent stream, by kind.",
+    () => [[{ kind: "add" }, s.routeEvents.add], [{ kind: "withdraw" }, s.routeEvents.withdraw]],
+  );
+  registry.counterFrom(
+    "evpn_agent_routes_skipped_total",
+    "Paths skipped, by reason.",
+    () => SKIP_REASONS.map((reason) => [{ reason }, s.skipped[reason]]),
+  );
+  registry.gauge(
+    "evpn_agent_bgp_stream_up",
+    "1 while the WatchEvent stream to gobgpd is up.",
+    () => [[{}, agent.watchState === "up" ? 1 : 0]],
+  );
+  registry.counterFrom(
+    "evpn_agent_bgp_stream_losses_total",
+    "Times the WatchEvent stream was lost.",
+    () => [[{}, s.streamDowns]],
+  );
+  registry.counterFrom(
+    "evpn_agent_bgp_reconnects_total",
+    "WatchEvent streams started after the first.",
+    () => [[{}, agent.reconnects]],
+  );
+  registry.gauge(
+    "evpn_agent_membership_advertised",
+    "1 while this node's membership route is in gobgpd with at least one community.",
+    () => [[{}, (agent.advertised?.length ?? 0) > 0 ? 1 : 0]],
+  );
+  registry.counterFrom(
+    "evpn_agent_membership_updates_total",
+    "Membership route changes accepted by gobgpd.",
+    () => [[{}, s.membershipUpdates]],
+  );
+  registry.gauge(
+    "evpn_agent_last_sync_timestamp_seconds",
+    "Unix time of the last reconcile pass that left every VNI in sync.",
+    () => {
+      const last = agent.lastSync;
+      return last ? [[{}, last.getTime() / 1000]] : [];
+    },
+  );
+  registry.gauge("evpn_agent_ready", "1 when /readyz answers 200.", () => [
+    [{}, agent.ready ? 1 : 0],
+  ]);
+  bindProcessMetrics(registry);
+}
+
+/** The standard process metrics of Prometheus client libraries, from /proc/self. */
+function bindProcessMetrics(registry: Registry): void {
+  const ticks = 100; // USER_HZ on Linux
+  registry.counterFrom("process_cpu_seconds_total", "User and system CPU time spent.", () => {
+    const stat = readProc("/proc/self/stat");
+    if (!stat) return [];
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const utime = Number(fields[11]);
+    const stime = Number(fields[12]);
+    return [[{}, (utime + stime) / ticks]];
+  });
+  registry.gauge("process_resident_memory_bytes", "Resident memory size.", () => {
+    return [[{}, Deno.memoryUsage().rss]];
+  });
+  registry.gauge("process_virtual_memory_bytes", "Virtual memory size.", () => {
+    const kb = /VmSize:\s+(\d+)/.exec(readProc("/proc/self/status") ?? "")?.[1];
+    return kb ? [[{}, Number(kb) * 1024]] : [];
+  });
+  registry.gauge("process_heap_bytes", "V8 heap in use.", () => [
+    [{}, Deno.memoryUsage().heapUsed],
+  ]);
+  registry.gauge("process_open_fds", "Open file descriptors.", () => {
+    try {
+      return [[{}, [...Deno.readDirSync("/proc/self/fd")].length]];
+    } catch {
+      return [];
+    }
+  });
+  registry.gauge("process_start_time_seconds", "Start time since the Unix epoch.", () => [
+    [{}, START_TIME],
+  ]);
+}
+
+function readProc(path: string): string | undefined {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * The operator's endpoint (Deno's own HTTP server): `/metrics`, `/healthz`,
+ * `/readyz` and `/status`. GET and HEAD only; requests with a body, unknown
+ * paths and other methods get a short plain-text refusal.
+ *
+ * @module
+ */
+import type { AgentStatus, Health } from "../agent.ts";
+import { logger } from "../log.ts";
+
+/** What the endpoint serves; the agent and its metrics registry provide it. */
+export interface EndpointSource {
+  metrics(): string;
+  health(): Health;
+  ready(): boolean;
+  status(): AgentStatus;
+}
+
+export interface EndpointOptions {
+  /** `host:port`; IPv6 hosts in brackets. */
+  listen: string;
+  /** Stops the server when aborted. */
+  signal?: AbortSignal;
+}
+
+const log = logger("http");
+
+function text(body: string, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(body, {
+    status,
+    headers: { "content-type": "text/plain; charset=utf-8", ...headers },
+  });
+}
+
+/** Handles one request; exported for tests. */
+export function handle(request: Request, source: EndpointSource): Response {
+  if (request.method !== "GET" && request.method !== "HEAD") {
+    return text("method not allowed: use GET\n", 405, { allow: "GET, HEAD" });
+  }
+  const length = request.headers.get("content-length");
+  if ((length !== null && length !== "0") || request.headers.has("transfer-encoding")) {
+    return text("request bodies are not accepted\n", 413);
+  }
+  const path = new URL(request.url).pathname;
+  switch (path) {
+    case "/metrics":
+      return text(source.metrics(), 200, {
+        "content-type": "text/plain; version=0.0.4; charset=utf-8",
+      });
+    case "/healthz": {
+      const health = source.health();
+      const lines = Object.entries(health.loops).map(([name, loop]) =>
+        `${loop.ok ? "ok" : "STUCK"} ${name}: ${loop.detail}`
+      );
+      return text(
+        `${health.ok ? "ok" : "unhealthy"}\n${lines.join("\n")}\n`,
+        health.ok ? 200 : 503,
+      );
+    }
+    case "/readyz":
+      return source.ready() ? text("ready\n") : text("not ready\n", 503);
+    case "/status":
+      return new Response(JSON.stringify(source.status(), null, 2) + "\n", {
+        headers: { "content-type": "application/json" },
+      });
+    default:
+      return text(`not found: ${path}\nendpoints: /metrics /healthz /readyz /status\n`, 404);
+  }
+}
+
+/** Splits `host:port` (IPv6 in brackets). */
+export function splitHostPort(listen: string): { hostname: string; port: number } {
+  const colon = listen.lastIndexOf(":");
+  const host = listen.slice(0, colon);
+  return {
+    hostname: host.startsWith("[") ? host.slice(1, -1) : host,
+    port: Number(listen.slice(colon + 1)),
+  };
+}
+
+/** Starts the endpoint; resolves once it listens. */
+export async function serveEndpoint(
+  source: EndpointSource,
+  options: EndpointOptions,
+): Promise<Deno.HttpServer> {
+  const { hostname, port } = splitHostPort(options.listen);
+  const { promise, resolve } = Promise.withResolvers<void>();
+  const server = Deno.serve({
+    hostname,
+    port,
+    ...(options.signal ? { signal: options.signal } : {}),
+    onListen: () => resolve(),
+    onError: (error) => {
+      log.error("Request failed: {error}", {
+        error: error instanceof Error ? error.message : String(error),
+      });
+      return text("internal error\n", 500);
+    },
+  }, (request) => handle(request, source));
+  await promise;
+  log.info("Serving /metrics /healthz /readyz /status on http://{listen}", {
+    listen: options.listen,
+  });
+  return server;
+}
