@@ -583,17 +583,37 @@ export class Agent {
   // ---- BGP side -----------------------------------------------------------
 
   #onSnapshot(decoded: Decoded[]) {
-    const dropped = this.#routes.clear().length;
-    for (const item of decoded) this.#ingest(item, false);
+    this.#routes.clear();
+    const own = this.#config.node.localAddress;
+    let ownPathPresent = false;
+    for (const item of decoded) {
+      if (item.ok && item.route.vtep === own && !item.route.withdraw) ownPathPresent = true;
+      this.#ingest(item, false);
+    }
+    // End of the initial table: gobgpd sends its whole table as the first
+    // message of a stream. If that table holds our own membership path,
+    // gobgpd kept running (or the agent restarted): the table is complete
+    // and stale entries go now. Without it, gobgpd itself (re)started and is
+    // still re-learning from its peers: keep entries a while (restartHoldTime),
+    // as BGP graceful restart keeps stale routes.
+    const hold = ownPathPresent ? 0 : this.#config.gobgp.restartHoldMs;
     log.bgp.info(
-      "Received the complete table from gobgpd: {paths} paths, {vteps} remote VTEPs kept",
-      { paths: decoded.length, vteps: this.#routes.size, previousCommunities: dropped },
+      "Received the complete table from gobgpd: {paths} paths, {vteps} remote VTEPs{hold}",
+      {
+        paths: decoded.length,
+        vteps: this.#routes.size,
+        hold: hold > 0
+          ? `; own path absent (gobgpd new or restarted): stale flood entries kept ${
+            hold / 1000
+          } s while its sessions come back`
+          : "",
+      },
     );
     // gobgpd may have restarted and lost our path: write it again.
     this.#membership?.resend();
     this.#updateMembership();
     if (!this.#reconciler.active) this.#reconciler.activate();
-    else this.#reconciler.markAll();
+    this.#reconciler.holdDeletes(hold);
     if (this.#reconciler.idle) {
       // Nothing to write (no device online): the view is in sync already.
       this.#syncedOnce = true;

@@ -76,7 +76,12 @@ function config(
     logFormat: "text",
     advertiseSelf: true,
     communityAsn: 65000,
-    gobgp: { address: "127.0.0.1:50051", timeoutMs: 5000, reconnectMaxMs: 10000 },
+    gobgp: {
+      address: "127.0.0.1:50051",
+      timeoutMs: 5000,
+      reconnectMaxMs: 10000,
+      restartHoldMs: 20000,
+    },
     http: { listen: "" },
     resyncIntervalMs: 0,
     node: {

@@ -12,6 +12,7 @@ import { dryRunBgp, dryRunKernel } from "./dry_run.ts";
 import { bindAgentMetrics, createMetrics } from "./http/agent_metrics.ts";
 import { serveEndpoint } from "./http/server.ts";
 import { logger } from "./log.ts";
+import { hasNetAdmin } from "./privileges.ts";
 import { VERSION } from "./version.ts";
 
 export interface RunOptions {
@@ -27,6 +28,12 @@ export async function run(config: ResolvedConfig, options: RunOptions = {}): Pro
     version: VERSION,
     mode: dryRun ? " (dry run: no kernel or RIB changes)" : "",
   });
+  if (!dryRun && hasNetAdmin() === false) {
+    throw new Error(
+      "This process lacks CAP_NET_ADMIN, which writing FDB entries and links needs: " +
+        "run as root, or grant the capability (e.g. securityContext.capabilities.add: [NET_ADMIN])",
+    );
+  }
   const netlink = Netlink.open();
   const client = new GobgpClient({
     address: config.gobgp.address,

@@ -52,7 +52,12 @@ Deno.test("parseConfigText() resolves the seed example once the repeated key is 
     logFormat: "text",
     advertiseSelf: true,
     communityAsn: 65000,
-    gobgp: { address: "127.0.0.1:50051", timeoutMs: 5000, reconnectMaxMs: 10000 },
+    gobgp: {
+      address: "127.0.0.1:50051",
+      timeoutMs: 5000,
+      reconnectMaxMs: 10000,
+      restartHoldMs: 20000,
+    },
     http: { listen: "127.0.0.1:9469" },
     resyncIntervalMs: 300000,
     node: {

@@ -38,6 +38,7 @@ export function toUserConfig(config: ResolvedConfig): UserConfig {
       address: config.gobgp.address,
       timeout: formatDuration(config.gobgp.timeoutMs),
       reconnectMaxDelay: formatDuration(config.gobgp.reconnectMaxMs),
+      restartHoldTime: formatDuration(config.gobgp.restartHoldMs),
     },
     node: { ...config.node },
     vnis: config.vnis.map((v) => ({

@@ -38,6 +38,8 @@ export const DEFAULT_GOBGP_ADDRESS = "127.0.0.1:50051";
 export const DEFAULT_GOBGP_TIMEOUT_MS = 5_000;
 /** @default 10000 (milliseconds, written as "10s") */
 export const DEFAULT_RECONNECT_MAX_MS = 10_000;
+/** @default 20000 (milliseconds, written as "20s") */
+export const DEFAULT_RESTART_HOLD_MS = 20_000;
 /** @default "127.0.0.1:9469" */
 export const DEFAULT_HTTP_LISTEN = "127.0.0.1:9469";
 /** @default 300000 (milliseconds, written as "5m") */
@@ -78,6 +80,13 @@ export interface UserGobgpConfig {
   timeout?: string | Unset;
   /** Cap of the reconnect backoff after gobgpd is lost (a Go duration). @default "10s" */
   reconnectMaxDelay?: string | Unset;
+  /**
+   * When gobgpd's first table lacks this node's own membership path (gobgpd
+   * restarted, or first start), flood entries missing from it are kept this
+   * long while gobgpd's sessions come back; "0" removes them at once.
+   * @default "20s"
+   */
+  restartHoldTime?: string | Unset;
 }
 
 /** The `http` section. */
@@ -331,10 +340,24 @@ const _Vni = z.strictObject({
   underlayInterface: _IfName.nullish(),
 }, { error: _expect("a mapping with at least an id") });
 
+const _Interval = _stringParsed<number>('a duration string such as "5m", or "0"', (text) => {
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    return { problem: `${_quote(text)} is not a duration such as "5m", "30s" or "0"` };
+  }
+  if (ms < 0) return { problem: `${_quote(text)} is negative` };
+  if (ms > 0 && ms < 1_000) {
+    return { problem: `${_quote(text)} is shorter than 1s (use "0" for off)` };
+  }
+  if (ms > _MAX_TIMEOUT_MS) return { problem: `${_quote(text)} is longer than 24h` };
+  return { value: ms };
+});
+
 const _Gobgp = z.strictObject({
   address: _Address.nullish(),
   timeout: _Timeout.nullish(),
   reconnectMaxDelay: _Timeout.nullish(),
+  restartHoldTime: _Interval.nullish(),
 }, { error: _expect("a mapping") });
 
 const _Http = z.strictObject({
@@ -352,19 +375,6 @@ const _LogFormat = _stringParsed<LogFormat>(
       ? { value: text as LogFormat }
       : { problem: `${_quote(text)} is not one of ${LOG_FORMATS.join(", ")}` },
 );
-
-const _Interval = _stringParsed<number>('a duration string such as "5m", or "0"', (text) => {
-  const ms = parseDuration(text);
-  if (ms === undefined) {
-    return { problem: `${_quote(text)} is not a duration such as "5m", "30s" or "0"` };
-  }
-  if (ms < 0) return { problem: `${_quote(text)} is negative` };
-  if (ms > 0 && ms < 1_000) {
-    return { problem: `${_quote(text)} is shorter than 1s (use "0" for off)` };
-  }
-  if (ms > _MAX_TIMEOUT_MS) return { problem: `${_quote(text)} is longer than 24h` };
-  return { value: ms };
-});
 
 const _Node = z.strictObject({
   localInterface: _IfName.nullish(),
@@ -664,6 +674,7 @@ export function resolveConfig(raw: unknown, env: ConfigEnv): ResolvedConfig {
       address: config.gobgp?.address ?? DEFAULT_GOBGP_ADDRESS,
       timeoutMs: config.gobgp?.timeout ?? DEFAULT_GOBGP_TIMEOUT_MS,
       reconnectMaxMs: config.gobgp?.reconnectMaxDelay ?? DEFAULT_RECONNECT_MAX_MS,
+      restartHoldMs: config.gobgp?.restartHoldTime ?? DEFAULT_RESTART_HOLD_MS,
     },
     http: { listen: config.http?.listen ?? DEFAULT_HTTP_LISTEN },
     resyncIntervalMs: config.resyncInterval ?? DEFAULT_RESYNC_INTERVAL_MS,

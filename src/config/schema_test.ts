@@ -43,7 +43,12 @@ Deno.test("resolveConfig() fills every default", () => {
     logFormat: "text",
     advertiseSelf: true,
     communityAsn: 65000,
-    gobgp: { address: "127.0.0.1:50051", timeoutMs: 5000, reconnectMaxMs: 10000 },
+    gobgp: {
+      address: "127.0.0.1:50051",
+      timeoutMs: 5000,
+      reconnectMaxMs: 10000,
+      restartHoldMs: 20000,
+    },
     http: { listen: "127.0.0.1:9469" },
     resyncIntervalMs: 300000,
     node: {
@@ -92,7 +97,12 @@ Deno.test("resolveConfig() keeps every value that is set", () => {
     logFormat: "text",
     advertiseSelf: false,
     communityAsn: undefined,
-    gobgp: { address: "[::1]:6000", timeoutMs: 90_000, reconnectMaxMs: 10000 },
+    gobgp: {
+      address: "[::1]:6000",
+      timeoutMs: 90_000,
+      reconnectMaxMs: 10000,
+      restartHoldMs: 20000,
+    },
     http: { listen: "127.0.0.1:9469" },
     resyncIntervalMs: 300000,
     node: {

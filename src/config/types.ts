@@ -39,6 +39,11 @@ export interface ResolvedConfig {
     timeoutMs: number;
     /** Cap of the reconnect backoff, in milliseconds. @default 10000 */
     reconnectMaxMs: number;
+    /**
+     * After gobgpd (re)started, how long flood entries missing from its first
+     * table are kept while its sessions come back, in ms. @default 20000
+     */
+    restartHoldMs: number;
   };
   http: {
     /** `host:port` of the metrics/health/status endpoint; "" disables it. @default "127.0.0.1:9469" */

@@ -17,6 +17,11 @@ function escape(value: string): string {
   return value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
 }
 
+/** HELP text escapes only backslash and newline (text format 0.0.4). */
+function escapeHelp(text: string): string {
+  return text.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
+}
+
 function fmt(value: number): string {
   if (Number.isNaN(value)) return "NaN";
   if (value === Infinity) return "+Inf";
@@ -127,7 +132,7 @@ export class Registry {
   render(): string {
     const out: string[] = [];
     for (const metric of this.#metrics) {
-      out.push(`# HELP ${metric.name} ${metric.help}`);
+      out.push(`# HELP ${metric.name} ${escapeHelp(metric.help)}`);
       out.push(`# TYPE ${metric.name} ${metric.type}`);
       metric.render(out);
     }

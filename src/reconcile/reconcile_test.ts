@@ -142,3 +142,23 @@ Deno.test("Reconciler.detach() leaves the device's entries alone", () => {
   rec.flush();
   assert.deepEqual(fdb.listFlood(3), ["192.0.2.1"]);
 });
+
+Deno.test("Reconciler.holdDeletes() adds at once but removes only after the hold", () => {
+  const desired = new Map([[1, new Set(["192.0.2.1"])]]);
+  const fdb = new FakeFdb();
+  fdb.lists.set(3, new Set(["192.0.2.9"]));
+  const { rec, timers } = setup(desired, fdb);
+  rec.attach({ vni: 1, ifindex: 3, device: "vx1" });
+  rec.activate();
+  rec.holdDeletes(60_000);
+  rec.flush();
+  assert.deepEqual(fdb.listFlood(3).sort(), ["192.0.2.1", "192.0.2.9"]);
+  assert.ok(!rec.idle, "the removal waits for the hold");
+  desired.get(1)!.delete("192.0.2.1"); // an explicit withdrawal during the hold
+  rec.markDirty(1);
+  rec.flush();
+  assert.deepEqual(fdb.listFlood(3), ["192.0.2.9"], "withdrawals still apply");
+  rec.holdDeletes(0);
+  timers.at(-1)!();
+  assert.deepEqual(fdb.listFlood(3), [], "the stale entry goes when the hold ends");
+});

@@ -53,6 +53,8 @@ export interface ReconcilerOptions {
 
 interface Managed extends Target {
   programmed: Set<string>;
+  /** Entries kept during a hold (see `holdDeletes`). */
+  stale: Set<string>;
   failures: number;
 }
 
@@ -65,6 +67,8 @@ export class Reconciler implements Disposable {
   #timerAt = Infinity;
   #active = false;
   #closed = false;
+  /** Until this `performance.now()`, entries are only added, never removed. */
+  #holdUntil = 0;
   #schedule: (fn: () => void, ms: number) => TimerId;
   #cancel: (id: TimerId) => void;
 
@@ -81,7 +85,7 @@ export class Reconciler implements Disposable {
   attach(target: Target): void {
     this.detach(target.vni);
     const programmed = new Set(this.#opts.fdb.listFlood(target.ifindex));
-    const managed: Managed = { ...target, programmed, failures: 0 };
+    const managed: Managed = { ...target, programmed, stale: new Set(), failures: 0 };
     this.#managed.set(target.vni, managed);
     this.#byIfindex.set(target.ifindex, managed);
     this.markDirty(target.vni);
@@ -107,6 +111,29 @@ export class Reconciler implements Disposable {
 
   get active(): boolean {
     return this.#active;
+  }
+
+  /**
+   * Keeps the entries that are programmed but not desired right now for
+   * `ms`: gobgpd just (re)started and its table fills in as its sessions
+   * come back, so absence from it is not yet news. Everything else goes on:
+   * adds, and removals of entries that were desired after this call and then
+   * withdrawn. A later call replaces the hold; 0 ends it.
+   */
+  holdDeletes(ms: number): void {
+    this.#holdUntil = ms > 0 ? performance.now() + ms : 0;
+    for (const managed of this.#managed.values()) {
+      managed.stale.clear();
+      if (ms <= 0) continue;
+      const desired = this.#opts.desired(managed.vni);
+      for (const dst of managed.programmed) if (!desired.has(dst)) managed.stale.add(dst);
+    }
+    this.markAll();
+  }
+
+  /** Milliseconds left in the current hold, 0 when none. */
+  get holdRemainingMs(): number {
+    return Math.max(0, this.#holdUntil - performance.now());
   }
 
   markDirty(vni: number): void {
@@ -173,20 +200,34 @@ export class Reconciler implements Disposable {
     let retryIn = Infinity;
     const dirty = [...this.#dirty];
     this.#dirty.clear();
+    const holding = this.holdRemainingMs > 0;
+    let anyFailed = false;
     for (const vni of dirty) {
       const managed = this.#managed.get(vni);
       if (!managed) continue;
-      const { add, del } = diff(this.#opts.desired(vni), managed.programmed);
+      const desired = this.#opts.desired(vni);
+      const { add, del } = diff(desired, managed.programmed);
       let failed = false;
+      if (holding) {
+        for (const dst of desired) managed.stale.delete(dst); // announced again: no longer stale
+      } else if (managed.stale.size > 0) {
+        managed.stale.clear();
+      }
       for (const dst of add) {
         if (this.#write(managed, "append", dst)) writes++;
         else failed = true;
       }
       for (const dst of del) {
+        if (holding && managed.stale.has(dst)) {
+          this.#dirty.add(vni); // revisited when the hold ends
+          retryIn = Math.min(retryIn, this.holdRemainingMs + 1);
+          continue;
+        }
         if (this.#write(managed, "del", dst)) writes++;
         else failed = true;
       }
       if (failed) {
+        anyFailed = true;
         managed.failures++;
         this.#dirty.add(vni);
         retryIn = Math.min(retryIn, this.#backoff(managed.failures));
@@ -198,7 +239,7 @@ export class Reconciler implements Disposable {
     this.#opts.onFlush?.({
       seconds: (performance.now() - started) / 1000,
       writes,
-      ok: retryIn === Infinity,
+      ok: !anyFailed,
     });
     return writes;
   }
