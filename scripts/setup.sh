@@ -3,7 +3,10 @@
 # is already there: Deno 2.9.6 (through npm, which ships the binary), gobgpd
 # and the gobgp CLI, iproute2 (ip, bridge), ping, and libnl-route-3.
 #
-# Usage: scripts/setup.sh        (as root on Debian/Ubuntu; a no-op when all is present)
+# Usage: scripts/setup.sh [--for-tests]   (as root on Debian/Ubuntu; a no-op when all is present)
+#   --for-tests  also the tools the test suite uses: busybox (the chart's init
+#                script), shellcheck, yamllint, and GoBGP's full protos
+#                (golang-github-osrg-gobgp-dev) for the API subset check
 set -euo pipefail
 
 DENO_VERSION="2.9.6"
@@ -41,6 +44,13 @@ command -v ip >/dev/null 2>&1 && command -v bridge >/dev/null 2>&1 || missing+=(
 command -v ping >/dev/null 2>&1 || missing+=(iputils-ping)
 if ! ldconfig -p 2>/dev/null | grep -q 'libnl-route-3\.so\.200'; then
   missing+=(libnl-route-3-200)
+fi
+if [ "${1:-}" = "--for-tests" ]; then
+  command -v busybox >/dev/null 2>&1 || missing+=(busybox)
+  command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+  command -v yamllint >/dev/null 2>&1 || missing+=(yamllint)
+  [ -f /usr/share/gocode/src/github.com/osrg/gobgp/api/gobgp.proto ] ||
+    missing+=(golang-github-osrg-gobgp-dev)
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
   apt_install "${missing[@]}"
