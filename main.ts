@@ -37,7 +37,8 @@ Commands:
                 configuration with every default filled in
 
 Exit codes: 0 after a clean stop (SIGTERM/SIGINT), 1 on a runtime failure,
-2 when the command line or the configuration is refused.
+2 when the command line or the configuration is refused; status: 0 ready,
+3 not ready, 1 agent unreachable.
 `;
 
 function fail(message: string, code: number): never {

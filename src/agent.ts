@@ -178,8 +178,8 @@ export class Agent {
         return entry ? this.#routes.vteps(entry.community) : new Set();
       },
       onWrite: (target, op, dst) => {
+        if (deps.dryRun) return; // nothing was written; the dry-run kernel logged it
         this.stats.fdbWrites[op]++;
-        if (deps.dryRun) return; // the dry-run kernel logged what it would do
         const since = this.#pendingSince.get(dst);
         if (since !== undefined) {
           this.#pendingSince.delete(dst);
@@ -227,8 +227,8 @@ export class Agent {
     if (config.advertiseSelf) {
       this.#membership = new MembershipAdvertiser(deps.bgp, config.node.localAddress, {
         onApplied: (communities) => {
+          if (deps.dryRun) return; // nothing was sent; the dry-run client logged it
           this.stats.membershipUpdates++;
-          if (deps.dryRun) return; // the dry-run client logged what it would do
           if (communities.length === 0) {
             log.membership.info("Withdrew membership route {prefix}", {
               prefix: `${config.node.localAddress}/32`,
@@ -304,7 +304,9 @@ export class Agent {
     clearTimeout(this.#membershipTimer);
     if (this.#membership) {
       const ok = await this.#membership.withdraw(1_000);
-      if (ok) {
+      if (this.#deps.dryRun) {
+        // the dry-run client logged what it would have done
+      } else if (ok) {
         log.membership.info("Withdrew membership route {prefix}", {
           prefix: `${this.#config.node.localAddress}/32`,
         });
@@ -349,9 +351,9 @@ export class Agent {
   get reconnects(): number {
     return this.#watcher.reconnects;
   }
-  /** The communities gobgpd holds for this node, if known. */
+  /** The communities gobgpd holds for this node, if known (never in a dry run). */
   get advertised(): readonly number[] | undefined {
-    return this.#membership?.advertised;
+    return this.#deps.dryRun ? undefined : this.#membership?.advertised;
   }
   get lastSync(): Date | undefined {
     return this.#lastSync;

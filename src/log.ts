@@ -46,7 +46,11 @@ export function setupLogging(level: LogLevel, format: LogFormat = "text"): void 
       stderr(record: LogRecord) {
         try {
           const line = format === "json"
-            ? formatter({ ...record, category: record.category.slice(1) })
+            ? formatter({
+              ...record,
+              category: record.category.slice(1),
+              message: [plainMessage(record.message)],
+            })
             : formatter(record);
           Deno.stderr.writeSync(encoder.encode(line));
         } catch {
@@ -59,6 +63,13 @@ export function setupLogging(level: LogLevel, format: LogFormat = "text"): void 
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["stderr"] },
     ],
   });
+}
+
+/** The message with its values in place, strings unquoted (the values stay in `properties`). */
+function plainMessage(parts: readonly unknown[]): string {
+  return parts.map((part, i) =>
+    i % 2 === 0 || typeof part === "string" ? String(part) : JSON.stringify(part) ?? String(part)
+  ).join("");
 }
 
 /** Flushes and detaches the sinks. */

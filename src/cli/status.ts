@@ -6,6 +6,12 @@
  */
 import type { AgentStatus } from "../agent.ts";
 import { FLOOD_MAC } from "../netlink/types.ts";
+import { parseIpv4 } from "../overlay/ipv4.ts";
+
+/** Numeric address order, as `bridge fdb show` readers expect (.9 before .12). */
+function byAddress(a: string, b: string): number {
+  return (parseIpv4(a) ?? 0) - (parseIpv4(b) ?? 0) || a.localeCompare(b);
+}
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
@@ -32,6 +38,11 @@ export function renderStatus(status: AgentStatus): string {
         ? "not advertised (advertiseSelf: false)"
         : membership.communities === null
         ? "unknown (not yet confirmed by gobgpd)"
+        : status.dryRun
+        // The dry-run client only logged its AddPath/DeletePath: gobgpd holds nothing.
+        ? membership.communities.length === 0
+          ? "would withdraw (no VNI online; dry run)"
+          : `would advertise ${membership.communities.join(" ")} (dry run)`
         : membership.communities.length === 0
         ? "withdrawn (no VNI online)"
         : membership.communities.join(" ")),
@@ -74,7 +85,7 @@ export function renderStatus(status: AgentStatus): string {
     out.push("", `${v.device} flood entries (bridge fdb show dev ${v.device}):`);
     const missing = new Set(v.missing);
     const extra = new Set(v.extra);
-    const all = [...new Set([...v.programmed, ...v.missing])].sort();
+    const all = [...new Set([...v.programmed, ...v.missing])].sort(byAddress);
     if (all.length === 0) out.push("  (none)");
     for (const dst of all) {
       const mark = missing.has(dst)

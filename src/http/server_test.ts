@@ -1,0 +1,383 @@
+import assert from "node:assert/strict";
+import { Agent, type AgentStatus, type BgpPort, type Health, type KernelPort } from "../agent.ts";
+import { resolveConfig, type ResolvedConfig } from "../config/mod.ts";
+import type { WatchHandlers } from "../bgp/client.ts";
+import { encodeMembershipPath, type PathMessage } from "../bgp/path_codec.ts";
+import { makeCommunity } from "../overlay/community.ts";
+import type { LinkInfo } from "../netlink/types.ts";
+import { parseExposition, sampleValue } from "../../tests/_ops_prom.ts";
+import { bindAgentMetrics, createMetrics } from "./agent_metrics.ts";
+import { type EndpointSource, handle, serveEndpoint, splitHostPort } from "./server.ts";
+
+const STATUS: AgentStatus = {
+  version: "0.0.0-test",
+  dryRun: false,
+  ready: true,
+  node: { localAddress: "192.0.2.11", mode: "discover" },
+  bgp: {
+    address: "127.0.0.1:50051",
+    stream: "up",
+    reconnects: 0,
+    remoteVteps: 0,
+    membership: { enabled: true, prefix: "192.0.2.11/32", communities: [] },
+  },
+  lastSync: null,
+  vnis: [],
+};
+
+class FakeSource implements EndpointSource {
+  isReady = false;
+  loops: Health["loops"] = {
+    reconcile: { ok: true, detail: "idle" },
+    bgp: { ok: true, detail: "stream up" },
+  };
+  metricsText = "# HELP demo_up Up.\n# TYPE demo_up gauge\ndemo_up 1\n";
+  metrics() {
+    return this.metricsText;
+  }
+  health(): Health {
+    return { ok: Object.values(this.loops).every((l) => l.ok), loops: this.loops };
+  }
+  ready() {
+    return this.isReady;
+  }
+  status() {
+    return STATUS;
+  }
+}
+
+const get = (path: string, init: RequestInit = {}) =>
+  new Request(`http://127.0.0.1:9469${path}`, init);
+
+Deno.test("handle() refuses methods other than GET and HEAD with 405 and Allow", async () => {
+  const source = new FakeSource();
+  for (const method of ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"]) {
+    const response = handle(get("/metrics", { method }), source);
+    assert.equal(response.status, 405, method);
+    assert.equal(response.headers.get("allow"), "GET, HEAD");
+    assert.match(await response.text(), /method not allowed/);
+  }
+  assert.equal(handle(get("/status", { method: "POST", body: "{}" }), source).status, 405);
+});
+
+Deno.test("handle() refuses a GET that announces a body with 413", async () => {
+  const source = new FakeSource();
+  const withLength = get("/metrics", { headers: { "content-length": "5" } });
+  const response = handle(withLength, source);
+  assert.equal(response.status, 413);
+  assert.match(await response.text(), /bodies are not accepted/);
+  const chunked = get("/status", { headers: { "transfer-encoding": "chunked" } });
+  assert.equal(handle(chunked, source).status, 413);
+  const empty = get("/readyz", { headers: { "content-length": "0" } });
+  assert.equal(handle(empty, source).status, 503, "an empty body is no body");
+});
+
+Deno.test("handle() answers unknown paths with 404 and the list of endpoints", async () => {
+  const source = new FakeSource();
+  for (const path of ["/", "/metric", "/status/x", "/METRICS", "/../etc/passwd"]) {
+    const response = handle(get(path), source);
+    assert.equal(response.status, 404, path);
+    assert.match(await response.text(), /endpoints: \/metrics \/healthz \/readyz \/status/);
+  }
+  assert.equal(handle(get("/metrics?debug=1"), source).status, 200, "queries are ignored");
+});
+
+Deno.test("handle() /readyz follows the source: 503 before ready, 200 after, 503 again", async () => {
+  const source = new FakeSource();
+  const ready = async () => {
+    const r = handle(get("/readyz"), source);
+    return [r.status, await r.text()];
+  };
+  assert.deepEqual(await ready(), [503, "not ready\n"]);
+  source.isReady = true;
+  assert.deepEqual(await ready(), [200, "ready\n"]);
+  source.isReady = false;
+  assert.deepEqual(await ready(), [503, "not ready\n"]);
+});
+
+Deno.test("handle() /healthz turns 503 and names the loop that is stuck", async () => {
+  const source = new FakeSource();
+  let response = handle(get("/healthz"), source);
+  assert.equal(response.status, 200);
+  assert.equal(await response.text(), "ok\nok reconcile: idle\nok bgp: stream up\n");
+  source.loops.reconcile = { ok: false, detail: "work pending and no flush for 42 s" };
+  response = handle(get("/healthz"), source);
+  assert.equal(response.status, 503);
+  assert.equal(
+    await response.text(),
+    "unhealthy\nSTUCK reconcile: work pending and no flush for 42 s\nok bgp: stream up\n",
+  );
+});
+
+Deno.test("handle() /status serves the source's status as JSON", async () => {
+  const response = handle(get("/status"), new FakeSource());
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get("content-type"), "application/json");
+  assert.deepEqual(await response.json(), STATUS);
+});
+
+Deno.test("handle() /metrics has the text-format content type; HEAD is allowed", async () => {
+  const source = new FakeSource();
+  const response = handle(get("/metrics"), source);
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+  assert.equal(await response.text(), source.metricsText);
+  assert.equal(handle(get("/metrics", { method: "HEAD" }), source).status, 200);
+});
+
+Deno.test("splitHostPort() splits IPv4, names and bracketed IPv6", () => {
+  assert.deepEqual(splitHostPort("127.0.0.1:9469"), { hostname: "127.0.0.1", port: 9469 });
+  assert.deepEqual(splitHostPort("localhost:1"), { hostname: "localhost", port: 1 });
+  assert.deepEqual(splitHostPort("[::1]:9469"), { hostname: "::1", port: 9469 });
+  assert.deepEqual(splitHostPort("0.0.0.0:0"), { hostname: "0.0.0.0", port: 0 });
+});
+
+// ---- the agent's real metrics ------------------------------------------------
+
+const C = (v: number) => makeCommunity(65000, v);
+
+class FakeKernel implements KernelPort {
+  links = new Map<number, LinkInfo>([
+    [7, { ifindex: 7, name: "vxlan10010", kind: "vxlan", up: true, vni: 10010 }],
+    [8, { ifindex: 8, name: "vxlan10011", kind: "vxlan", up: true, vni: 10011 }],
+  ]);
+  fdb = new Map<number, Set<string>>();
+  listLinks = () => [...this.links.values()];
+  getLink = (name: string) => this.listLinks().find((l) => l.name === name);
+  getLinkByIndex = (ifindex: number) => this.links.get(ifindex);
+  createVxlan = () => -1;
+  deleteLink() {}
+  listFlood = (ifindex: number) => [...(this.fdb.get(ifindex) ?? [])];
+  appendFlood(ifindex: number, dst: string) {
+    if (!this.fdb.has(ifindex)) this.fdb.set(ifindex, new Set());
+    this.fdb.get(ifindex)!.add(dst);
+  }
+  delFlood(ifindex: number, dst: string) {
+    this.fdb.get(ifindex)?.delete(dst);
+  }
+  close() {}
+}
+
+class FakeBgp implements BgpPort {
+  watch: WatchHandlers | undefined;
+  watchBest(handlers: WatchHandlers) {
+    this.watch = handlers;
+    return { cancel: () => {} };
+  }
+  addPath = () => Promise.resolve(new Uint8Array(16));
+  deletePath = () => Promise.resolve();
+  close() {}
+}
+
+/** Resolved by the schema itself, so new config keys need no change here. */
+const CONFIG: ResolvedConfig = resolveConfig({
+  logLevel: "error",
+  communityAsn: 65000,
+  http: { listen: "" },
+  resyncInterval: "0",
+  node: { localAddress: "192.0.2.11" },
+}, { interfaceAddresses: () => undefined });
+
+function route(vtep: string, communities: number[], withdraw = false): PathMessage {
+  return { ...encodeMembershipPath({ address: vtep, communities }), isWithdraw: withdraw };
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 5));
+
+/** An agent on fakes, with its metrics bound, served through `handle()` as run.ts does. */
+function agentEndpoint() {
+  const kernel = new FakeKernel();
+  const bgp = new FakeBgp();
+  const metrics = createMetrics();
+  const agent = new Agent(structuredClone(CONFIG), {
+    kernel,
+    bgp,
+    openEvents: () => ({ start() {}, close() {} }),
+    observers: {
+      eventToKernel: (s) => metrics.eventToKernel.observe(s),
+      reconcile: (s) => metrics.reconcile.observe(s),
+    },
+  });
+  bindAgentMetrics(metrics.registry, agent);
+  const source: EndpointSource = {
+    metrics: () => metrics.registry.render(),
+    health: () => agent.health(),
+    ready: () => agent.ready,
+    status: () => agent.status(),
+  };
+  const scrape = async () => {
+    const response = handle(get("/metrics"), source);
+    assert.equal(response.status, 200);
+    return parseExposition(await response.text());
+  };
+  return { agent, kernel, bgp, source, scrape };
+}
+
+Deno.test("the agent's /metrics parses and follows conventions before the first table", async () => {
+  const { agent, scrape } = agentEndpoint();
+  agent.start();
+  const families = await scrape();
+  for (
+    const name of [
+      "evpn_agent_vnis_online",
+      "evpn_agent_flood_entries",
+      "evpn_agent_fdb_operations_total",
+      "evpn_agent_route_events_total",
+      "evpn_agent_routes_skipped_total",
+      "evpn_agent_bgp_stream_up",
+      "evpn_agent_bgp_stream_losses_total",
+      "evpn_agent_bgp_reconnects_total",
+      "evpn_agent_membership_advertised",
+      "evpn_agent_last_sync_timestamp_seconds",
+      "evpn_agent_reconcile_duration_seconds",
+      "evpn_agent_event_to_kernel_seconds",
+      "evpn_agent_ready",
+      "process_cpu_seconds_total",
+      "process_resident_memory_bytes",
+      "process_start_time_seconds",
+      "process_open_fds",
+    ]
+  ) {
+    assert.ok(families.has(name), `${name} is exported`);
+    assert.ok(families.get(name)!.help.length > 0, `${name} has help`);
+  }
+  assert.equal(families.get("evpn_agent_reconcile_duration_seconds")!.type, "histogram");
+  assert.equal(sampleValue(families, "evpn_agent_vnis_online"), 2);
+  assert.equal(sampleValue(families, "evpn_agent_ready"), 0);
+  assert.equal(sampleValue(families, "evpn_agent_bgp_stream_up"), 0, "up only once a table came");
+  assert.equal(
+    families.get("evpn_agent_last_sync_timestamp_seconds")!.samples.length,
+    0,
+    "no sync yet",
+  );
+  assert.ok(sampleValue(families, "process_resident_memory_bytes")! > 1_000_000);
+  await agent.stop();
+});
+
+Deno.test("the agent's /metrics, /readyz and /status agree after a table and an update", async () => {
+  const { agent, kernel, bgp, source, scrape } = agentEndpoint();
+  agent.start();
+  assert.equal(handle(get("/readyz"), source).status, 503);
+  bgp.watch!.onTable([
+    route("192.0.2.12", [C(10010)]),
+    route("192.0.2.13", [C(10010), C(10011)]),
+    route("192.0.2.11", [C(10010)]), // own address: skipped
+    route("192.0.2.14", [C(999)]), // unknown VNI: skipped
+  ]);
+  await tick();
+  assert.equal(handle(get("/readyz"), source).status, 200);
+  bgp.watch!.onTable([route("192.0.2.12", [C(10010)], true)]);
+  await tick();
+  assert.deepEqual([...kernel.fdb.get(7)!], ["192.0.2.13"]);
+
+  const families = await scrape();
+  const v = (name: string, labels: Record<string, string> = {}) =>
+    sampleValue(families, name, labels);
+  assert.equal(v("evpn_agent_ready"), 1);
+  assert.equal(v("evpn_agent_flood_entries", { vni: "10010", state: "desired" }), 1);
+  assert.equal(v("evpn_agent_flood_entries", { vni: "10010", state: "programmed" }), 1);
+  assert.equal(v("evpn_agent_flood_entries", { vni: "10011", state: "programmed" }), 1);
+  assert.equal(v("evpn_agent_fdb_operations_total", { op: "append", result: "ok" }), 3);
+  assert.equal(v("evpn_agent_fdb_operations_total", { op: "del", result: "ok" }), 1);
+  assert.equal(v("evpn_agent_route_events_total", { kind: "add" }), 3);
+  assert.equal(v("evpn_agent_route_events_total", { kind: "withdraw" }), 1);
+  assert.equal(v("evpn_agent_routes_skipped_total", { reason: "own-address" }), 1);
+  assert.equal(v("evpn_agent_routes_skipped_total", { reason: "unknown-vni" }), 1);
+  assert.equal(v("evpn_agent_membership_advertised"), 1);
+  assert.ok(v("evpn_agent_reconcile_duration_seconds_count")! >= 2);
+  assert.equal(v("evpn_agent_event_to_kernel_seconds_count"), 1, "the withdrawal's delete");
+  const synced = v("evpn_agent_last_sync_timestamp_seconds")!;
+  assert.ok(Math.abs(synced - Date.now() / 1000) < 5, `last sync ${synced}`);
+
+  const status = await handle(get("/status"), source).json() as AgentStatus;
+  assert.equal(status.ready, true);
+  assert.deepEqual(
+    status.vnis.map((x) => [x.vni, x.device, x.desired, x.programmed, x.missing, x.extra]),
+    [
+      [10010, "vxlan10010", ["192.0.2.13"], ["192.0.2.13"], [], []],
+      [10011, "vxlan10011", ["192.0.2.13"], ["192.0.2.13"], [], []],
+    ],
+  );
+  assert.deepEqual(status.bgp.membership.communities, ["65000:10010", "65000:10011"]);
+
+  bgp.watch!.onEnd(new Error("UNAVAILABLE"));
+  await tick();
+  assert.equal(handle(get("/readyz"), source).status, 503, "not ready while gobgpd is gone");
+  const after = await scrape();
+  assert.equal(sampleValue(after, "evpn_agent_bgp_stream_up"), 0);
+  assert.equal(sampleValue(after, "evpn_agent_bgp_stream_losses_total"), 1);
+  await agent.stop();
+});
+
+// ---- over a real socket -------------------------------------------------------
+
+/** Sends raw bytes, returns everything the server wrote until it closed or went quiet. */
+async function raw(port: number, request: string): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(new TextEncoder().encode(request));
+    const chunks: Uint8Array[] = [];
+    const buf = new Uint8Array(65536);
+    for (let i = 0; i < 100; i++) {
+      const timer = setTimeout(() => conn.close(), 2000);
+      let n: number | null;
+      try {
+        n = await conn.read(buf);
+      } catch {
+        n = null;
+      } finally {
+        clearTimeout(timer);
+      }
+      if (n === null) break;
+      chunks.push(buf.slice(0, n));
+      const text = new TextDecoder().decode(
+        new Uint8Array(chunks.flatMap((c) => [...c])),
+      );
+      if (/\r\n\r\n[^]*\n$/.test(text) && /content-length: (\d+)/i.test(text)) {
+        const length = Number(/content-length: (\d+)/i.exec(text)![1]);
+        if (text.length - text.indexOf("\r\n\r\n") - 4 >= length) return text;
+      }
+    }
+    return new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c])));
+  } finally {
+    try {
+      conn.close();
+    } catch {
+      // already closed by the timer
+    }
+  }
+}
+
+Deno.test("serveEndpoint() refuses bodies and unknown paths on the wire and keeps serving", async () => {
+  const source = new FakeSource();
+  source.isReady = true;
+  const stop = new AbortController();
+  const server = await serveEndpoint(source, { listen: "127.0.0.1:0", signal: stop.signal });
+  try {
+    const port = (server.addr as Deno.NetAddr).port;
+    const status = (text: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]);
+    assert.equal(
+      status(await raw(port, "GET /metrics HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\nhello")),
+      413,
+    );
+    assert.equal(
+      status(
+        await raw(
+          port,
+          "GET /status HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        ),
+      ),
+      413,
+    );
+    assert.equal(
+      status(await raw(port, "POST /readyz HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n{}")),
+      405,
+    );
+    assert.equal(status(await raw(port, "GET /nope HTTP/1.1\r\nhost: x\r\n\r\n")), 404);
+    const response = await fetch(`http://127.0.0.1:${port}/readyz`);
+    assert.deepEqual([response.status, await response.text()], [200, "ready\n"]);
+  } finally {
+    stop.abort();
+    await server.finished;
+  }
+});
