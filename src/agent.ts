@@ -14,6 +14,7 @@ import { formatCommunity } from "./overlay/community.ts";
 import { type FdbPort, Reconciler } from "./reconcile/reconciler.ts";
 import { Watcher, type WatchSource } from "./bgp/watcher.ts";
 import { MembershipAdvertiser, type MembershipPort } from "./bgp/membership.ts";
+import { TableCompleteness } from "./bgp/completeness.ts";
 import {
   FLOOD_MAC,
   type LinkEvent,
@@ -152,6 +153,7 @@ export class Agent {
   #lastFlushOk = true;
   #lastFlushAt = 0;
   #eventsFailed: string | undefined;
+  #completeness: TableCompleteness;
   #stopped = false;
   readonly stats: AgentStats = {
     routeEvents: { add: 0, withdraw: 0 },
@@ -209,10 +211,27 @@ export class Agent {
         }
       },
     });
+    this.#completeness = new TableCompleteness({
+      maxHoldMs: config.gobgp.restartHoldMs,
+      onComplete: (reason) => {
+        const held = this.#reconciler.holdRemainingMs > 0;
+        this.#reconciler.holdDeletes(0);
+        log.bgp.info("gobgpd's table is complete ({reason}){sweep}", {
+          reason,
+          sweep: held ? ": removing entries it lacks" : "",
+        });
+      },
+    });
     this.#watcher = new Watcher(deps.bgp, {
       onSnapshot: (decoded) => this.#onSnapshot(decoded),
       onUpdate: (decoded) => this.#onUpdate(decoded),
+      onPeer: (event) => {
+        if (event.type === "init" || event.type === "state") {
+          this.#completeness.peer(event.address, event.established);
+        }
+      },
       onDown: (error, retryInMs) => {
+        this.#completeness.reset();
         this.stats.streamDowns++;
         log.bgp.warning(
           "WatchEvent stream to gobgpd at {address} lost: {error}; retrying in {retryInMs} ms; " +
@@ -298,6 +317,7 @@ export class Agent {
     this.#stopped = true;
     log.agent.info("Stopping");
     this.#watcher.stop();
+    this.#completeness.close();
     this.#events?.close();
     this.#reconciler.close();
     for (const timer of this.#recreateTimers) clearTimeout(timer);
@@ -586,36 +606,27 @@ export class Agent {
 
   #onSnapshot(decoded: Decoded[]) {
     this.#routes.clear();
-    const own = this.#config.node.localAddress;
-    let ownPathPresent = false;
-    for (const item of decoded) {
-      if (item.ok && item.route.vtep === own && !item.route.withdraw) ownPathPresent = true;
-      this.#ingest(item, false);
-    }
-    // End of the initial table: gobgpd sends its whole table as the first
-    // message of a stream. If that table holds our own membership path,
-    // gobgpd kept running (or the agent restarted): the table is complete
-    // and stale entries go now. Without it, gobgpd itself (re)started and is
-    // still re-learning from its peers: keep entries a while (restartHoldTime),
-    // as BGP graceful restart keeps stale routes.
-    const hold = ownPathPresent ? 0 : this.#config.gobgp.restartHoldMs;
-    log.bgp.info(
-      "Received the complete table from gobgpd: {paths} paths, {vteps} remote VTEPs{hold}",
-      {
-        paths: decoded.length,
-        vteps: this.#routes.size,
-        hold: hold > 0
-          ? `; own path absent (gobgpd new or restarted): stale flood entries kept ${
-            hold / 1000
-          } s while its sessions come back`
-          : "",
-      },
-    );
+    for (const item of decoded) this.#ingest(item, false);
+    log.bgp.info("Received gobgpd's table: {paths} paths, {vteps} remote VTEPs", {
+      paths: decoded.length,
+      vteps: this.#routes.size,
+    });
     // gobgpd may have restarted and lost our path: write it again.
     this.#membership?.resend();
     this.#updateMembership();
     if (!this.#reconciler.active) this.#reconciler.activate();
-    this.#reconciler.holdDeletes(hold);
+    // Entries the table lacks stay until it is known to be complete (see
+    // bgp/completeness.ts); additions and explicit withdrawals go on.
+    this.#reconciler.holdDeletes(this.#config.gobgp.restartHoldMs);
+    this.#completeness.snapshot();
+    if (!this.#completeness.complete) {
+      const peers = this.#completeness.peers;
+      log.bgp.info(
+        "{established} of {known} BGP sessions established: entries missing from the table are " +
+          "kept until all are up and updates settle (at most {hold} s)",
+        { ...peers, hold: this.#config.gobgp.restartHoldMs / 1000 },
+      );
+    }
     if (this.#reconciler.idle) {
       // Nothing to write (no device online): the view is in sync already.
       this.#syncedOnce = true;
@@ -624,6 +635,7 @@ export class Agent {
   }
 
   #onUpdate(decoded: Decoded[]) {
+    this.#completeness.activity();
     for (const item of decoded) this.#ingest(item, true);
   }
 

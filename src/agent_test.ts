@@ -124,6 +124,7 @@ Deno.test("Agent programs each online VNI's flood list from the initial table", 
   kernel.addVxlan(8, 10011);
   kernel.fdb.set(7, new Set(["192.0.2.12", "192.0.2.66"])); // adopted; .66 is stale
   const { agent, bgp } = start(kernel);
+  bgp.watch!.onPeer?.({ type: "init", address: "192.0.2.10", established: true });
   bgp.watch!.onTable([
     route("192.0.2.12", [C(10010)]),
     route("192.0.2.13", [C(10011), C(10010)]),
@@ -227,5 +228,23 @@ Deno.test("Agent.status() shows desired, programmed and differences per VNI", as
   await tick();
   assert.deepEqual(agent.status().vnis[0]!.missing, [], "the drift was repaired");
   assert.ok(agent.health().ok);
+  await agent.stop();
+});
+
+Deno.test("Agent keeps entries a fresh gobgpd lacks until its sessions are up", async () => {
+  const kernel = new FakeKernel();
+  kernel.addVxlan(7, 10010);
+  kernel.fdb.set(7, new Set(["192.0.2.12", "192.0.2.66"]));
+  const cfg = config();
+  cfg.gobgp.restartHoldMs = 300;
+  const { agent, bgp } = start(kernel, cfg);
+  bgp.watch!.onPeer?.({ type: "init", address: "192.0.2.10", established: false });
+  bgp.watch!.onTable([]); // gobgpd just restarted: its table is empty
+  await tick();
+  assert.deepEqual([...kernel.fdb.get(7)!].sort(), ["192.0.2.12", "192.0.2.66"], "nothing flaps");
+  bgp.watch!.onPeer?.({ type: "state", address: "192.0.2.10", established: true });
+  bgp.watch!.onTable([route("192.0.2.12", [C(10010)])]);
+  await new Promise((r) => setTimeout(r, 400));
+  assert.deepEqual([...kernel.fdb.get(7)!], ["192.0.2.12"], "the stale entry went after the hold");
   await agent.stop();
 });

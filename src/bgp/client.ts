@@ -25,8 +25,22 @@ export interface GobgpClientOptions {
   maxReceiveBytes?: number;
 }
 
+/** A peer event: INIT (one per known peer, first), END_OF_INIT, or a STATE change. */
+export interface PeerEvent {
+  type: "init" | "end-of-init" | "state" | "unknown";
+  /** Neighbor address; "" for END_OF_INIT. */
+  address: string;
+  established: boolean;
+}
+
+const PEER_EVENT_TYPES = ["unknown", "init", "end-of-init", "state"] as const;
+/** `apipb.PeerState.SessionState.ESTABLISHED`. */
+const SESSION_ESTABLISHED = 6;
+
 /** Handlers of one WatchEvent stream. */
 export interface WatchHandlers {
+  /** Peer events: sent before the table, then on every session change. */
+  onPeer?(event: PeerEvent): void;
   /** One `TableEvent`: the first is the complete table, then changes. */
   onTable(paths: PathMessage[]): void;
   /** The stream ended (error, cancel or server close); called once. */
@@ -65,6 +79,10 @@ interface GobgpApiStub extends grpc.Client {
   ): grpc.ClientWritableStream<{ tableType: number; paths: PathMessage[] }>;
   WatchEvent(request: unknown, options?: grpc.CallOptions): grpc.ClientReadableStream<{
     table?: { paths?: PathMessage[] } | null;
+    peer?: {
+      type?: number;
+      peer?: { state?: { neighborAddress?: string; sessionState?: number } | null } | null;
+    } | null;
   }>;
 }
 
@@ -133,9 +151,10 @@ export class GobgpClient implements Disposable {
     };
   }
 
-  /** `WatchEvent` for best paths, with the current table first. */
+  /** `WatchEvent` for peer states and best paths, with the current peers and table first. */
   watchBest(handlers: WatchHandlers): WatchStream {
     const call = this.#stub.WatchEvent({
+      peer: {},
       table: { filters: [{ type: FILTER_BEST, init: true }] },
     });
     let ended = false;
@@ -146,8 +165,15 @@ export class GobgpClient implements Disposable {
     };
     call.on("data", (response) => {
       if (ended) return;
-      const paths = response.table?.paths;
-      if (response.table) handlers.onTable(paths ?? []);
+      if (response.peer) {
+        const state = response.peer.peer?.state;
+        handlers.onPeer?.({
+          type: PEER_EVENT_TYPES[response.peer.type ?? 0] ?? "unknown",
+          address: state?.neighborAddress ?? "",
+          established: state?.sessionState === SESSION_ESTABLISHED,
+        });
+      }
+      if (response.table) handlers.onTable(response.table.paths ?? []);
     });
     call.on("error", (error: Error) => end(error));
     call.on("end", () => end(new Error("gobgpd closed the WatchEvent stream")));

@@ -15,7 +15,7 @@
 import { backoffDelay } from "../backoff.ts";
 import type { Decoded } from "../overlay/route.ts";
 import { decodePath, type PathMessage } from "./path_codec.ts";
-import type { WatchHandlers, WatchStream } from "./client.ts";
+import type { PeerEvent, WatchHandlers, WatchStream } from "./client.ts";
 import type { TimerId } from "../reconcile/reconciler.ts";
 
 export interface WatchSource {
@@ -27,6 +27,8 @@ export interface WatcherHandlers {
   onSnapshot(decoded: Decoded[]): void;
   /** A later table event. */
   onUpdate(decoded: Decoded[]): void;
+  /** A BGP session event of the current stream. */
+  onPeer?(event: PeerEvent): void;
   /** The stream was lost; a retry is scheduled in `retryInMs`. */
   onDown(error: Error, retryInMs: number): void;
 }
@@ -103,6 +105,10 @@ export class Watcher {
       this.#lost(new Error(`no initial table from gobgpd within ${this.#firstTimeout} ms`));
     }, this.#firstTimeout);
     this.#stream = this.#source.watchBest({
+      onPeer: (event: PeerEvent) => {
+        if (generation !== this.#generation) return;
+        this.#handlers.onPeer?.(event);
+      },
       onTable: (paths: PathMessage[]) => {
         if (generation !== this.#generation) return;
         this.#lastActivity = performance.now();

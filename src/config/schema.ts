@@ -81,9 +81,10 @@ export interface UserGobgpConfig {
   /** Cap of the reconnect backoff after gobgpd is lost (a Go duration). @default "10s" */
   reconnectMaxDelay?: string | Unset;
   /**
-   * When gobgpd's first table lacks this node's own membership path (gobgpd
-   * restarted, or first start), flood entries missing from it are kept this
-   * long while gobgpd's sessions come back; "0" removes them at once.
+   * When gobgpd's first table was taken before all its BGP sessions were up
+   * (gobgpd restarted), flood entries missing from it are kept until the
+   * sessions are up and updates settle, but at most this long; "0" removes
+   * them at once.
    * @default "20s"
    */
   restartHoldTime?: string | Unset;

@@ -40,8 +40,8 @@ export interface ResolvedConfig {
     /** Cap of the reconnect backoff, in milliseconds. @default 10000 */
     reconnectMaxMs: number;
     /**
-     * After gobgpd (re)started, how long flood entries missing from its first
-     * table are kept while its sessions come back, in ms. @default 20000
+     * Longest time flood entries missing from a restarted gobgpd's first table
+     * are kept while its sessions come back, in ms. @default 20000
      */
     restartHoldMs: number;
   };

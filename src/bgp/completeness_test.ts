@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import { TableCompleteness } from "./completeness.ts";
+import type { TimerId } from "../reconcile/reconciler.ts";
+
+function setup(maxHoldMs = 20_000) {
+  const timers = new Map<number, { fn: () => void; ms: number }>();
+  let next = 1;
+  const done: string[] = [];
+  const tc = new TableCompleteness({
+    maxHoldMs,
+    quietMs: 1000,
+    onComplete: (reason) => done.push(reason),
+    schedule: (fn, ms) => {
+      timers.set(next, { fn, ms });
+      return next++ as unknown as TimerId;
+    },
+    cancel: (id) => void timers.delete(id as unknown as number),
+  });
+  const fire = (ms: number) => {
+    for (const [id, t] of [...timers]) {
+      if (t.ms === ms) {
+        timers.delete(id);
+        t.fn();
+      }
+    }
+  };
+  return { tc, timers, done, fire };
+}
+
+Deno.test("TableCompleteness: complete at once when every session was up", () => {
+  const { tc, done } = setup();
+  tc.peer("192.0.2.10", true);
+  tc.snapshot();
+  assert.equal(tc.complete, true);
+  assert.match(done[0]!, /all 1 BGP sessions were established/);
+});
+
+Deno.test("TableCompleteness: after a gobgpd restart, waits for sessions and a quiet second", () => {
+  const { tc, done, fire, timers } = setup();
+  tc.peer("192.0.2.10", false);
+  tc.snapshot();
+  assert.equal(tc.complete, false);
+  tc.activity();
+  tc.peer("192.0.2.10", true);
+  assert.equal(tc.complete, false, "updates follow the session coming up");
+  tc.activity(); // restarts the quiet period
+  assert.equal([...timers.values()].filter((t) => t.ms === 1000).length, 1);
+  fire(1000);
+  assert.equal(tc.complete, true);
+  assert.match(done[0]!, /updates quiet for 1000 ms/);
+  assert.equal(timers.size, 0, "the hold timer is gone");
+});
+
+Deno.test("TableCompleteness: with no peers, or one never up, the hold is the bound", () => {
+  const { tc, done, fire } = setup();
+  tc.snapshot(); // a dynamic-neighbour hub right after restart knows no peer yet
+  assert.equal(tc.complete, false);
+  fire(20_000);
+  assert.equal(tc.complete, true);
+  assert.match(done[0]!, /20 s passed with 0 of 0/);
+});
+
+Deno.test("TableCompleteness: a session dropping again cancels the quiet period", () => {
+  const { tc, fire } = setup();
+  tc.peer("a", false);
+  tc.peer("b", true);
+  tc.snapshot();
+  tc.peer("a", true);
+  tc.peer("b", false);
+  fire(1000);
+  assert.equal(tc.complete, false);
+});
+
+Deno.test("TableCompleteness: reset() starts over for a new stream, maxHold 0 is immediate", () => {
+  const { tc, done } = setup(0);
+  tc.peer("a", false);
+  tc.snapshot();
+  assert.deepEqual(done, ["restartHoldTime is 0"]);
+  tc.reset();
+  assert.equal(tc.complete, false);
+});
