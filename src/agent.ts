@@ -171,6 +171,7 @@ export class Agent {
       config.vnis.length > 0
         ? { kind: "static", vnis: config.vnis }
         : { kind: "discover", asn: config.communityAsn ?? 0 },
+      config.node.localAddress,
     );
     this.#routes = new RouteTable((c) => this.#vnis.keeps(c));
     this.#reconciler = new Reconciler({

@@ -147,3 +147,15 @@ Deno.test("VniRegistry takes a VNI offline when its device is renamed away", () 
   const out = reg.observeLink(vxlan(5, "other", 10010));
   assert.deepEqual(out.offline.map((v) => v.id), [10010]);
 });
+
+Deno.test("VniRegistry warns when a device's local address is not the node's VTEP address", () => {
+  const reg = new VniRegistry({ kind: "discover", asn: 65000 }, "192.0.2.12");
+  const ok = reg.observeLink({ ...vxlan(7, "vxlan10010", 10010), local: "192.0.2.12" });
+  assert.deepEqual(ok.warnings, []);
+  const odd = reg.observeLink({ ...vxlan(8, "vxlan10011", 10011), local: "192.0.2.112" });
+  assert.equal(odd.online.length, 1, "still served");
+  assert.match(
+    odd.warnings[0]!,
+    /local address 192\.0\.2\.112, but this node advertises 192\.0\.2\.12/,
+  );
+});

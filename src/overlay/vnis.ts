@@ -49,8 +49,15 @@ export class VniRegistry {
   /** Discovery mode: VNIs above 65535 already warned about, by ifindex. */
   #warned = new Set<string>();
 
-  constructor(mode: VniMode) {
+  #localAddress: string | undefined;
+
+  /**
+   * @param localAddress the node's VTEP address: a device whose own local
+   *   address differs is served, with a warning (peers send to this one).
+   */
+  constructor(mode: VniMode, localAddress?: string) {
     this.#mode = mode;
+    this.#localAddress = localAddress;
     if (mode.kind === "static") {
       for (const config of mode.vnis) {
         const community = parseCommunity(config.community);
@@ -128,7 +135,7 @@ export class VniRegistry {
         );
         return out;
       }
-      this.#setOnline(vni, link.ifindex, out);
+      this.#setOnline(vni, link.ifindex, out, link);
       return out;
     }
     // Discovery mode.
@@ -164,7 +171,7 @@ export class VniRegistry {
       this.#add(vni);
     }
     vni.device = link.name;
-    this.#setOnline(vni, link.ifindex, out);
+    this.#setOnline(vni, link.ifindex, out, link);
     return out;
   }
 
@@ -186,8 +193,16 @@ export class VniRegistry {
     return this.#mode.kind === "discover" || link.name === vni.device;
   }
 
-  #setOnline(vni: Vni, ifindex: number, out: LinkOutcome) {
+  #setOnline(vni: Vni, ifindex: number, out: LinkOutcome, link?: LinkInfo) {
     if (vni.ifindex === ifindex) return;
+    if (link?.local !== undefined && this.#localAddress && link.local !== this.#localAddress) {
+      out.warnings.push(
+        `device "${link.name}" has local address ${link.local}, but this node advertises ` +
+          `${this.#localAddress} as its VTEP: peers will send VNI ${vni.id} traffic to ` +
+          `${this.#localAddress}; re-create the device with local ${this.#localAddress} ` +
+          `or set node.localAddress`,
+      );
+    }
     if (vni.ifindex !== undefined) this.#setOffline(vni, out);
     vni.ifindex = ifindex;
     out.online.push(vni);
