@@ -23,6 +23,7 @@ import {
   type VxlanSpec,
 } from "./netlink/types.ts";
 import { logger } from "./log.ts";
+import { type Cancel, later } from "./schedule.ts";
 import { VERSION } from "./version.ts";
 
 /** The kernel operations the agent uses; `Netlink` implements them. */
@@ -144,7 +145,7 @@ export class Agent {
   #created = new Map<number, string>();
   #lastRecreate = new Map<number, number>();
   #recreateTimers = new Set<ReturnType<typeof setTimeout>>();
-  #membershipTimer: ReturnType<typeof setTimeout> | undefined;
+  #membershipTimer: Cancel | undefined;
   #lastErrors = new Map<number, { message: string; at: string }>();
   /** When a route change for a VTEP arrived, until the write it causes (latency metric). */
   #pendingSince = new Map<string, number>();
@@ -322,7 +323,7 @@ export class Agent {
     this.#events?.close();
     this.#reconciler.close();
     for (const timer of this.#recreateTimers) clearTimeout(timer);
-    clearTimeout(this.#membershipTimer);
+    this.#membershipTimer?.();
     if (this.#membership) {
       const ok = await this.#membership.withdraw(1_000);
       if (this.#deps.dryRun) {
@@ -588,15 +589,15 @@ export class Agent {
   }
 
   /**
-   * Hands the set of online VNIs to the membership advertiser, on a zero
-   * timer: bursts of link events coalesce, and the gRPC call starts from a
-   * timer task. Started straight from a netlink notification (the
+   * Hands the set of online VNIs to the membership advertiser, deferred
+   * with `later(fn, 0)`: bursts of link events coalesce, and the gRPC call
+   * starts from a task of its own. Started straight from a netlink notification (the
    * continuation of a nonblocking FFI call), grpc-js's deferred writes
    * stayed queued until some other event woke Deno's event loop.
    */
   #updateMembership() {
     if (this.#stopped || !this.#membership || this.#membershipTimer !== undefined) return;
-    this.#membershipTimer = setTimeout(() => {
+    this.#membershipTimer = later(() => {
       this.#membershipTimer = undefined;
       if (this.#stopped) return;
       this.#membership?.set(this.#vnis.online().map((vni) => vni.community));

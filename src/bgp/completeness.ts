@@ -15,7 +15,7 @@
  *
  * @module
  */
-import type { TimerId } from "../reconcile/reconciler.ts";
+import type { TimerId } from "../schedule.ts";
 
 export interface CompletenessOptions {
   /** Quiet period after the last update once all sessions are up, in ms. @default 1000 */

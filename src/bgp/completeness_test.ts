@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { TableCompleteness } from "./completeness.ts";
-import type { TimerId } from "../reconcile/reconciler.ts";
+import type { TimerId } from "../schedule.ts";
 
 function setup(maxHoldMs = 20_000) {
   const timers = new Map<number, { fn: () => void; ms: number }>();

@@ -16,7 +16,7 @@ import { backoffDelay } from "../backoff.ts";
 import type { Decoded } from "../overlay/route.ts";
 import { decodePath, type PathMessage } from "./path_codec.ts";
 import type { PeerEvent, WatchHandlers, WatchStream } from "./client.ts";
-import type { TimerId } from "../reconcile/reconciler.ts";
+import type { TimerId } from "../schedule.ts";
 
 export interface WatchSource {
   watchBest(handlers: WatchHandlers): WatchStream;

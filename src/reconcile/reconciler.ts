@@ -1,7 +1,7 @@
 /**
  * Level-triggered reconciliation of flood FDB entries. Events only mark a VNI
  * dirty; `flush()` compares desired and programmed for dirty VNIs and applies
- * the difference. Bursts coalesce into one flush (scheduled on a zero timer);
+ * the difference. Bursts coalesce into one flush (scheduled with `later(fn, 0)`);
  * a failed write leaves the VNI dirty and retries it with capped backoff.
  *
  * The programmed view is kept in memory: seeded by one listing when a device
@@ -12,10 +12,8 @@
  * @module
  */
 import { backoffDelay } from "../backoff.ts";
+import { type Cancel, later } from "../schedule.ts";
 import { diff } from "./diff.ts";
-
-/** A timer handle, as returned by `setTimeout`. */
-export type TimerId = ReturnType<typeof setTimeout>;
 
 /** The kernel operations the reconciler needs; `Netlink` implements them. */
 export interface FdbPort {
@@ -45,10 +43,8 @@ export interface ReconcilerOptions {
   retryMinMs?: number;
   /** Retry delay cap, in ms. @default 10000 */
   retryMaxMs?: number;
-  /** Schedules a callback; tests replace it. @default setTimeout */
-  schedule?: (fn: () => void, ms: number) => TimerId;
-  /** Cancels a scheduled callback. @default clearTimeout */
-  cancel?: (id: TimerId) => void;
+  /** Schedules a callback, returning its canceller; tests replace it. @default later */
+  schedule?: (fn: () => void, ms: number) => Cancel;
 }
 
 interface Managed extends Target {
@@ -63,19 +59,17 @@ export class Reconciler implements Disposable {
   #managed = new Map<number, Managed>(); // by VNI
   #byIfindex = new Map<number, Managed>();
   #dirty = new Set<number>();
-  #timer: TimerId | undefined;
+  #timer: Cancel | undefined;
   #timerAt = Infinity;
   #active = false;
   #closed = false;
   /** Until this `performance.now()`, entries are only added, never removed. */
   #holdUntil = 0;
-  #schedule: (fn: () => void, ms: number) => TimerId;
-  #cancel: (id: TimerId) => void;
+  #schedule: (fn: () => void, ms: number) => Cancel;
 
   constructor(options: ReconcilerOptions) {
     this.#opts = options;
-    this.#schedule = options.schedule ?? ((fn, ms) => setTimeout(fn, ms));
-    this.#cancel = options.cancel ?? ((id) => clearTimeout(id));
+    this.#schedule = options.schedule ?? later;
   }
 
   /**
@@ -287,7 +281,7 @@ export class Reconciler implements Disposable {
   }
 
   #disarm() {
-    if (this.#timer !== undefined) this.#cancel(this.#timer);
+    this.#timer?.();
     this.#timer = undefined;
     this.#timerAt = Infinity;
   }
