@@ -155,6 +155,7 @@ export class Agent {
   #lastFlushAt = 0;
   #eventsFailed: string | undefined;
   #completeness: TableCompleteness;
+  #writeLog = new WriteLog();
   #stopped = false;
   readonly stats: AgentStats = {
     routeEvents: { add: 0, withdraw: 0 },
@@ -189,12 +190,7 @@ export class Agent {
           this.#pendingSince.delete(dst);
           deps.observers?.eventToKernel?.((performance.now() - since) / 1000);
         }
-        log.fdb.info(
-          op === "append"
-            ? "Added flood entry {mac} dst {dst} on {device}"
-            : "Removed flood entry {mac} dst {dst} on {device}",
-          { mac: FLOOD_MAC, dst, device: target.device, vni: target.vni },
-        );
+        this.#writeLog.note(target.device, target.vni, op, dst);
       },
       onError: (target, op, dst, error) => {
         this.stats.fdbErrors[op]++;
@@ -203,6 +199,7 @@ export class Agent {
         log.fdb.error("{error}; will retry", { error: message, op, dst, device: target.device });
       },
       onFlush: ({ seconds, ok }) => {
+        this.#writeLog.emit();
         deps.observers?.reconcile?.(seconds);
         this.#lastFlushOk = ok;
         this.#lastFlushAt = performance.now();
@@ -683,5 +680,63 @@ export class Agent {
   #skip(reason: SkipReason, detail: string) {
     this.stats.skipped[reason]++;
     log.bgp.debug("Skipped path ({reason}): {detail}", { reason, detail });
+  }
+}
+
+/**
+ * FDB write log lines, gathered per reconcile pass: up to `PER_ENTRY` writes
+ * of one kind on one device are logged one line each at info; more (a cold
+ * start, a peer with many VNIs) become one summary line at info, with every
+ * entry at debug. Keeps the story readable and a 100,000-entry start cheap.
+ */
+class WriteLog {
+  static readonly PER_ENTRY = 8;
+  #pending = new Map<
+    string,
+    { device: string; vni: number; op: "append" | "del"; dsts: string[] }
+  >();
+
+  note(device: string, vni: number, op: "append" | "del", dst: string): void {
+    const key = `${op} ${device}`;
+    let item = this.#pending.get(key);
+    if (!item) this.#pending.set(key, item = { device, vni, op, dsts: [] });
+    item.dsts.push(dst);
+  }
+
+  emit(): void {
+    for (const { device, vni, op, dsts } of this.#pending.values()) {
+      const verb = op === "append" ? "Added" : "Removed";
+      if (dsts.length <= WriteLog.PER_ENTRY) {
+        for (const dst of dsts) {
+          log.fdb.info(`${verb} flood entry {mac} dst {dst} on {device}`, {
+            mac: FLOOD_MAC,
+            dst,
+            device,
+            vni,
+          });
+        }
+        continue;
+      }
+      log.fdb.info(
+        `${verb} {count} flood entries on {device} (first: {first}; each at debug level)`,
+        {
+          count: dsts.length,
+          device,
+          vni,
+          first: dsts.slice(0, 3).join(", "),
+        },
+      );
+      if (log.fdb.isEnabledFor("debug")) {
+        for (const dst of dsts) {
+          log.fdb.debug(`${verb} flood entry {mac} dst {dst} on {device}`, {
+            mac: FLOOD_MAC,
+            dst,
+            device,
+            vni,
+          });
+        }
+      }
+    }
+    this.#pending.clear();
   }
 }
