@@ -31,6 +31,18 @@ passed=$(echo "$summary" | sed -nE 's/.*\| ([0-9]+) passed.*/\1/p')
 failed=$(echo "$summary" | sed -nE 's/.*\| ([0-9]+) failed.*/\1/p')
 passed=${passed:-0}
 failed=${failed:-0}
+
+# The quick benchmark: fails only when the agent leaves a wrong kernel state
+# (timings never fail it). Counted as one more test.
+echo "== deno task bench --quick"
+if deno task bench --quick; then
+  passed=$((passed + 1))
+else
+  echo "bench --quick: the agent left a wrong kernel state, or the benchmark could not run"
+  failed=$((failed + 1))
+  status=1
+fi
+
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   # The checks or the runner itself failed before any test could fail.
   failed=1

@@ -1,0 +1,262 @@
+/**
+ * evpn-agent benchmark (issue 7): the agent against the kernel's own floor,
+ * with a real gobgpd, in network namespaces of its own.
+ *
+ *     deno run -A bench/main.ts [--quick] [--json FILE] [--cpu-prof DIR]
+ *
+ * Scenarios (see `bench/scenarios/`): join latency between two nodes; cold
+ * start against `bridge -batch` at each size; steady-state add/withdraw
+ * latency beside a bare WatchEvent client; churn; idle footprint. Prints one
+ * Markdown table and writes the results as JSON (full run:
+ * `bench/results/<date>.json`; `--quick`: `bench/results/quick-latest.json`).
+ *
+ * Exit status: 0 when every kernel state checked was exact (timings never
+ * fail the run), 1 when the agent left a wrong kernel state, 2 when the
+ * benchmark could not run (not root, bad arguments, lab set-up failed).
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { REPO_DIR } from "../scripts/lab/topology.ts";
+import { BenchLab } from "./lab.ts";
+import { LoadMeter } from "./machine_load.ts";
+import { FULL, type Plan, QUICK } from "./plan.ts";
+import { type BenchResults, checkTargets, describeMachine, renderTable } from "./report.ts";
+import { vniList } from "./routes.ts";
+import { churn } from "./scenarios/churn.ts";
+import { coldStart } from "./scenarios/cold_start.ts";
+import { idle } from "./scenarios/idle.ts";
+import { join } from "./scenarios/join.ts";
+import { latency } from "./scenarios/latency.ts";
+import { round } from "./stats.ts";
+import type { StateCheck } from "./verify.ts";
+
+const SCENARIOS = ["join", "cold", "latency", "churn", "idle"] as const;
+type Scenario = typeof SCENARIOS[number];
+
+const HELP = `evpn-agent benchmark
+
+Usage: deno run -A bench/main.ts [--quick] [--json FILE] [--cpu-prof DIR] [--only LIST]
+
+  --quick          small sizes (${QUICK.coldStarts[0]!.vnis} VNIs × ${
+  QUICK.coldStarts[0]!.vteps
+} VTEPs, ${QUICK.latencySamples} latency samples,
+                   ${QUICK.churn.events} churn events), under two minutes; writes
+                   bench/results/quick-latest.json
+  --json FILE      write the results here instead
+  --cpu-prof DIR   run the agent with --cpu-prof; summarise with
+                   deno run -A bench/profile_summary.ts DIR/*.cpuprofile
+  --only LIST      comma-separated subset of ${SCENARIOS.join(",")}
+                   (latency, churn and idle need cold)
+  --keep-logs      keep the lab's work directory (configs, logs)
+
+Needs root. Exit status: 0 = every kernel state exact (timings never fail),
+1 = the agent left a wrong kernel state, 2 = the benchmark could not run.
+`;
+
+function progress(t0: number): (message: string) => void {
+  return (message) => {
+    const s = ((performance.now() - t0) / 1000).toFixed(1).padStart(6);
+    console.error(`[bench ${s}s] ${message}`);
+  };
+}
+
+function defaultOutput(mode: Plan["mode"], started: Date): string {
+  const name = mode === "quick" ? "quick-latest" : started.toISOString().slice(0, 10);
+  return new URL(`./results/${name}.json`, import.meta.url).pathname;
+}
+
+async function main(args: string[]): Promise<number> {
+  let values;
+  try {
+    values = parseArgs({
+      args,
+      options: {
+        quick: { type: "boolean" },
+        json: { type: "string" },
+        "cpu-prof": { type: "string" },
+        only: { type: "string" },
+        "keep-logs": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    console.error(`bench: ${error instanceof Error ? error.message : error}\n\n${HELP}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const only = new Set<Scenario>(
+    values.only === undefined
+      ? SCENARIOS
+      : values.only.split(",").map((s) => s.trim()) as Scenario[],
+  );
+  for (const s of only) {
+    if (!SCENARIOS.includes(s)) {
+      console.error(`bench: --only: unknown scenario "${s}" (one of ${SCENARIOS.join(", ")})`);
+      return 2;
+    }
+  }
+  if (Deno.uid() !== 0) {
+    console.error("bench: needs root (network namespaces, gobgpd, FDB writes)");
+    return 2;
+  }
+  const plan = values.quick ? QUICK : FULL;
+  const started = new Date();
+  const t0 = performance.now();
+  const log = progress(t0);
+  const output = values.json ?? defaultOutput(plan.mode, started);
+  const results: BenchResults = {
+    version: 1,
+    mode: plan.mode,
+    startedAt: started.toISOString(),
+    durationS: 0,
+    machine: await describeMachine(REPO_DIR),
+    plan,
+    coldStart: [],
+    footprint: [],
+    agentStops: [],
+    load: {},
+    targets: [],
+    wrongState: [],
+  };
+  const verify = (what: string, check: StateCheck) => {
+    if (check.exact) return;
+    results.wrongState.push(
+      `${what}: ${check.missing} missing, ${check.extra} unexpected of ${check.expected} ` +
+        `expected (${check.examples.join("; ")})`,
+    );
+  };
+
+  let lab: BenchLab | undefined;
+  /** Runs one scenario and records how busy the machine was meanwhile. */
+  const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const meter = new LoadMeter(() => lab?.pids() ?? []);
+    const start = meter.mark();
+    try {
+      return await fn();
+    } finally {
+      results.load[name] = meter.since(start);
+    }
+  };
+  try {
+    log(`${plan.mode} run; lab set-up`);
+    lab = await BenchLab.create({ log, cpuProfDir: values["cpu-prof"] });
+    const home = lab;
+    if (only.has("join")) results.join = await phase("join", () => join(home, plan.joinSamples));
+    const allVnis = vniList(Math.max(...plan.coldStarts.map((s) => s.vnis)));
+    if (only.has("cold")) {
+      for (const [index, size] of plan.coldStarts.entries()) {
+        const label = `${size.vnis}×${size.vteps}`;
+        const { result, context } = await phase(`cold start ${label}`, () =>
+          coldStart(home, size, {
+            timeoutMs: plan.coldStartTimeoutMs,
+            allVnis,
+            settleMs: plan.settleSeconds * 1000,
+          }));
+        results.coldStart.push(result);
+        if (!result.baseline.check.exact) {
+          throw new Error(`bridge -batch did not produce the expected state at ${label}`);
+        }
+        verify(`cold start ${label}`, result.agent.check);
+        results.footprint.push({
+          after: `cold start ${label}`,
+          entries: result.entries,
+          rssKiB: result.agent.rssKiB,
+          hwmKiB: result.agent.hwmKiB,
+          rssSettledKiB: result.agent.rssSettledKiB,
+        });
+        const footprint = (after: string) => {
+          const s = context.agent.sample();
+          let entries = 0;
+          for (const set of context.expected.values()) entries += set.size;
+          results.footprint.push({
+            after,
+            entries,
+            rssKiB: s?.rssKiB ?? null,
+            hwmKiB: s?.hwmKiB ?? null,
+            rssSettledKiB: null,
+          });
+        };
+        try {
+          if (index === 0 && only.has("latency")) {
+            results.latency = await phase(
+              "latency",
+              () => latency(context, plan.latencySamples),
+            );
+            verify("latency", results.latency.check);
+            footprint("latency");
+          }
+          if (index === 0 && only.has("churn")) {
+            results.churn = await phase("churn", () => churn(context, plan.churn));
+            verify("churn (before)", results.churn.pre);
+            verify("churn", results.churn.check);
+            footprint("churn");
+          }
+          if (index === 0 && only.has("idle")) {
+            const quiet = await phase(
+              "idle",
+              () => idle(context, plan.idleSeconds, plan.idleSettleSeconds),
+            );
+            if (quiet !== undefined) results.idle = quiet;
+            footprint("idle");
+          }
+        } finally {
+          context.watch.close();
+          const stop = await context.agent.stop();
+          results.agentStops.push({
+            after: `cold start ${label}${index === 0 ? " and the scenarios on it" : ""}`,
+            elapsedMs: stop.elapsedMs,
+            killed: stop.killed,
+            code: stop.code,
+          });
+        }
+        if (result.agent.problems.length > 0) {
+          log(`agent warnings/errors:\n  ${result.agent.problems.join("\n  ")}`);
+        }
+      }
+    }
+  } catch (error) {
+    results.error = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    log(`benchmark failed: ${results.error}`);
+  } finally {
+    log("removing the lab");
+    try {
+      await lab?.destroy({ keepWorkDir: values["keep-logs"] ?? false });
+      if (values["keep-logs"] && lab) log(`logs kept in ${lab.topo.workDir}`);
+    } catch (error) {
+      log(`lab removal: ${error instanceof Error ? error.message : error}`);
+    }
+  }
+  results.durationS = round((performance.now() - t0) / 1000, 1);
+  results.targets = checkTargets(results);
+
+  console.log(renderTable(results));
+  console.log(
+    `\n${results.machine.nproc} CPUs (${results.machine.cpu}), Linux ${results.machine.kernel}, ` +
+      `Deno ${results.machine.deno}, gobgpd ${results.machine.gobgpd}, ` +
+      `${plan.mode} run in ${results.durationS} s`,
+  );
+  const busy = Object.entries(results.load).filter(([, l]) => l.otherCores >= 0.1);
+  if (busy.length > 0) {
+    console.log(
+      `Other processes loaded the machine during: ${
+        busy.map(([name, l]) => `${name} (${l.otherCores} cores)`).join(", ")
+      }; those timings are disturbed.`,
+    );
+  }
+  for (const wrong of results.wrongState) console.log(`WRONG KERNEL STATE: ${wrong}`);
+  await Deno.mkdir(new URL(".", `file://${output}`).pathname, { recursive: true });
+  await Deno.writeTextFile(output, JSON.stringify(results, null, 2) + "\n");
+  console.log(`results: ${output}`);
+  if (results.wrongState.length > 0) return 1;
+  return results.error === undefined ? 0 : 2;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

@@ -1,0 +1,338 @@
+/**
+ * The benchmark's results: the JSON document, the targets of issue 7
+ * checked against it, and the one table printed at the end (Markdown, so
+ * that it can go into the README as is). Pure, apart from
+ * {@linkcode describeMachine}.
+ *
+ * @module
+ */
+import type { LoadFigures } from "./machine_load.ts";
+import type { Plan } from "./plan.ts";
+import type { ChurnResult } from "./scenarios/churn.ts";
+import type { ColdStartResult } from "./scenarios/cold_start.ts";
+import type { IdleResult } from "./scenarios/idle.ts";
+import type { JoinResult } from "./scenarios/join.ts";
+import type { LatencyResult, LatencySide } from "./scenarios/latency.ts";
+import { fmtInt, fmtKiB, fmtMs, fmtRatio, type Summary } from "./stats.ts";
+
+export interface Machine {
+  nproc: number;
+  cpu: string;
+  memoryMiB: number;
+  kernel: string;
+  deno: string;
+  v8: string;
+  gobgpd: string;
+  iproute2: string;
+  libnl: string;
+  /** `git describe --always --dirty` of the repository. */
+  commit: string;
+}
+
+/** Memory after a scenario. */
+export interface Footprint {
+  after: string;
+  entries: number;
+  rssKiB: number | null;
+  hwmKiB: number | null;
+  /** RSS after a quiet settling time (cold starts only). */
+  rssSettledKiB: number | null;
+}
+
+export interface TargetCheck {
+  name: string;
+  /** The measured value, in `unit`. */
+  value: number | null;
+  target: number;
+  unit: string;
+  /** True when met; null when not measured. */
+  met: boolean | null;
+}
+
+export interface BenchResults {
+  version: 1;
+  mode: Plan["mode"];
+  startedAt: string;
+  durationS: number;
+  machine: Machine;
+  plan: Plan;
+  join?: JoinResult;
+  coldStart: ColdStartResult[];
+  latency?: LatencyResult;
+  churn?: ChurnResult;
+  idle?: IdleResult;
+  footprint: Footprint[];
+  /** SIGTERM → exit of each agent run (run.ts promises 2 s; the benchmark kills after 5 s). */
+  agentStops: { after: string; elapsedMs: number; killed: boolean; code: number | null }[];
+  /** Machine load per scenario: the benchmark's own processes and everything else. */
+  load: Record<string, LoadFigures>;
+  targets: TargetCheck[];
+  /** Wrong kernel states: the only reason for a non-zero exit besides not running at all. */
+  wrongState: string[];
+  /** The benchmark could not complete (infrastructure, not the agent's state). */
+  error?: string;
+}
+
+/** The targets of issue 7 that this run measured. */
+export function checkTargets(r: BenchResults): TargetCheck[] {
+  const out: TargetCheck[] = [];
+  const add = (name: string, value: number | null | undefined, target: number, unit: string) =>
+    out.push({
+      name,
+      value: value ?? null,
+      target,
+      unit,
+      met: value === null || value === undefined || !Number.isFinite(value)
+        ? null
+        : value <= target,
+    });
+  for (const c of r.coldStart) {
+    const limit = c.vnis === 20 && c.vteps === 1_000
+      ? 1.5
+      : c.vnis === 100 && c.vteps === 1_000
+      ? 1.2
+      : undefined;
+    if (limit !== undefined) {
+      add(`cold start ${c.vnis}×${fmtInt(c.vteps)}: agent / bridge -batch`, c.ratio, limit, "×");
+    }
+  }
+  if (r.latency) {
+    for (const [dir, side] of [["add", r.latency.add], ["withdraw", r.latency.withdraw]] as const) {
+      add(`latency ${dir}: agent share p50`, side.agent.p50, 0.5, "ms");
+      add(`latency ${dir}: agent share p99`, side.agent.p99, 2, "ms");
+    }
+  }
+  if (r.join) {
+    add("join as seen by a peer, p99", r.join.join.p99, 100, "ms");
+    add("withdraw as seen by a peer, p99", r.join.leave.p99, 100, "ms");
+  }
+  if (r.churn) {
+    add("churn: kernel exact after the last event", r.churn.timeToExactMs, 1_000, "ms");
+    add("churn: writes / net change", r.churn.writes.total / r.churn.minWrites, 1, "×");
+  }
+  // Judged on the threads' schedstat (ns): utime+stime counts 10 ms ticks, as
+  // coarse as the whole budget. Both are in the table and the JSON.
+  if (r.idle) add("idle CPU", r.idle.cpuMsPerMinute, 10, "ms/min");
+  const big = r.coldStart.filter((c) => c.entries >= 100_000 && c.agent.rssSettledKiB !== null);
+  if (big.length > 0) {
+    const rss = Math.max(...big.map((c) => c.agent.rssSettledKiB!)) / 1024;
+    add("RSS at 100,000 entries (settled)", rss, 100, "MiB");
+  }
+  return out;
+}
+
+function verdict(t: TargetCheck | undefined): string {
+  if (t === undefined) return "";
+  if (t.met === null || t.value === null) return "not measured";
+  if (t.met) return "meets";
+  return `MISSES: ${fmtRatio(t.value / t.target)} the limit`;
+}
+
+function trio(s: Summary): string {
+  return `${fmtMs(s.p50)} / ${fmtMs(s.p99)} / ${fmtMs(s.max)}`;
+}
+
+function targetText(t: TargetCheck | undefined): string {
+  if (t === undefined) return "";
+  return t.unit === "×" ? `≤ ${t.target}×` : `≤ ${t.target} ${t.unit}`;
+}
+
+/** The one table: Markdown, aligned. */
+export function renderTable(r: BenchResults): string {
+  const rows: string[][] = [];
+  const target = (name: string) => r.targets.find((t) => t.name === name);
+  const row = (
+    scenario: string,
+    measure: string,
+    agent: string,
+    baseline: string,
+    ratio: string,
+    t?: TargetCheck,
+  ) => rows.push([scenario, measure, agent, baseline, ratio, targetText(t), verdict(t)]);
+
+  if (r.join) {
+    const j = r.join;
+    const n = `${j.join.n}+${j.leave.n} samples${j.timeouts ? `, ${j.timeouts} timeouts` : ""}`;
+    row(
+      "join (device → peer RIB)",
+      `p50 / p99 / max (${n})`,
+      trio(j.join),
+      "",
+      "",
+      target("join as seen by a peer, p99"),
+    );
+    row(
+      "leave (device gone → peer RIB)",
+      "p50 / p99 / max",
+      trio(j.leave),
+      "",
+      "",
+      target("withdraw as seen by a peer, p99"),
+    );
+  }
+  for (const c of r.coldStart) {
+    const name = `cold start ${c.vnis}×${fmtInt(c.vteps)} (${fmtInt(c.entries)} entries)`;
+    const t = r.targets.find((x) => x.name.startsWith(`cold start ${c.vnis}×${fmtInt(c.vteps)}`));
+    row(
+      name,
+      "spawn → last entry vs bridge -batch",
+      fmtMs(c.agent.ms ?? undefined),
+      fmtMs(c.baseline.ms),
+      fmtRatio(c.ratio ?? undefined),
+      t,
+    );
+    const split = [
+      `first entry ${fmtMs(c.agent.firstEntryMs ?? undefined)}`,
+      `table logged ${fmtMs(c.agent.tableLoggedMs ?? undefined)}`,
+      `CPU ${fmtMs(c.agent.cpuMs ?? undefined)}`,
+      `writes ${fmtInt(c.agent.writes.added + c.agent.writes.removed)}`,
+    ].join(", ");
+    row("", "agent breakdown", split, "", "");
+  }
+  if (r.latency) {
+    const l = r.latency;
+    const floor = r.coldStart[0]?.baseline.singleWrite;
+    const sides: [string, LatencySide][] = [["add", l.add], ["withdraw", l.withdraw]];
+    for (const [dir, s] of sides) {
+      const n = `${s.endToEnd.n} samples${s.timeouts ? `, ${s.timeouts} timeouts` : ""}`;
+      row(
+        `latency ${dir}`,
+        `write → kernel vs bare watcher, p50 / p99 / max (${n})`,
+        trio(s.endToEnd),
+        trio(s.gobgpd),
+        fmtRatio(s.endToEnd.p50 / s.gobgpd.p50),
+      );
+      const one = dir === "add" ? floor?.append : floor?.del;
+      row(
+        "",
+        "agent share p50 (baseline: one libnl write, same device size)",
+        fmtMs(s.agent.p50),
+        one ? fmtMs(one.p50) : "",
+        one ? fmtRatio(s.agent.p50 / one.p50) : "",
+        target(`latency ${dir}: agent share p50`),
+      );
+      row(
+        "",
+        "agent share p99 (max)",
+        `${fmtMs(s.agent.p99)} (${fmtMs(s.agent.max)})`,
+        "",
+        "",
+        target(`latency ${dir}: agent share p99`),
+      );
+    }
+  }
+  if (r.churn) {
+    const c = r.churn;
+    row(
+      `churn ${fmtInt(c.events)} events / ${fmtMs(c.sendMs)}`,
+      "last write → kernel exact (bare watcher: last write → final RIB)",
+      fmtMs(c.timeToExactMs ?? undefined),
+      fmtMs(c.watcherLagMs ?? undefined),
+      "",
+      target("churn: kernel exact after the last event"),
+    );
+    row(
+      "",
+      `flood writes vs net change (event by event: ${fmtInt(c.eventWrites)})`,
+      fmtInt(c.writes.total),
+      fmtInt(c.minWrites),
+      fmtRatio(c.writes.total / c.minWrites),
+      target("churn: writes / net change"),
+    );
+  }
+  if (r.idle) {
+    const i = r.idle;
+    row(
+      `after the burst, ${i.settle.seconds} s`,
+      "CPU (utime+stime), RSS before → after",
+      `${i.settle.cpuMsTicks} ms, ${fmtKiB(i.settle.rssKiBBefore)} → ${
+        fmtKiB(i.settle.rssKiBAfter)
+      }`,
+      "",
+      "",
+    );
+    row(
+      `idle ${i.seconds} s`,
+      "CPU per minute: threads' schedstat (utime+stime, 10 ms ticks)",
+      `${i.cpuMsPerMinute.toFixed(1)} ms/min (${i.cpuMsTicksPerMinute.toFixed(0)} ms/min)`,
+      "",
+      "",
+      target("idle CPU"),
+    );
+    row(
+      "",
+      "wake-ups: context switches per minute, all threads (main thread)",
+      `${i.wakeupsPerMinute.toFixed(0)}/min (${
+        (i.mainThreadWakeups * 60 / i.seconds).toFixed(0)
+      }/min)`,
+      "",
+      "",
+    );
+  }
+  for (const f of r.footprint) {
+    const t = f.entries >= 100_000 ? target("RSS at 100,000 entries (settled)") : undefined;
+    const settled = f.rssSettledKiB === null ? "" : `, settled ${fmtKiB(f.rssSettledKiB)}`;
+    row(
+      `footprint after ${f.after}`,
+      `RSS (peak${f.rssSettledKiB === null ? "" : "; after a quiet spell"}), ${
+        fmtInt(f.entries)
+      } entries`,
+      `${fmtKiB(f.rssKiB ?? undefined)} (${fmtKiB(f.hwmKiB ?? undefined)}${settled})`,
+      "",
+      "",
+      t,
+    );
+  }
+  for (const s of r.agentStops) {
+    row(
+      `stop after ${s.after}`,
+      "SIGTERM → exit (the agent promises 2 s)",
+      s.killed ? `no exit in ${fmtMs(s.elapsedMs)}: SIGKILL` : fmtMs(s.elapsedMs),
+      "",
+      "",
+    );
+  }
+  const header = ["Scenario", "Measure", "Agent", "Baseline", "Ratio", "Target", "Result"];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
+  return [
+    line(header),
+    `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`,
+    ...rows.map(line),
+  ].join("\n");
+}
+
+async function command(cmd: string[]): Promise<string> {
+  try {
+    const out = await new Deno.Command(cmd[0]!, { args: cmd.slice(1), stdin: "null" }).output();
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    return text.trim();
+  } catch {
+    return "unknown";
+  }
+}
+
+/** nproc, CPU, memory, kernel, Deno, gobgpd, iproute2, libnl, commit. */
+export async function describeMachine(repoDir: string): Promise<Machine> {
+  let cpu = "unknown";
+  let memoryMiB = 0;
+  try {
+    cpu = /model name\s*:\s*(.*)/.exec(Deno.readTextFileSync("/proc/cpuinfo"))?.[1] ?? cpu;
+    const kib = /MemTotal:\s+(\d+)/.exec(Deno.readTextFileSync("/proc/meminfo"))?.[1];
+    memoryMiB = kib ? Math.round(Number(kib) / 1024) : 0;
+  } catch {
+    // not Linux: leave unknown
+  }
+  return {
+    nproc: Number(await command(["nproc"])) || navigator.hardwareConcurrency,
+    cpu,
+    memoryMiB,
+    kernel: Deno.osRelease(),
+    deno: Deno.version.deno,
+    v8: Deno.version.v8,
+    gobgpd: (await command(["gobgpd", "--version"])).replace(/^gobgpd version /, ""),
+    iproute2: (await command(["ip", "-V"])).replace(/^ip utility, /, ""),
+    libnl: await command(["dpkg-query", "-W", "-f=${Version}", "libnl-route-3-200"]),
+    commit: await command(["git", "-C", repoDir, "describe", "--always", "--dirty"]),
+  };
+}
