@@ -198,12 +198,12 @@ export class Agent {
         this.#lastErrors.set(target.vni, { message, at: new Date().toISOString() });
         log.fdb.error("{error}; will retry", { error: message, op, dst, device: target.device });
       },
-      onFlush: ({ seconds, ok }) => {
+      onFlush: ({ seconds, ok, done }) => {
         this.#writeLog.emit();
         deps.observers?.reconcile?.(seconds);
         this.#lastFlushOk = ok;
         this.#lastFlushAt = performance.now();
-        if (ok) {
+        if (ok && done) {
           this.#syncedOnce = true;
           this.#lastSync = new Date();
           this.#pendingSince.clear();

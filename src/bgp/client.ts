@@ -97,9 +97,12 @@ export class GobgpClient implements Disposable {
     const Ctor = apipb["GobgpApi"] as grpc.ServiceClientConstructor;
     this.#stub = new Ctor(options.address, grpc.credentials.createInsecure(), {
       "grpc.max_receive_message_length": options.maxReceiveBytes ?? 512 * 1024 * 1024,
-      "grpc.keepalive_time_ms": 20_000,
-      "grpc.keepalive_timeout_ms": 5_000,
-      "grpc.keepalive_permit_without_calls": 1,
+      // gobgpd (grpc-go's default enforcement policy) allows a keepalive
+      // ping at most every 5 minutes and closes the connection ("too many
+      // pings") otherwise: a 20 s interval broke the stream every ~80 s.
+      "grpc.keepalive_time_ms": 300_000,
+      "grpc.keepalive_timeout_ms": 20_000,
+      "grpc.keepalive_permit_without_calls": 0,
       "grpc.initial_reconnect_backoff_ms": 200,
       "grpc.max_reconnect_backoff_ms": 5_000,
     }) as unknown as GobgpApiStub;

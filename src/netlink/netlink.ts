@@ -302,7 +302,7 @@ export class Netlink implements Disposable {
     const out = outPointer();
     unwrap(nl.nl_cache_alloc_name(cString("route/neigh"), out), what, "nl_cache_alloc_name");
     const cache = pointerIn(out);
-    const result = new Map<number, string[]>();
+    const sets = new Map<number, Set<string>>();
     try {
       // struct ifinfomsg { u8 family; u8 pad; u16 type; i32 index; u32 flags; u32 change; }
       const req = new Uint8Array(16);
@@ -325,14 +325,14 @@ export class Netlink implements Disposable {
         if (dst === undefined || dst.bytes.length !== 4) continue;
         const text = formatIp(dst);
         if (text === undefined) continue;
-        const list = result.get(dev);
-        if (list === undefined) result.set(dev, [text]);
-        else if (!list.includes(text)) list.push(text);
+        const set = sets.get(dev);
+        if (set === undefined) sets.set(dev, new Set([text]));
+        else set.add(text); // a Set: 100,000 entries on a device must not cost O(n²)
       }
     } finally {
       nl.nl_cache_free(cache);
     }
-    return result;
+    return new Map([...sets].map(([dev, set]) => [dev, [...set]]));
   }
 
   /**

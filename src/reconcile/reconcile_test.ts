@@ -161,3 +161,26 @@ Deno.test("Reconciler.holdDeletes() adds at once but removes only after the hold
   timers.at(-1)!();
   assert.deepEqual(fdb.listFlood(3), [], "the stale entry goes when the hold ends");
 });
+
+Deno.test("Reconciler yields to the event loop every writesPerTask writes", () => {
+  const desired = new Map([[1, new Set(Array.from({ length: 10 }, (_, i) => `192.0.2.${i + 1}`))]]);
+  const fdb = new FakeFdb();
+  const timers: (() => void)[] = [];
+  const rec = new Reconciler({
+    fdb,
+    desired: (vni) => desired.get(vni) ?? new Set(),
+    writesPerTask: 4,
+    schedule: (fn) => {
+      timers.push(fn);
+      return () => {};
+    },
+  });
+  rec.attach({ vni: 1, ifindex: 3, device: "vx1" });
+  rec.activate();
+  assert.equal(rec.flush(), 4);
+  assert.ok(!rec.idle, "the rest waits for the next task");
+  timers.at(-1)!();
+  timers.at(-1)!();
+  assert.equal(fdb.listFlood(3).length, 10);
+  assert.ok(rec.idle);
+});

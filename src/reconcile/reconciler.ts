@@ -37,8 +37,16 @@ export interface ReconcilerOptions {
   onError?: (target: Target, op: "append" | "del", dst: string, error: unknown) => void;
   /** Called after every applied write. */
   onWrite?: (target: Target, op: "append" | "del", dst: string) => void;
-  /** Called after every flush that had work: its duration, writes, and whether all succeeded. */
-  onFlush?: (result: { seconds: number; writes: number; ok: boolean }) => void;
+  /**
+   * Called after every flush that had work: its duration, writes, whether
+   * all succeeded, and whether it finished (false: it yielded, more follows).
+   */
+  onFlush?: (result: { seconds: number; writes: number; ok: boolean; done: boolean }) => void;
+  /**
+   * Writes per task before yielding to the event loop (notifications, gRPC,
+   * HTTP), so a 100,000-entry start does not block everything else. @default 512
+   */
+  writesPerTask?: number;
   /** First retry delay after a failure, in ms. @default 100 */
   retryMinMs?: number;
   /** Retry delay cap, in ms. @default 10000 */
@@ -195,8 +203,15 @@ export class Reconciler implements Disposable {
     const dirty = [...this.#dirty];
     this.#dirty.clear();
     const holding = this.holdRemainingMs > 0;
+    const budget = this.#opts.writesPerTask ?? 512;
+    let attempts = 0;
+    let yielded = false;
     let anyFailed = false;
     for (const vni of dirty) {
+      if (yielded) {
+        this.#dirty.add(vni);
+        continue;
+      }
       const managed = this.#managed.get(vni);
       if (!managed) continue;
       const desired = this.#opts.desired(vni);
@@ -208,18 +223,28 @@ export class Reconciler implements Disposable {
         managed.stale.clear();
       }
       for (const dst of add) {
+        if (attempts++ >= budget) {
+          yielded = true;
+          break;
+        }
         if (this.#write(managed, "append", dst)) writes++;
         else failed = true;
       }
       for (const dst of del) {
+        if (yielded) break;
         if (holding && managed.stale.has(dst)) {
           this.#dirty.add(vni); // revisited when the hold ends
           retryIn = Math.min(retryIn, this.holdRemainingMs + 1);
           continue;
         }
+        if (attempts++ >= budget) {
+          yielded = true;
+          break;
+        }
         if (this.#write(managed, "del", dst)) writes++;
         else failed = true;
       }
+      if (yielded) this.#dirty.add(vni); // the rest in the next task
       if (failed) {
         anyFailed = true;
         managed.failures++;
@@ -229,11 +254,13 @@ export class Reconciler implements Disposable {
         managed.failures = 0;
       }
     }
-    if (retryIn !== Infinity) this.#arm(retryIn);
+    if (yielded) this.#arm(0);
+    else if (retryIn !== Infinity) this.#arm(retryIn);
     this.#opts.onFlush?.({
       seconds: (performance.now() - started) / 1000,
       writes,
       ok: !anyFailed,
+      done: !yielded,
     });
     return writes;
   }
