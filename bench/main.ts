@@ -49,6 +49,7 @@ Usage: deno run -A bench/main.ts [--quick] [--json FILE] [--cpu-prof DIR] [--onl
   --only LIST      comma-separated subset of ${SCENARIOS.join(",")}
                    (latency, churn and idle need cold)
   --keep-logs      keep the lab's work directory (configs, logs)
+  --table FILE     print the table of an earlier run's JSON and exit (no root needed)
 
 Needs root. Exit status: 0 = every kernel state exact (timings never fail),
 1 = the agent left a wrong kernel state, 2 = the benchmark could not run.
@@ -77,6 +78,7 @@ async function main(args: string[]): Promise<number> {
         "cpu-prof": { type: "string" },
         only: { type: "string" },
         "keep-logs": { type: "boolean" },
+        table: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -88,6 +90,13 @@ async function main(args: string[]): Promise<number> {
   }
   if (values.help) {
     console.log(HELP);
+    return 0;
+  }
+  if (values.table !== undefined) {
+    // Re-print the table of an earlier run (targets re-checked from its figures).
+    const earlier = JSON.parse(await Deno.readTextFile(values.table)) as BenchResults;
+    earlier.targets = checkTargets(earlier);
+    console.log(renderTable(earlier));
     return 0;
   }
   const only = new Set<Scenario>(
