@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Agent, type BgpPort, type EventHandlers, type KernelPort } from "./agent.ts";
 import type { ResolvedConfig } from "./config/types.ts";
+import { resolveConfig } from "./config/schema.ts";
 import type { LinkInfo, VxlanSpec } from "./netlink/types.ts";
 import type { WatchHandlers } from "./bgp/client.ts";
 import { decodePath, encodeMembershipPath, type PathMessage } from "./bgp/path_codec.ts";
@@ -70,30 +71,15 @@ class FakeBgp implements BgpPort {
 function config(
   overrides: Partial<ResolvedConfig["node"]> = {},
   vnis: ResolvedConfig["vnis"] = [],
-) {
-  return {
+): ResolvedConfig {
+  const resolved = resolveConfig({
     logLevel: "error",
-    logFormat: "text",
-    advertiseSelf: true,
     communityAsn: 65000,
-    gobgp: {
-      address: "127.0.0.1:50051",
-      timeoutMs: 5000,
-      reconnectMaxMs: 10000,
-      restartHoldMs: 20000,
-    },
     http: { listen: "" },
-    resyncIntervalMs: 0,
-    node: {
-      localInterface: "eth0",
-      localAddress: "192.0.2.11",
-      vxlanPort: 4789,
-      skipLinkCleanup: false,
-      autoRecreateVxlan: false,
-      ...overrides,
-    },
-    vnis,
-  } satisfies ResolvedConfig;
+    resyncInterval: "0",
+    node: { localAddress: "192.0.2.11" },
+  }, { interfaceAddresses: () => undefined });
+  return { ...resolved, node: { ...resolved.node, ...overrides }, vnis };
 }
 
 function route(vtep: string, communities: number[], withdraw = false): PathMessage {
