@@ -43,8 +43,12 @@ export interface ReconcilerOptions {
    */
   onFlush?: (result: { seconds: number; writes: number; ok: boolean; done: boolean }) => void;
   /**
-   * Writes per task before yielding to the event loop (notifications, gRPC,
-   * HTTP), so a 100,000-entry start does not block everything else. @default 512
+   * Writes per task before yielding to the event loop. Unlimited by default:
+   * measured with 512, a 100,000-entry start took three times longer, since
+   * the echo notification of every write was then read and parsed between
+   * chunks (a single long pass lets the socket overrun and costs one cheap
+   * resync instead). The price is that gRPC and HTTP wait during a big
+   * start (about 2 s at 100,000 entries). @default Infinity
    */
   writesPerTask?: number;
   /** First retry delay after a failure, in ms. @default 100 */
@@ -203,7 +207,7 @@ export class Reconciler implements Disposable {
     const dirty = [...this.#dirty];
     this.#dirty.clear();
     const holding = this.holdRemainingMs > 0;
-    const budget = this.#opts.writesPerTask ?? 512;
+    const budget = this.#opts.writesPerTask ?? Infinity;
     let attempts = 0;
     let yielded = false;
     let anyFailed = false;
