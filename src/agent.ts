@@ -151,7 +151,6 @@ export class Agent {
   #pendingSince = new Map<string, number>();
   #lastSync: Date | undefined;
   #syncedOnce = false;
-  #lastFlushOk = true;
   #lastFlushAt = 0;
   #eventsFailed: string | undefined;
   #completeness: TableCompleteness;
@@ -201,7 +200,6 @@ export class Agent {
       onFlush: ({ seconds, ok, done }) => {
         this.#writeLog.emit();
         deps.observers?.reconcile?.(seconds);
-        this.#lastFlushOk = ok;
         this.#lastFlushAt = performance.now();
         if (ok && done) {
           this.#syncedOnce = true;

@@ -18,6 +18,7 @@ import {
   cacheDependencies,
   GOBGP_API,
   type LabNode,
+  printFailureLogs,
   run,
   StopWaiting,
   tail,
@@ -513,12 +514,7 @@ Deno.test({
       if (failed.length === 0) failed.push((err as Error).message);
       throw err;
     } finally {
-      if (failed.length > 0) {
-        console.error(`\nfailed: ${failed.join("; ")}\nlogs from ${topo.workDir}:`);
-        for (const p of topo.processes) {
-          console.error(`--- ${p.name} (${p.log})\n${await tail(p.log, 40)}`);
-        }
-      }
+      if (failed.length > 0) await printFailureLogs(topo, failed);
       await topo.destroy({ keepWorkDir: Deno.env.get("EVPN_E2E_KEEP_LOGS") === "1" });
     }
   },

@@ -34,6 +34,7 @@ import {
   argv,
   cacheDependencies,
   type LabNode,
+  printFailureLogs,
   REPO_DIR,
   type Rib,
   StopWaiting,
@@ -1214,14 +1215,7 @@ Deno.test({
     } finally {
       await bg.stopAll();
       if (failed.length > 0) {
-        console.error(`\nfailed: ${failed.join("; ")}\nlogs from ${topo.workDir}:`);
-        const shown = new Set<string>();
-        for (const p of topo.processes) {
-          if (p.name.endsWith("/agent") && !shown.has(p.log)) {
-            shown.add(p.log);
-            console.error(`--- ${p.name} (${p.log})\n${await tail(p.log, 30)}`);
-          }
-        }
+        await printFailureLogs(topo, failed, { lines: 30, only: (n) => n.endsWith("/agent") });
       }
       await topo.destroy({ keepWorkDir: Deno.env.get("EVPN_E2E_KEEP_LOGS") === "1" });
     }

@@ -671,6 +671,24 @@ export async function tail(path: string, lines = 20): Promise<string> {
 }
 
 /**
+ * After a failed test: prints the reasons and the tail of each process's log
+ * (those whose name matches `only`, when given; each log file once).
+ */
+export async function printFailureLogs(
+  topo: Topology,
+  failed: readonly string[],
+  options: { lines?: number; only?: (name: string) => boolean } = {},
+): Promise<void> {
+  console.error(`\nfailed: ${failed.join("; ")}\nlogs from ${topo.workDir}:`);
+  const shown = new Set<string>();
+  for (const p of topo.processes) {
+    if ((options.only && !options.only(p.name)) || shown.has(p.log)) continue;
+    shown.add(p.log);
+    console.error(`--- ${p.name} (${p.log})\n${await tail(p.log, options.lines ?? 40)}`);
+  }
+}
+
+/**
  * Caches the repository's npm dependencies (`deno install`, plus the agent's
  * module graph when `main.ts` exists). Must run before an agent starts in a
  * namespace, which has no route out.
