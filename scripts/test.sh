@@ -43,6 +43,19 @@ else
   status=1
 fi
 
+# The short fault soak: a seed whose 10 rounds draw every kind of fault
+# (soak/README.md). Counted as one more test.
+soak_seed=${SOAK_SEED:-13}
+soak_rounds=${SOAK_ROUNDS:-10}
+echo "== deno task soak --seed ${soak_seed} --rounds ${soak_rounds}"
+if deno task soak --seed "$soak_seed" --rounds "$soak_rounds"; then
+  passed=$((passed + 1))
+else
+  echo "soak: FAIL (replay with: deno task soak --seed ${soak_seed} --rounds ${soak_rounds})"
+  failed=$((failed + 1))
+  status=1
+fi
+
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   # The checks or the runner itself failed before any test could fail.
   failed=1
