@@ -72,11 +72,22 @@ FROM alpine:${ALPINE_VERSION}
 RUN apk add --no-cache iproute2
 COPY --from=glibc /rootfs/ /
 COPY --from=build /out/evpn-agent /usr/local/bin/evpn-agent
+# Must equal src/version.ts (tests/compiled_test.ts checks it); the smoke check
+# below compares what the executable says.
+ARG VERSION=0.1.0
+ARG ALPINE_VERSION
 RUN set -eu; \
-    evpn-agent --version; \
+    said="$(evpn-agent --version)"; \
+    [ "$said" = "evpn-agent ${VERSION}" ] || { \
+      echo "evpn-agent --version says \"$said\", not \"evpn-agent ${VERSION}\"" >&2; exit 1; }; \
     loader="$(cat /lib/*-linux-gnu/.glibc-loader)"; \
     "$loader" --list /lib/*-linux-gnu/libnl-route-3.so.200
 # Runs as root: the capabilities the chart grants (NET_ADMIN only) are not
 # effective for a non-root user without ambient capabilities.
+LABEL org.opencontainers.image.title="evpn-agent" \
+      org.opencontainers.image.description="EVPN/VXLAN control-plane agent: GoBGP RIB to kernel VXLAN flood entries" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.base.name="alpine:${ALPINE_VERSION}"
 ENTRYPOINT ["/usr/local/bin/evpn-agent"]
 CMD ["--config", "/etc/evpn-agent/config.yaml"]

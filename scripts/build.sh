@@ -18,6 +18,13 @@
 # Deno's release host the first time; where that host is unreachable, point
 # DENORT_BIN at a denort binary of the same Deno version and target.
 #
+# The build checks what it wrote: run on this machine's architecture, the
+# file must answer --version with "evpn-agent <version of src/version.ts>".
+# (DENORT_BIN pointing at the deno CLI itself, the only Deno binary npm
+# ships, makes deno compile exit 0 and write a plain Deno CLI: refused and
+# removed.) Only npm packages the agent imports are embedded
+# (--exclude-unused-npm): the test-only fast-check and ajv must not appear.
+#
 # The executable finds libnl-route-3.so.200 and libnl-3.so.200 through the
 # dynamic loader's search path; EVPN_AGENT_LIBNL_ROUTE / EVPN_AGENT_LIBNL
 # name other paths.
@@ -70,6 +77,7 @@ mkdir -p "$(dirname "$output")"
 args=(
   compile
   --allow-ffi --allow-net --allow-read --allow-env --allow-sys
+  --exclude-unused-npm
   --include proto
   --output "$output"
 )
@@ -77,4 +85,39 @@ if [[ -n "$target" ]]; then
   args+=(--target "$target")
 fi
 printf 'build: deno %s main.ts\n' "${args[*]}" >&2
-exec deno "${args[@]}" main.ts
+listing=$(mktemp)
+trap 'rm -f "$listing"' EXIT
+# deno compile prints the embedded files; keep a plain copy to check them.
+deno "${args[@]}" main.ts 2>&1 | tee /dev/stderr | sed 's/\x1b\[[0-9;]*m//g' >"$listing" ||
+  die "deno compile failed"
+
+refuse() {
+  rm -f "$output"
+  die "$* ($output removed)"
+}
+
+for dev in fast-check ajv; do
+  if grep -qE "[ /]${dev}(/| )" "$listing"; then
+    refuse "the executable embeds the test-only npm package $dev"
+  fi
+done
+
+version=$(sed -nE 's/^export const VERSION = "([^"]+)";$/\1/p' src/version.ts)
+[[ -n "$version" ]] || die "cannot read VERSION from src/version.ts"
+host=$(uname -m)
+case "$target" in
+  "" | "$host"-unknown-linux-gnu) ;;
+  *)
+    printf 'build: %s is for %s, this machine is %s: --version not checked\n' \
+      "$output" "$target" "$host" >&2
+    exit 0
+    ;;
+esac
+said=$("$output" --version 2>&1 | head -n 1) || true
+if [[ "$said" == "evpn-agent $version" ]]; then
+  printf 'build: %s answers "%s"\n' "$output" "$said" >&2
+elif [[ "$said" == deno\ * ]]; then
+  refuse "$output is a plain Deno CLI, not the agent (it answers \"$said\"): DENORT_BIN=${DENORT_BIN:-} points at the deno CLI, not at a denort runtime of Deno $(deno --version | head -n 1 | cut -d' ' -f2)"
+else
+  refuse "$output answers --version with \"$said\", not \"evpn-agent $version\""
+fi

@@ -93,6 +93,30 @@ Deno.test("scripts/build.sh takes only Linux glibc targets and an output path", 
   });
 });
 
+Deno.test("scripts/build.sh refuses a plain Deno CLI as output and embeds no test-only package", async () => {
+  // DENORT_BIN at the deno CLI is the one "runtime" these machines have: deno
+  // compile exits 0 and writes a file that is the Deno CLI, not the agent.
+  const dir = await Deno.makeTempDir({ prefix: "evpn-build-" });
+  try {
+    const output = `${dir}/evpn-agent`;
+    const r = await command("bash", [`${REPO_DIR}/scripts/build.sh`, "--output", output], {
+      env: { DENORT_BIN: Deno.execPath(), NO_COLOR: "1" },
+    });
+    const text = `${r.stdout}${r.stderr}`.replace(/\x1b\[[0-9;]*m/g, "");
+    assert.equal(r.code, 2, text.slice(-2000));
+    assert.match(text, /is a plain Deno CLI, not the agent \(it answers "deno \d/);
+    assert.match(text, /DENORT_BIN=\S+ points at the deno CLI/);
+    assert.equal(await exists(output), false, "the plain Deno CLI must not be left behind");
+    // The embedded-files listing deno compile printed: runtime packages, no test-only ones.
+    assert.match(text, /Embedded Files/);
+    assert.match(text, /[ /]zod\//);
+    assert.match(text, /@grpc/);
+    assert.doesNotMatch(text, /[ /](fast-check|ajv)\//);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 // ---------------------------------------------------------------------------
 // The Dockerfile
 
@@ -105,6 +129,18 @@ function instructions(text: string): string[] {
   return text.replace(/\\\n/g, " ").split("\n").map((l) => l.trim())
     .filter((l) => l !== "" && !l.startsWith("#"));
 }
+
+Deno.test("the Dockerfile checks the executable's version and labels the image", async () => {
+  const text = instructions(await dockerfile()).join("\n");
+  assert.match(text, new RegExp(`^ARG VERSION=${VERSION.replaceAll(".", "\\.")}$`, "m"));
+  assert.match(
+    text,
+    /said="\$\(evpn-agent --version\)";\s+\[ "\$said" = "evpn-agent \$\{VERSION\}" \]/,
+  );
+  for (const label of ["title", "version", "licenses", "description"]) {
+    assert.match(text, new RegExp(`org\\.opencontainers\\.image\\.${label}=`));
+  }
+});
 
 Deno.test("the Dockerfile builds from files that exist and the build context keeps", async () => {
   const text = await dockerfile();
