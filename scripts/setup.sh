@@ -5,8 +5,10 @@
 #
 # Usage: scripts/setup.sh [--for-tests]   (as root on Debian/Ubuntu; a no-op when all is present)
 #   --for-tests  also the tools the test suite uses: busybox (the chart's init
-#                script), shellcheck, yamllint, and GoBGP's full protos
-#                (golang-github-osrg-gobgp-dev) for the API subset check
+#                script), shellcheck, yamllint, promtool (Debian's prometheus
+#                package; its server is stopped and disabled, never left
+#                running), and GoBGP's full protos (golang-github-osrg-gobgp-dev)
+#                for the API subset check
 set -euo pipefail
 
 DENO_VERSION="2.9.6"
@@ -35,7 +37,19 @@ apt_install() {
     apt_updated=1
   fi
   log "apt-get install $*"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+  # No package's daemon may start (gobgpd, prometheus): the tests and the lab
+  # run their own, in namespaces. policy-rc.d is Debian's switch for that.
+  local policy=/usr/sbin/policy-rc.d added=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+    as_root chmod 0755 "$policy"
+    added=1
+  fi
+  local rc=0
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" ||
+    rc=$?
+  [ "$added" -eq 0 ] || as_root rm -f "$policy"
+  return "$rc"
 }
 
 missing=()
@@ -49,11 +63,25 @@ if [ "${1:-}" = "--for-tests" ]; then
   command -v busybox >/dev/null 2>&1 || missing+=(busybox)
   command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
   command -v yamllint >/dev/null 2>&1 || missing+=(yamllint)
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
   [ -f /usr/share/gocode/src/github.com/osrg/gobgp/api/gobgp.proto ] ||
     missing+=(golang-github-osrg-gobgp-dev)
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
   apt_install "${missing[@]}"
+fi
+
+# Only promtool is wanted from the prometheus package: its postinst enables
+# and starts the server (listening on every address, port 9090) where an
+# init system lets it.
+if [[ " ${missing[*]} " == *" prometheus "* ]]; then
+  if [ -d /run/systemd/system ]; then
+    as_root systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+  elif [ -x /etc/init.d/prometheus ]; then
+    as_root /etc/init.d/prometheus stop >/dev/null 2>&1 || true
+    as_root update-rc.d prometheus disable >/dev/null 2>&1 || true
+  fi
+  log "prometheus installed for promtool; its server is stopped and disabled"
 fi
 
 if ! command -v deno >/dev/null 2>&1; then

@@ -41,6 +41,9 @@ const APT_PACKAGES: Record<string, string> = {
   yamllint: "yamllint",
   gobgpd: "gobgpd",
   gobgp: "gobgpd",
+  promtool: "prometheus",
+  setpriv: "util-linux",
+  unshare: "util-linux",
 };
 
 /** Tools that may be installed with apt-get on first use outside CI. */
@@ -243,4 +246,70 @@ export function applyHelmSets(values: Json, argv: readonly string[]): Json {
     setPath(out, splitKey(assignment.slice(0, eq)), flag === "--set" ? typed(raw) : raw);
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------
+// A container's securityContext, applied to a local process
+
+/** The parts of a Kubernetes container securityContext that setpriv can apply. */
+export interface ContainerSecurityContext {
+  privileged?: boolean;
+  allowPrivilegeEscalation?: boolean;
+  readOnlyRootFilesystem?: boolean;
+  capabilities?: { drop?: string[]; add?: string[] };
+}
+
+/**
+ * The `setpriv` argv prefix that gives a root process what a container
+ * runtime gives a root container with `context`: only the added
+ * capabilities in its bounding set (so in its permitted and effective
+ * sets after exec), no inheritable ones, and no_new_privs when privilege
+ * escalation is off. Throws a `RangeError` for a context that does not
+ * drop ALL or is privileged, which this cannot model.
+ */
+export function setprivPrefix(context: ContainerSecurityContext): string[] {
+  if (context.privileged === true) {
+    throw new RangeError("Cannot model a privileged container with setpriv");
+  }
+  const drop = context.capabilities?.drop ?? [];
+  if (!drop.includes("ALL")) {
+    throw new RangeError(`Cannot model capabilities.drop ${JSON.stringify(drop)}: expected ALL`);
+  }
+  const add = (context.capabilities?.add ?? []).map((c) => `+${c.toLowerCase()}`);
+  return [
+    "setpriv",
+    `--bounding-set=${["-all", ...add].join(",")}`,
+    "--inh-caps=-all",
+    ...(context.allowPrivilegeEscalation === false ? ["--no-new-privs"] : []),
+    "--",
+  ];
+}
+
+/** A Kubernetes memory quantity ("128Mi", "1Gi", "500M", "1048576") in bytes. */
+export function memoryBytes(quantity: string | number): number {
+  if (typeof quantity === "number") return quantity;
+  const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(quantity);
+  if (!m) throw new SyntaxError(`Cannot parse memory quantity "${quantity}"`);
+  const scale: Record<string, number> = {
+    "": 1,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
+  };
+  return Number(m[1]) * scale[m[2] ?? ""]!;
+}
+
+/** VmRSS of `pid` in bytes, or `undefined` when it is gone. */
+export function rssBytes(pid: number): number | undefined {
+  try {
+    const kb = /VmRSS:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${pid}/status`))?.[1];
+    return kb === undefined ? undefined : Number(kb) * 1024;
+  } catch {
+    return undefined;
+  }
 }

@@ -85,3 +85,24 @@ print as 4.294967295e+09).
 {{- end -}}
 {{- join " " $entries -}}
 {{- end -}}
+
+{{/* "true" or "false": hostNetwork as set, or by kind when null (DaemonSet: true). */}}
+{{- define "evpn-agent.hostNetwork" -}}
+{{- if kindIs "invalid" .Values.hostNetwork -}}
+{{- eq .Values.kind "DaemonSet" | toString -}}
+{{- else -}}
+{{- .Values.hostNetwork | toString -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The workload as kubectl names it: deploy/<fullname> or ds/<fullname>. */}}
+{{- define "evpn-agent.workloadRef" -}}
+{{- printf "%s/%s" (ternary "ds" "deploy" (eq .Values.kind "DaemonSet")) (include "evpn-agent.fullname" .) -}}
+{{- end -}}
+
+{{/* Fails unless agent.http.enabled: monitoring objects scrape the HTTP endpoint. */}}
+{{- define "evpn-agent.requireHttp" -}}
+{{- if not .Values.agent.http.enabled -}}
+{{- fail "monitoring.podMonitor and monitoring.serviceMonitor need agent.http.enabled=true (they scrape /metrics)" -}}
+{{- end -}}
+{{- end -}}
