@@ -5,9 +5,12 @@
  */
 
 import YAML, { LineCounter } from "yaml";
-import { ConfigError, type ConfigIssue } from "./errors.ts";
+import { ConfigError, type ConfigIssue, FILE_ISSUE_PATH } from "./errors.ts";
 import { type ConfigEnv, resolveConfig } from "./schema.ts";
 import type { ResolvedConfig } from "./types.ts";
+
+/** The largest configuration file read, in bytes (1 MiB). */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
 
 /**
  * The machine's own view: interface addresses from
@@ -108,24 +111,78 @@ export function parseConfigText(
   }
 }
 
+/** What `info` is, in words, for a file that is not a regular one. */
+function _kindOf(info: Deno.FileInfo): string {
+  if (info.isDirectory) return "a directory";
+  if (info.isCharDevice) return "a character device";
+  if (info.isBlockDevice) return "a block device";
+  if (info.isFifo) return "a FIFO";
+  if (info.isSocket) return "a socket";
+  return "not a regular file";
+}
+
+/** Why `info` cannot be a configuration file, or `undefined` when it can. */
+function _fileProblem(info: Deno.FileInfo): string | undefined {
+  if (!info.isFile) {
+    return `not a regular file but ${_kindOf(info)}; give the path of a YAML file`;
+  }
+  return info.size > MAX_CONFIG_BYTES ? _tooLarge(info.size) : undefined;
+}
+
+/** `size` in bytes when known (files in /proc say 0 and are only found out by reading). */
+function _tooLarge(size?: number): string {
+  const limit = `the 1 MiB (${MAX_CONFIG_BYTES} bytes) a configuration file may have`;
+  return size === undefined ? `more than ${limit}` : `${size} bytes, more than ${limit}`;
+}
+
+/**
+ * The text of a regular file of at most {@linkcode MAX_CONFIG_BYTES}.
+ * The path is checked before it is opened (opening a FIFO waits for a
+ * writer), the open file again (the path may have changed in between), and
+ * at most one byte more than the limit is read (files in /proc say size 0).
+ *
+ * @returns the text, or the reason the file is refused.
+ */
+async function _readSmallFile(path: string): Promise<{ text: string } | { problem: string }> {
+  const before = _fileProblem(await Deno.stat(path));
+  if (before !== undefined) return { problem: before };
+  using file = await Deno.open(path, { read: true });
+  const opened = _fileProblem(await file.stat());
+  if (opened !== undefined) return { problem: opened };
+  const buffer = new Uint8Array(MAX_CONFIG_BYTES + 1);
+  let length = 0;
+  while (length < buffer.length) {
+    const n = await file.read(buffer.subarray(length));
+    if (n === null) break;
+    length += n;
+  }
+  if (length > MAX_CONFIG_BYTES) return { problem: _tooLarge() };
+  return { text: new TextDecoder().decode(buffer.subarray(0, length)) };
+}
+
 /**
  * Reads, parses and resolves the configuration file at `path`.
  *
- * @throws {ConfigError} when the file cannot be read (naming the file and
- * the OS reason), is not valid YAML, or breaks a configuration rule.
+ * @throws {ConfigError} when the file cannot be read (naming the OS reason),
+ * is not a regular file, is larger than {@linkcode MAX_CONFIG_BYTES}, is not
+ * valid YAML, or breaks a configuration rule. Problems with the file itself
+ * have the key path `(file)`.
  */
 export async function loadConfig(
   path: string,
   env: ConfigEnv = defaultEnv(),
 ): Promise<ResolvedConfig> {
-  let text: string;
+  let read: { text: string } | { problem: string };
   try {
-    text = await Deno.readTextFile(path);
+    read = await _readSmallFile(path);
   } catch (error) {
     throw new ConfigError([{
-      path,
+      path: FILE_ISSUE_PATH,
       message: `cannot read the configuration file: ${_message(error)}`,
     }], { file: path, cause: error });
   }
-  return parseConfigText(text, path, env);
+  if ("problem" in read) {
+    throw new ConfigError([{ path: FILE_ISSUE_PATH, message: read.problem }], { file: path });
+  }
+  return parseConfigText(read.text, path, env);
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import YAML from "yaml";
 import { ConfigError } from "./errors.ts";
-import { defaultEnv, loadConfig, parseConfigText } from "./load.ts";
+import { defaultEnv, loadConfig, MAX_CONFIG_BYTES, parseConfigText } from "./load.ts";
 import { type ConfigEnv, resolveConfig } from "./schema.ts";
 
 const fakeEnv: ConfigEnv = {
@@ -147,22 +147,110 @@ Deno.test("loadConfig() names a missing file and the OS reason", async () => {
   assert.ok(error instanceof ConfigError);
   assert.ok(error.cause instanceof Deno.errors.NotFound);
   assert.equal(error.file, path);
-  assert.equal(error.issues[0]?.path, path);
-  assert.match(
-    error.message,
-    /^\/nonexistent\/evpn-agent\/config\.yaml: cannot read the configuration file: /,
-  );
+  assert.equal(error.issues[0]?.path, "(file)");
+  assert.match(error.message, /^\(file\): cannot read the configuration file: /);
   assert.match(error.message, /No such file or directory/);
 });
 
-Deno.test("loadConfig() names a file that is a directory", async () => {
+/** The one issue of a refused file, as `loadConfig()` reports it. */
+const fileIssue = (message: string) => [{ path: "(file)", message }];
+
+async function refusedFile(path: string): Promise<ConfigError> {
+  const error = await loadConfig(path, fakeEnv).then(() => undefined, (e: unknown) => e);
+  assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${error}`);
+  assert.equal(error.file, path);
+  return error;
+}
+
+Deno.test("loadConfig() refuses a directory as not a regular file", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const error = await loadConfig(dir, fakeEnv).then(() => undefined, (e: unknown) => e);
-    assert.ok(error instanceof ConfigError);
-    assert.ok(error.message.startsWith(`${dir}: cannot read the configuration file: `));
+    const error = await refusedFile(dir);
+    assert.deepEqual(
+      error.issues,
+      fileIssue("not a regular file but a directory; give the path of a YAML file"),
+    );
   } finally {
     await Deno.remove(dir);
+  }
+});
+
+/**
+ * `loadConfig(path)` in a child process with a deadline: a loader that never
+ * returns (an endless file, a FIFO without writer) fails the test instead of
+ * hanging it, and a child that reads without end is killed, not this process.
+ */
+async function loadInChild(path: string): Promise<{ issues?: unknown; loaded?: true }> {
+  const script = `
+    import { loadConfig } from ${JSON.stringify(new URL("./load.ts", import.meta.url).href)};
+    try {
+      await loadConfig(Deno.args[0], { interfaceAddresses: () => undefined });
+      console.log(JSON.stringify({ loaded: true }));
+    } catch (error) {
+      console.log(JSON.stringify({ issues: error.issues ?? String(error) }));
+    }`;
+  const deadline = AbortSignal.timeout(20_000);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--quiet", script, path],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal: deadline,
+  }).output();
+  assert.ok(!deadline.aborted, `loadConfig(${JSON.stringify(path)}) did not return within 20 s`);
+  const stdout = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, `${stdout}${new TextDecoder().decode(out.stderr)}`);
+  return JSON.parse(stdout);
+}
+
+Deno.test("loadConfig() refuses /dev/zero at once instead of reading it without end", async () => {
+  assert.deepEqual(await loadInChild("/dev/zero"), {
+    issues: fileIssue("not a regular file but a character device; give the path of a YAML file"),
+  });
+});
+
+Deno.test("loadConfig() refuses a FIFO without waiting for a writer", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const fifo = `${dir}/config.yaml`;
+    const made = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    assert.equal(made.code, 0, new TextDecoder().decode(made.stderr));
+    assert.deepEqual(await loadInChild(fifo), {
+      issues: fileIssue("not a regular file but a FIFO; give the path of a YAML file"),
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadConfig() refuses a file over 1 MiB and reads one of exactly 1 MiB", async () => {
+  const path = await Deno.makeTempFile({ suffix: ".yaml" });
+  try {
+    const head = "communityAsn: 65000\n#";
+    const exact = head + "x".repeat(MAX_CONFIG_BYTES - head.length - 1) + "\n";
+    assert.equal(exact.length, 1024 * 1024);
+    await Deno.writeTextFile(path, exact);
+    assert.equal((await loadConfig(path, fakeEnv)).communityAsn, 65000);
+
+    await Deno.writeTextFile(path, exact + "\n");
+    const error = await refusedFile(path);
+    assert.deepEqual(
+      error.issues,
+      fileIssue("1048577 bytes, more than the 1 MiB (1048576 bytes) a configuration file may have"),
+    );
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("loadConfig() reads a file through a symbolic link", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/real.yaml`, "communityAsn: 65001\n");
+    await Deno.symlink(`${dir}/real.yaml`, `${dir}/config.yaml`);
+    assert.equal((await loadConfig(`${dir}/config.yaml`, fakeEnv)).communityAsn, 65001);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
 

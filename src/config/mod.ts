@@ -7,7 +7,13 @@
 
 export { LOG_LEVELS } from "./types.ts";
 export type { LogLevel, ResolvedConfig, VniConfig } from "./types.ts";
-export { ConfigError, formatIssue } from "./errors.ts";
+export {
+  ConfigError,
+  FILE_ISSUE_PATH,
+  formatIssue,
+  formatIssues,
+  SHOWN_PER_KIND,
+} from "./errors.ts";
 export type { ConfigErrorOptions, ConfigIssue } from "./errors.ts";
 export {
   DEFAULT_GOBGP_ADDRESS,

@@ -1,0 +1,91 @@
+/**
+ * The command line on inputs that are not a small YAML file: `main.ts` run
+ * as users run it, each time with a deadline, so a command that never
+ * returns fails instead of hanging the suite.
+ */
+import assert from "node:assert/strict";
+import { stringify as toYaml } from "yaml";
+import { REPO_DIR } from "./_chart.ts";
+
+const DEADLINE_MS = 30_000;
+
+interface CliResult {
+  code: number;
+  stderr: string;
+}
+
+async function cli(args: string[]): Promise<CliResult> {
+  const deadline = AbortSignal.timeout(DEADLINE_MS);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", `${REPO_DIR}/main.ts`, ...args],
+    cwd: REPO_DIR,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal: deadline,
+  }).output();
+  assert.ok(
+    !deadline.aborted,
+    `evpn-agent ${args.join(" ")} did not return within ${DEADLINE_MS / 1000} s`,
+  );
+  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+}
+
+function assertRefusedFile(result: CliResult, path: string, reason: RegExp): void {
+  assert.equal(result.code, 2, result.stderr);
+  const [first, second, ...rest] = result.stderr.trimEnd().split("\n");
+  assert.equal(first, `evpn-agent: refusing configuration ${path}:`);
+  assert.match(second ?? "", reason);
+  assert.deepEqual(rest, []);
+}
+
+for (const args of [["check-config", "/dev/zero"], ["--config", "/dev/zero"]]) {
+  Deno.test(`evpn-agent ${args.join(" ")} is refused at once with exit 2`, async () => {
+    assertRefusedFile(
+      await cli(args),
+      "/dev/zero",
+      /^\(file\): not a regular file but a character device; /,
+    );
+  });
+}
+
+Deno.test("evpn-agent --config FIFO and --config DIR are refused with exit 2", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "evpn-cli-" });
+  try {
+    const fifo = `${dir}/fifo.yaml`;
+    assert.equal((await new Deno.Command("mkfifo", { args: [fifo] }).output()).code, 0);
+    assertRefusedFile(
+      await cli(["--config", fifo]),
+      fifo,
+      /^\(file\): not a regular file but a FIFO; /,
+    );
+    assertRefusedFile(
+      await cli(["--config", dir]),
+      dir,
+      /^\(file\): not a regular file but a directory; /,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("evpn-agent check-config of 20,000 VNIs with one mistake repeated prints 21 lines, exit 2", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "evpn-cli-" });
+  try {
+    const path = `${dir}/many.yaml`;
+    const vnis = Array.from({ length: 20_000 }, (_, i) => ({ id: 10_000 + i, communty: "x" }));
+    await Deno.writeTextFile(
+      path,
+      toYaml({ communityAsn: 65000, node: { localAddress: "192.0.2.10" }, vnis }),
+    );
+    const result = await cli(["check-config", path]);
+    assert.equal(result.code, 2, result.stderr.slice(0, 2000));
+    const lines = result.stderr.trimEnd().split("\n");
+    assert.equal(lines.length, 1 + 21, lines.slice(0, 30).join("\n"));
+    assert.equal(lines[1], 'vnis[0].communty: unknown key; did you mean "community"?');
+    assert.equal(lines[20], 'vnis[19].communty: unknown key; did you mean "community"?');
+    assert.equal(lines[21], "... and 19980 more of the same kind as vnis[19].communty");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
