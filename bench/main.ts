@@ -6,12 +6,14 @@
  *
  * Scenarios (see `bench/scenarios/`): join latency between two nodes; cold
  * start against `bridge -batch` at each size; steady-state add/withdraw
- * latency beside a bare WatchEvent client; churn; idle footprint. Prints one
+ * latency beside a bare WatchEvent client; churn; idle footprint; the HTTP
+ * endpoint under idle connections and concurrent scrapes. Prints one
  * Markdown table and writes the results as JSON (full run:
  * `bench/results/<date>.json`; `--quick`: `bench/results/quick-latest.json`).
  *
  * Exit status: 0 when every kernel state checked was exact (timings never
- * fail the run), 1 when the agent left a wrong kernel state, 2 when the
+ * fail the run), 1 when the agent left a wrong kernel state or its endpoint
+ * stopped answering or grew without bound under load, 2 when the
  * benchmark could not run (not root, bad arguments, lab set-up failed).
  *
  * @module
@@ -25,13 +27,14 @@ import { type BenchResults, checkTargets, describeMachine, renderTable } from ".
 import { vniList } from "./routes.ts";
 import { churn } from "./scenarios/churn.ts";
 import { coldStart } from "./scenarios/cold_start.ts";
+import { httpLoad } from "./scenarios/http_load.ts";
 import { idle } from "./scenarios/idle.ts";
 import { join } from "./scenarios/join.ts";
 import { latency } from "./scenarios/latency.ts";
 import { round } from "./stats.ts";
 import type { StateCheck } from "./verify.ts";
 
-const SCENARIOS = ["join", "cold", "latency", "churn", "idle"] as const;
+const SCENARIOS = ["join", "cold", "latency", "churn", "idle", "http"] as const;
 type Scenario = typeof SCENARIOS[number];
 
 const HELP = `evpn-agent benchmark
@@ -47,12 +50,13 @@ Usage: deno run -A bench/main.ts [--quick] [--json FILE] [--cpu-prof DIR] [--onl
   --cpu-prof DIR   run the agent with --cpu-prof; summarise with
                    deno run -A bench/profile_summary.ts DIR/*.cpuprofile
   --only LIST      comma-separated subset of ${SCENARIOS.join(",")}
-                   (latency, churn and idle need cold)
+                   (latency, churn, idle and http need cold)
   --keep-logs      keep the lab's work directory (configs, logs)
   --table FILE     print the table of an earlier run's JSON and exit (no root needed)
 
 Needs root. Exit status: 0 = every kernel state exact (timings never fail),
-1 = the agent left a wrong kernel state, 2 = the benchmark could not run.
+1 = the agent left a wrong kernel state, or its HTTP endpoint stopped answering
+or its memory grew without bound under load, 2 = the benchmark could not run.
 `;
 
 function progress(t0: number): (message: string) => void {
@@ -214,6 +218,11 @@ async function main(args: string[]): Promise<number> {
             if (quiet !== undefined) results.idle = quiet;
             footprint("idle");
           }
+          if (index === 0 && only.has("http")) {
+            const load = await phase("http", () => httpLoad(context, plan.http));
+            if (load !== undefined) results.http = load;
+            footprint("http load");
+          }
         } finally {
           context.watch.close();
           const stop = await context.agent.stop();
@@ -259,10 +268,11 @@ async function main(args: string[]): Promise<number> {
     );
   }
   for (const wrong of results.wrongState) console.log(`WRONG KERNEL STATE: ${wrong}`);
+  for (const failure of results.http?.failures ?? []) console.log(`ENDPOINT: ${failure}`);
   await Deno.mkdir(new URL(".", `file://${output}`).pathname, { recursive: true });
   await Deno.writeTextFile(output, JSON.stringify(results, null, 2) + "\n");
   console.log(`results: ${output}`);
-  if (results.wrongState.length > 0) return 1;
+  if (results.wrongState.length > 0 || (results.http?.failures.length ?? 0) > 0) return 1;
   return results.error === undefined ? 0 : 2;
 }
 

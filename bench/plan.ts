@@ -5,6 +5,7 @@
  * @module
  */
 import type { ColdStartSize } from "./scenarios/cold_start.ts";
+import type { HttpLoadPlan } from "./scenarios/http_load.ts";
 
 export interface Plan {
   mode: "quick" | "full";
@@ -24,6 +25,8 @@ export interface Plan {
    * some 10–20 s after a burst (measured apart, as "after the burst").
    */
   idleSettleSeconds: number;
+  /** The endpoint under load: idle connections, concurrent scrapes, quiet time after. */
+  http: HttpLoadPlan;
 }
 
 export const FULL: Plan = {
@@ -40,6 +43,7 @@ export const FULL: Plan = {
   idleSeconds: 60,
   settleSeconds: 10,
   idleSettleSeconds: 30,
+  http: { idle: 500, scrapes: 1_000, afterSeconds: 30 },
 };
 
 export const QUICK: Plan = {
@@ -52,4 +56,5 @@ export const QUICK: Plan = {
   idleSeconds: 10,
   settleSeconds: 5,
   idleSettleSeconds: 5,
+  http: { idle: 500, scrapes: 1_000, afterSeconds: 6 },
 };

@@ -10,6 +10,7 @@ import type { LoadFigures } from "./machine_load.ts";
 import type { Plan } from "./plan.ts";
 import type { ChurnResult } from "./scenarios/churn.ts";
 import type { ColdStartResult } from "./scenarios/cold_start.ts";
+import { type HttpLoadResult, RSS_PEAK_BOUND } from "./scenarios/http_load.ts";
 import type { IdleResult } from "./scenarios/idle.ts";
 import type { JoinResult } from "./scenarios/join.ts";
 import type { LatencyResult, LatencySide } from "./scenarios/latency.ts";
@@ -61,6 +62,8 @@ export interface BenchResults {
   latency?: LatencyResult;
   churn?: ChurnResult;
   idle?: IdleResult;
+  /** The endpoint under load; its `failures` fail the run (exit 1). */
+  http?: HttpLoadResult;
   footprint: Footprint[];
   /** SIGTERM → exit of each agent run (run.ts promises 2 s; the benchmark kills after 5 s). */
   agentStops: { after: string; elapsedMs: number; killed: boolean; code: number | null }[];
@@ -113,6 +116,14 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
   // Judged on the threads' schedstat (ns): utime+stime counts 10 ms ticks, as
   // coarse as the whole budget. Both are in the table and the JSON.
   if (r.idle) add("idle CPU", r.idle.cpuMsPerMinute, 10, "ms/min");
+  if (r.http) {
+    add(
+      "endpoint under load: RSS peak / before",
+      r.http.rssKiBPeak / r.http.rssKiBBefore,
+      RSS_PEAK_BOUND,
+      "×",
+    );
+  }
   const big = r.coldStart.filter((c) => c.entries >= 100_000 && c.agent.rssSettledKiB !== null);
   if (big.length > 0) {
     const rss = Math.max(...big.map((c) => c.agent.rssSettledKiB!)) / 1024;
@@ -268,6 +279,35 @@ export function renderTable(r: BenchResults): string {
       "",
       "",
     );
+  }
+  if (r.http) {
+    const h = r.http;
+    const base = h.rssKiBBefore;
+    row(
+      `endpoint: ${fmtInt(h.idle)} idle connections + ${fmtInt(h.scrapes)} concurrent /metrics`,
+      "scrapes answered 200 (other, failed) in; /healthz after",
+      `${fmtInt(h.scrapesOk)} (${fmtInt(h.scrapesOther)}, ${fmtInt(h.scrapesFailed)}) in ${
+        fmtMs(h.scrapeMs)
+      }; ${h.probe}`,
+      "",
+      "",
+    );
+    row(
+      "",
+      `RSS peak; after ${h.afterSeconds} s (baseline: RSS before the load)`,
+      `${fmtKiB(h.rssKiBPeak)}; ${fmtKiB(h.rssKiBAfter)}`,
+      fmtKiB(base),
+      `${fmtRatio(h.rssKiBPeak / base)}; ${fmtRatio(h.rssKiBAfter / base)}`,
+      target("endpoint under load: RSS peak / before"),
+    );
+    row(
+      "",
+      "idle connections the agent closed itself (header timeout)",
+      `${fmtInt(h.idleClosedByAgent)} of ${fmtInt(h.idle)}`,
+      "",
+      "",
+    );
+    if (h.failures.length > 0) row("", "FAILED", h.failures.join("; "), "", "");
   }
   for (const f of r.footprint) {
     // Judged per row on this run's own settled figure (the target row of the JSON takes the worst).

@@ -10,6 +10,7 @@ import { GobgpClient } from "./bgp/client.ts";
 import { Netlink, NetlinkEvents } from "./netlink/mod.ts";
 import { dryRunBgp, dryRunKernel } from "./dry_run.ts";
 import { bindAgentMetrics, createMetrics } from "./http/agent_metrics.ts";
+import type { Http1Server } from "./http/http1.ts";
 import { serveEndpoint } from "./http/server.ts";
 import { logger } from "./log.ts";
 import { hasNetAdmin } from "./privileges.ts";
@@ -53,7 +54,7 @@ export async function run(config: ResolvedConfig, options: RunOptions = {}): Pro
   bindAgentMetrics(metrics.registry, agent);
 
   const stopHttp = new AbortController();
-  let server: Deno.HttpServer | undefined;
+  let server: Http1Server | undefined;
   if (config.http.listen) {
     try {
       server = await serveEndpoint({

@@ -1,12 +1,14 @@
 /**
- * The operator's endpoint (Deno's own HTTP server): `/metrics`, `/healthz`,
- * `/readyz` and `/status`. GET and HEAD only; requests with a body, unknown
- * paths and other methods get a short plain-text refusal.
+ * The operator's endpoint: `/metrics`, `/healthz`, `/readyz` and `/status`,
+ * served by {@linkcode serveHttp1} (bounded connections, header deadline).
+ * GET and HEAD only; requests with a body, unknown paths and other methods
+ * get a short plain-text refusal.
  *
  * @module
  */
 import type { AgentStatus, Health } from "../agent.ts";
 import { logger } from "../log.ts";
+import { type Http1Limits, type Http1Server, serveHttp1 } from "./http1.ts";
 
 /** What the endpoint serves; the agent and its metrics registry provide it. */
 export interface EndpointSource {
@@ -16,7 +18,8 @@ export interface EndpointSource {
   status(): AgentStatus;
 }
 
-export interface EndpointOptions {
+/** Where and how to serve; the connection limits default as in {@linkcode Http1Limits}. */
+export interface EndpointOptions extends Http1Limits {
   /** `host:port`; IPv6 hosts in brackets. */
   listen: string;
   /** Stops the server when aborted. */
@@ -79,17 +82,15 @@ export function splitHostPort(listen: string): { hostname: string; port: number 
 }
 
 /** Starts the endpoint; resolves once it listens. */
+// deno-lint-ignore require-await -- async so that a failed bind rejects like every other failure
 export async function serveEndpoint(
   source: EndpointSource,
   options: EndpointOptions,
-): Promise<Deno.HttpServer> {
-  const { hostname, port } = splitHostPort(options.listen);
-  const { promise, resolve } = Promise.withResolvers<void>();
-  const server = Deno.serve({
-    hostname,
-    port,
-    ...(options.signal ? { signal: options.signal } : {}),
-    onListen: () => resolve(),
+): Promise<Http1Server> {
+  const { listen, ...limits } = options;
+  const server = serveHttp1({
+    ...limits,
+    ...splitHostPort(listen),
     onError: (error) => {
       log.error("Request failed: {error}", {
         error: error instanceof Error ? error.message : String(error),
@@ -97,9 +98,6 @@ export async function serveEndpoint(
       return text("internal error\n", 500);
     },
   }, (request) => handle(request, source));
-  await promise;
-  log.info("Serving /metrics /healthz /readyz /status on http://{listen}", {
-    listen: options.listen,
-  });
+  log.info("Serving /metrics /healthz /readyz /status on http://{listen}", { listen });
   return server;
 }

@@ -381,3 +381,138 @@ Deno.test("serveEndpoint() refuses bodies and unknown paths on the wire and keep
     await server.finished;
   }
 });
+
+// ---- connection limits ----------------------------------------------------------
+
+const encode = (text: string) => new TextEncoder().encode(text);
+
+/**
+ * Reads `conn` until the server closes it (then `"closed"`, with what it
+ * sent) or `withinMs` passes (then `"open"`; the connection is left open).
+ */
+async function untilClosed(
+  conn: Deno.Conn,
+  withinMs: number,
+): Promise<{ state: "closed" | "open"; text: string }> {
+  let text = "";
+  const buf = new Uint8Array(65536);
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    const left = deadline - Date.now();
+    if (left <= 0) return { state: "open", text };
+    const { promise: late, resolve } = Promise.withResolvers<"late">();
+    const timer = setTimeout(() => resolve("late"), left);
+    const n = await Promise.race([conn.read(buf).catch(() => null), late]);
+    clearTimeout(timer);
+    if (n === "late") return { state: "open", text };
+    if (n === null) return { state: "closed", text };
+    text += new TextDecoder().decode(buf.subarray(0, n));
+  }
+}
+
+/** The endpoint with small limits, and connections opened to it, all closed afterwards. */
+async function limitedEndpoint(
+  limits: { headerTimeoutMs?: number; maxConnections?: number; idleEvictAfterMs?: number },
+) {
+  const source = new FakeSource();
+  source.isReady = true;
+  const stop = new AbortController();
+  const server = await serveEndpoint(source, {
+    listen: "127.0.0.1:0",
+    signal: stop.signal,
+    ...limits,
+  });
+  const port = (server.addr as Deno.NetAddr).port;
+  const conns: Deno.Conn[] = [];
+  return {
+    server,
+    connect: async () => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      conns.push(conn);
+      return conn;
+    },
+    async [Symbol.asyncDispose]() {
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch {
+          // closed by the server or the test
+        }
+      }
+      stop.abort();
+      await server.finished;
+    },
+  };
+}
+
+Deno.test("serveEndpoint() closes a connection that sends no request within headerTimeoutMs", async () => {
+  await using endpoint = await limitedEndpoint({ headerTimeoutMs: 300 });
+  const idle = await endpoint.connect();
+  assert.equal((await untilClosed(idle, 5_000)).state, "closed");
+});
+
+Deno.test("serveEndpoint() closes a connection whose header trickles in slower than headerTimeoutMs", async () => {
+  await using endpoint = await limitedEndpoint({ headerTimeoutMs: 500 });
+  const slow = await endpoint.connect();
+  await slow.write(encode("GET /metrics HTTP/1.1\r\n"));
+  const drip = setInterval(() => slow.write(encode("x-a: b\r\n")).catch(() => {}), 50);
+  try {
+    const result = await untilClosed(slow, 5_000);
+    assert.equal(result.state, "closed");
+    assert.doesNotMatch(result.text, /^HTTP\/1\.1 200/);
+  } finally {
+    clearInterval(drip);
+  }
+});
+
+Deno.test("serveEndpoint() keeps a connection alive for more requests, then closes it when idle", async () => {
+  await using endpoint = await limitedEndpoint({ headerTimeoutMs: 500 });
+  const conn = await endpoint.connect();
+  // Two pipelined requests in one write, answered in order on the same connection.
+  await conn.write(
+    encode("GET /readyz HTTP/1.1\r\nhost: x\r\n\r\nHEAD /nope HTTP/1.1\r\nhost: x\r\n\r\n"),
+  );
+  const { state, text } = await untilClosed(conn, 5_000);
+  assert.equal(state, "closed", "an idle keep-alive connection is closed after headerTimeoutMs");
+  const responses = text.split(/(?=HTTP\/1\.1 )/);
+  assert.equal(responses.length, 2, text);
+  assert.match(responses[0]!, /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nready\n$/);
+  // HEAD: the GET's headers (its length), no body.
+  assert.match(responses[1]!, /^HTTP\/1\.1 404 Not Found\r\n/);
+  assert.match(responses[1]!, /\r\ncontent-length: [1-9]\d*\r\n/i);
+  assert.match(responses[1]!, /\r\n\r\n$/);
+});
+
+Deno.test("serveEndpoint() holds at most maxConnections and evicts the longest idle one for a new client", async () => {
+  await using endpoint = await limitedEndpoint({
+    headerTimeoutMs: 60_000,
+    maxConnections: 3,
+    idleEvictAfterMs: 200,
+  });
+  const idle = [];
+  for (let i = 0; i < 3; i++) idle.push(await endpoint.connect());
+  await new Promise((r) => setTimeout(r, 400));
+  const client = await endpoint.connect();
+  await client.write(encode("GET /readyz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"));
+  const answer = await untilClosed(client, 5_000);
+  assert.equal(answer.state, "closed");
+  assert.match(answer.text, /^HTTP\/1\.1 200 OK\r\n[^]*ready\n$/);
+  assert.equal(
+    (await untilClosed(idle[0]!, 2_000)).state,
+    "closed",
+    "the oldest idle one made room",
+  );
+  assert.equal((await untilClosed(idle[2]!, 300)).state, "open", "the others stay");
+  assert.ok(endpoint.server.connections <= 3, `${endpoint.server.connections} open`);
+});
+
+Deno.test("serveEndpoint() refuses a request header over 8 KiB with 431 and closes", async () => {
+  await using endpoint = await limitedEndpoint({});
+  const conn = await endpoint.connect();
+  await conn.write(
+    encode(`GET /metrics HTTP/1.1\r\nhost: x\r\nx-big: ${"a".repeat(9000)}\r\n\r\n`),
+  );
+  const result = await untilClosed(conn, 5_000);
+  assert.equal(result.state, "closed");
+  assert.match(result.text, /^HTTP\/1\.1 431 /);
+});
