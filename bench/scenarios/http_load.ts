@@ -64,7 +64,9 @@ async function request(path: string, timeoutMs: number): Promise<{ status: numbe
       if (n === null) break;
       chunks.push(buf.slice(0, n));
     }
-    const text = new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c])));
+    const bytes = new Uint8Array(chunks.reduce((sum, c) => sum + c.length, 0));
+    chunks.reduce((at, c) => (bytes.set(c, at), at + c.length), 0);
+    const text = new TextDecoder().decode(bytes);
     const head = text.indexOf("\r\n\r\n");
     const length = Number(/\r\ncontent-length: (\d+)/i.exec(text)?.[1] ?? NaN);
     const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);

@@ -31,11 +31,21 @@ export interface Http1Limits {
    */
   headerTimeoutMs?: number;
   /**
-   * At the cap, a connection that has waited this long for a request
-   * without sending a byte is closed to make room for a new one.
+   * At the cap, a kept-alive connection that has waited this long for its
+   * next request without sending a byte is closed to make room for a new
+   * one. A connection that has not had a response yet is never evicted (its
+   * request may already sit unread in the socket); the header timeout
+   * closes it if it stays silent.
    * @default {1000}
    */
   idleEvictAfterMs?: number;
+  /**
+   * Requests handled and written at once; the others wait, header read,
+   * holding nothing but their connection. This bounds the memory that
+   * concurrent responses (a large /metrics each) can take.
+   * @default {4}
+   */
+  maxConcurrentRequests?: number;
   /**
    * Largest request header (request line and header fields); a larger one
    * gets 431 and the connection is closed.
@@ -59,6 +69,7 @@ export const HTTP1_DEFAULTS: Required<Http1Limits> = {
   maxConnections: 256,
   headerTimeoutMs: 5_000,
   idleEvictAfterMs: 1_000,
+  maxConcurrentRequests: 4,
   maxHeaderBytes: 8_192,
 };
 
@@ -156,6 +167,8 @@ class _Connection {
   waitingSince: number | undefined = performance.now();
   /** Bytes read from the client in the current wait for a request. */
   received = 0;
+  /** Responses sent on this connection. */
+  responses = 0;
   #closed = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
@@ -200,6 +213,21 @@ export function serveHttp1(
     ? `[${addr.hostname}]:${addr.port}`
     : `${addr.hostname}:${addr.port}`;
   const open = new Set<_Connection>();
+  let busy = 0;
+  const turns: (() => void)[] = [];
+  /** Runs `fn` when fewer than `maxConcurrentRequests` others run. */
+  const inTurn = async <T>(fn: () => Promise<T>): Promise<T> => {
+    while (busy >= limits.maxConcurrentRequests) {
+      await new Promise<void>((resolve) => turns.push(resolve));
+    }
+    busy++;
+    try {
+      return await fn();
+    } finally {
+      busy--;
+      turns.shift()?.();
+    }
+  };
   let stopping = false;
   let roomMade: (() => void) | undefined;
 
@@ -209,11 +237,11 @@ export function serveHttp1(
     roomMade?.();
   };
 
-  /** The connection that has waited longest for a request without sending a byte, if long enough. */
+  /** The kept-alive connection that has waited longest without sending a byte, if long enough. */
   const idlest = (): _Connection | undefined => {
     let oldest: _Connection | undefined;
     for (const c of open) {
-      if (c.waitingSince === undefined || c.received > 0) continue;
+      if (c.waitingSince === undefined || c.received > 0 || c.responses === 0) continue;
       if (oldest === undefined || c.waitingSince < oldest.waitingSince!) oldest = c;
     }
     const age = oldest === undefined ? 0 : performance.now() - oldest.waitingSince!;
@@ -281,25 +309,30 @@ export function serveHttp1(
           head = _parseHead(new TextDecoder().decode(buffer.subarray(0, headLength)), host);
           buffer = buffer.slice(headLength + HEADER_END.length);
         }
-        let response: Response;
-        let keepAlive = false;
-        if ("refuse" in head) {
-          response = _plain(head.refuse, `${REASONS[head.refuse]}\n`.toLowerCase());
-        } else {
-          method = head.request.method;
-          keepAlive = head.keepAlive && !head.hasBody && !stopping; // an unread body ends it
-          try {
-            response = await handler(head.request);
-          } catch (error) {
-            response = options.onError(error);
+        // One turn of the concurrency limit: handler, encoding and write.
+        const keepAlive = await inTurn(async () => {
+          let response: Response;
+          let keep = false;
+          if ("refuse" in head) {
+            response = _plain(head.refuse, `${REASONS[head.refuse]}\n`.toLowerCase());
+          } else {
+            method = head.request.method;
+            keep = head.keepAlive && !head.hasBody && !stopping; // an unread body ends it
+            try {
+              response = await handler(head.request);
+            } catch (error) {
+              response = options.onError(error);
+            }
           }
-        }
-        const bytes = await _encode(response, method === "HEAD", keepAlive);
-        await connection.within(limits.headerTimeoutMs, async () => {
-          for (let written = 0; written < bytes.length;) {
-            written += await conn.write(bytes.subarray(written));
-          }
+          const bytes = await _encode(response, method === "HEAD", keep);
+          await connection.within(limits.headerTimeoutMs, async () => {
+            for (let written = 0; written < bytes.length;) {
+              written += await conn.write(bytes.subarray(written));
+            }
+          });
+          return keep;
         });
+        connection.responses++;
         if (!keepAlive) return;
       }
     } catch {

@@ -1,3 +1,4 @@
+import { serveHttp1 } from "./http1.ts";
 import assert from "node:assert/strict";
 import { Agent, type AgentStatus, type BgpPort, type Health, type KernelPort } from "../agent.ts";
 import { resolveConfig, type ResolvedConfig } from "../config/mod.ts";
@@ -184,6 +185,15 @@ function route(vtep: string, communities: number[], withdraw = false): PathMessa
 
 const tick = () => new Promise((r) => setTimeout(r, 5));
 
+/** Polls `probe` every 5 ms until it holds (a busy machine may need more than one tick). */
+async function until(probe: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+  const start = Date.now();
+  while (!probe()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`Timed out after ${timeoutMs} ms: ${what}`);
+    await tick();
+  }
+}
+
 /** An agent on fakes, with its metrics bound, served through `handle()` as run.ts does. */
 function agentEndpoint() {
   const kernel = new FakeKernel();
@@ -264,10 +274,9 @@ Deno.test("the agent's /metrics, /readyz and /status agree after a table and an 
     route("192.0.2.11", [C(10010)]), // own address: skipped
     route("192.0.2.14", [C(999)]), // unknown VNI: skipped
   ]);
-  await tick();
-  assert.equal(handle(get("/readyz"), source).status, 200);
+  await until(() => handle(get("/readyz"), source).status === 200, "/readyz 200 after the table");
   bgp.watch!.onTable([route("192.0.2.12", [C(10010)], true)]);
-  await tick();
+  await until(() => kernel.fdb.get(7)?.size === 1, "the withdrawn VTEP deleted");
   assert.deepEqual([...kernel.fdb.get(7)!], ["192.0.2.13"]);
 
   const families = await scrape();
@@ -412,7 +421,11 @@ async function untilClosed(
 
 /** The endpoint with small limits, and connections opened to it, all closed afterwards. */
 async function limitedEndpoint(
-  limits: { headerTimeoutMs?: number; maxConnections?: number; idleEvictAfterMs?: number },
+  limits: {
+    headerTimeoutMs?: number;
+    maxConnections?: number;
+    idleEvictAfterMs?: number;
+  },
 ) {
   const source = new FakeSource();
   source.isReady = true;
@@ -483,14 +496,33 @@ Deno.test("serveEndpoint() keeps a connection alive for more requests, then clos
   assert.match(responses[1]!, /\r\n\r\n$/);
 });
 
-Deno.test("serveEndpoint() holds at most maxConnections and evicts the longest idle one for a new client", async () => {
+/** Sends a kept-alive GET and reads exactly its response (by content-length). */
+async function keptAliveGet(conn: Deno.Conn, path: string): Promise<string> {
+  await conn.write(encode(`GET ${path} HTTP/1.1\r\nhost: x\r\n\r\n`));
+  let text = "";
+  const buf = new Uint8Array(65536);
+  for (;;) {
+    const end = text.indexOf("\r\n\r\n");
+    const length = /\r\ncontent-length: (\d+)\r\n/i.exec(text)?.[1];
+    if (end >= 0 && length !== undefined && text.length >= end + 4 + Number(length)) return text;
+    const n = await conn.read(buf);
+    if (n === null) throw new Error(`closed after ${JSON.stringify(text)}`);
+    text += new TextDecoder().decode(buf.subarray(0, n));
+  }
+}
+
+Deno.test("serveEndpoint() holds at most maxConnections and evicts the longest kept-alive idle one", async () => {
   await using endpoint = await limitedEndpoint({
     headerTimeoutMs: 60_000,
     maxConnections: 3,
     idleEvictAfterMs: 200,
   });
   const idle = [];
-  for (let i = 0; i < 3; i++) idle.push(await endpoint.connect());
+  for (let i = 0; i < 3; i++) {
+    const conn = await endpoint.connect();
+    assert.match(await keptAliveGet(conn, "/readyz"), /^HTTP\/1\.1 200 OK\r\n/);
+    idle.push(conn);
+  }
   await new Promise((r) => setTimeout(r, 400));
   const client = await endpoint.connect();
   await client.write(encode("GET /readyz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"));
@@ -504,6 +536,61 @@ Deno.test("serveEndpoint() holds at most maxConnections and evicts the longest i
   );
   assert.equal((await untilClosed(idle[2]!, 300)).state, "open", "the others stay");
   assert.ok(endpoint.server.connections <= 3, `${endpoint.server.connections} open`);
+});
+
+Deno.test("serveEndpoint() never evicts a connection before its first response: a new client waits", async () => {
+  // A fresh connection's request may sit unread in the socket: closing it would drop a scrape.
+  await using endpoint = await limitedEndpoint({
+    headerTimeoutMs: 1_000,
+    maxConnections: 3,
+    idleEvictAfterMs: 50,
+  });
+  const silent = [];
+  for (let i = 0; i < 3; i++) silent.push(await endpoint.connect());
+  await new Promise((r) => setTimeout(r, 200));
+  const client = await endpoint.connect();
+  await client.write(encode("GET /readyz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"));
+  assert.equal((await untilClosed(silent[0]!, 300)).state, "open", "not evicted");
+  const answer = await untilClosed(client, 5_000);
+  assert.equal(answer.state, "closed");
+  assert.match(answer.text, /^HTTP\/1\.1 200 OK\r\n/, "answered once a silent one timed out");
+  assert.ok(endpoint.server.connections <= 3, `${endpoint.server.connections} open`);
+});
+
+Deno.test("serveHttp1() handles at most maxConcurrentRequests at once and answers every request", async () => {
+  let running = 0;
+  let most = 0;
+  const stop = new AbortController();
+  const server = serveHttp1({
+    hostname: "127.0.0.1",
+    port: 0,
+    signal: stop.signal,
+    maxConcurrentRequests: 2,
+    onError: () => new Response("error", { status: 500 }),
+  }, async () => {
+    running++;
+    most = Math.max(most, running);
+    await new Promise((r) => setTimeout(r, 20));
+    running--;
+    return new Response("x".repeat(100_000));
+  });
+  try {
+    const statuses = await Promise.all(
+      Array.from(
+        { length: 20 },
+        () =>
+          fetch(`http://127.0.0.1:${server.addr.port}/metrics`).then(async (r) => {
+            await r.arrayBuffer();
+            return r.status;
+          }),
+      ),
+    );
+    assert.deepEqual(statuses, Array(20).fill(200));
+    assert.equal(most, 2, "requests in the handler at once");
+  } finally {
+    stop.abort();
+    await server.finished;
+  }
 });
 
 Deno.test("serveEndpoint() refuses a request header over 8 KiB with 431 and closes", async () => {
