@@ -10,18 +10,14 @@ import type { Decoded, SkipReason } from "./overlay/route.ts";
 import { SKIP_REASONS } from "./overlay/route.ts";
 import { RouteTable } from "./overlay/route_table.ts";
 import { type LinkOutcome, type Vni, VniRegistry } from "./overlay/vnis.ts";
-import { formatCommunity } from "./overlay/community.ts";
+import { formatCommunity } from "./net/community.ts";
 import { type FdbPort, Reconciler } from "./reconcile/reconciler.ts";
 import { Watcher, type WatchSource } from "./bgp/watcher.ts";
 import { MembershipAdvertiser, type MembershipPort } from "./bgp/membership.ts";
 import { TableCompleteness } from "./bgp/completeness.ts";
-import {
-  FLOOD_MAC,
-  type LinkEvent,
-  type LinkInfo,
-  type NeighEvent,
-  type VxlanSpec,
-} from "./netlink/types.ts";
+import { FLOOD_MAC } from "./net/mac.ts";
+import { hostPrefix } from "./net/ip.ts";
+import type { LinkEvent, LinkInfo, NeighEvent, VxlanSpec } from "./netlink/types.ts";
 import { logger } from "./log.ts";
 import { type Cancel, later } from "./schedule.ts";
 import { VERSION } from "./version.ts";
@@ -247,11 +243,11 @@ export class Agent {
           this.stats.membershipUpdates++;
           if (communities.length === 0) {
             log.membership.info("Withdrew membership route {prefix}", {
-              prefix: `${config.node.localAddress}/32`,
+              prefix: hostPrefix(config.node.localAddress),
             });
           } else {
             log.membership.info("Advertised membership route {prefix} with {communities}", {
-              prefix: `${config.node.localAddress}/32`,
+              prefix: hostPrefix(config.node.localAddress),
               communities: communities.map(formatCommunity).join(" "),
             });
           }
@@ -325,13 +321,13 @@ export class Agent {
         // the dry-run client logged what it would have done
       } else if (ok) {
         log.membership.info("Withdrew membership route {prefix}", {
-          prefix: `${this.#config.node.localAddress}/32`,
+          prefix: hostPrefix(this.#config.node.localAddress),
         });
       } else {
         log.membership.warning(
           "Could not withdraw membership route {prefix} before exit; " +
             "the next start on this node replaces it",
-          { prefix: `${this.#config.node.localAddress}/32` },
+          { prefix: hostPrefix(this.#config.node.localAddress) },
         );
       }
     }
@@ -463,7 +459,7 @@ export class Agent {
         remoteVteps: this.#routes.size,
         membership: {
           enabled: this.#membership !== undefined,
-          prefix: `${cfg.node.localAddress}/32`,
+          prefix: hostPrefix(cfg.node.localAddress),
           communities: advertised ? advertised.map(formatCommunity) : null,
         },
       },
@@ -643,7 +639,7 @@ export class Agent {
     }
     const route = item.route;
     if (route.vtep === this.#config.node.localAddress) {
-      this.#skip("own-address", `prefix ${route.vtep}/32 is this node's own VTEP`);
+      this.#skip("own-address", `prefix ${hostPrefix(route.vtep)} is this node's own VTEP`);
       return;
     }
     let changed: number[];
@@ -655,7 +651,7 @@ export class Agent {
       if (!route.communities.some((c) => this.#vnis.byCommunity(c))) {
         this.#skip(
           "unknown-vni",
-          `prefix ${route.vtep}/32 carries no community of a known VNI (${
+          `prefix ${hostPrefix(route.vtep)} carries no community of a known VNI (${
             route.communities.map(formatCommunity).join(" ") || "none"
           })`,
         );

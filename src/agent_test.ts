@@ -5,7 +5,7 @@ import { resolveConfig } from "./config/schema.ts";
 import type { LinkInfo, VxlanSpec } from "./netlink/types.ts";
 import type { WatchHandlers } from "./bgp/client.ts";
 import { decodePath, encodeMembershipPath, type PathMessage } from "./bgp/path_codec.ts";
-import { formatCommunity, makeCommunity } from "./overlay/community.ts";
+import { formatCommunity, makeCommunity } from "./net/community.ts";
 
 const C = (v: number) => makeCommunity(65000, v);
 
@@ -170,8 +170,8 @@ Deno.test("Agent creates configured devices only with autoRecreateVxlan and dele
   kernel.links.set(2, { ifindex: 2, name: "eth0", kind: "veth", up: true });
   kernel.addVxlan(8, 10011); // created by the user
   const vnis = [
-    { id: 10010, community: "65000:10010", device: "vxlan10010", underlayInterface: undefined },
-    { id: 10011, community: "65000:10011", device: "vxlan10011", underlayInterface: undefined },
+    { id: 10010, community: C(10010), device: "vxlan10010", underlayInterface: undefined },
+    { id: 10011, community: C(10011), device: "vxlan10011", underlayInterface: undefined },
   ];
   const { agent } = start(kernel, config({ autoRecreateVxlan: true }, vnis));
   assert.ok(kernel.getLink("vxlan10010"), "missing device was created");

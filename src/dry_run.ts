@@ -7,8 +7,10 @@
  */
 import type { BgpPort, KernelPort } from "./agent.ts";
 import { decodePath, type PathMessage } from "./bgp/path_codec.ts";
-import { formatCommunity } from "./overlay/community.ts";
-import { FLOOD_MAC, type VxlanSpec } from "./netlink/types.ts";
+import { formatCommunity } from "./net/community.ts";
+import { FLOOD_MAC } from "./net/mac.ts";
+import { hostPrefix } from "./net/ip.ts";
+import type { VxlanSpec } from "./netlink/types.ts";
 import { logger } from "./log.ts";
 
 const log = { fdb: logger("fdb"), link: logger("link"), membership: logger("membership") };
@@ -53,7 +55,7 @@ function describe(path: PathMessage): { prefix: string; communities: string } {
   const decoded = decodePath(path);
   if (!decoded.ok) return { prefix: "?", communities: "" };
   return {
-    prefix: `${decoded.route.vtep}/32`,
+    prefix: hostPrefix(decoded.route.vtep),
     communities: decoded.route.communities.map(formatCommunity).join(" "),
   };
 }

@@ -9,7 +9,7 @@
  * @module
  */
 import type { Decoded } from "../overlay/route.ts";
-import { vtepProblem } from "../overlay/ipv4.ts";
+import { hostPrefixLength, type IpAddress, ipFamily, parseVtep } from "../net/ip.ts";
 import { apipbType } from "./proto.ts";
 
 /** `google.protobuf.Any` as proto-loader hands it over. */
@@ -84,9 +84,9 @@ export function decodePath(path: PathMessage): Decoded {
   if (prefix.prefixLen !== 32) {
     return { ok: false, reason: "not-host-route", detail: `prefix ${text} is not a /32` };
   }
-  const problem = vtepProblem(prefix.prefix);
-  if (problem) {
-    return { ok: false, reason: "not-a-vtep", detail: `prefix ${text}: ${problem}` };
+  const vtep = parseVtep(prefix.prefix);
+  if ("problem" in vtep) {
+    return { ok: false, reason: "not-a-vtep", detail: `prefix ${text}: ${vtep.problem}` };
   }
   const communities: number[] = [];
   for (const attr of path.pattrs ?? []) {
@@ -104,14 +104,14 @@ export function decodePath(path: PathMessage): Decoded {
   }
   return {
     ok: true,
-    route: { vtep: prefix.prefix, communities, withdraw: path.isWithdraw === true },
+    route: { vtep: vtep.vtep, communities, withdraw: path.isWithdraw === true },
   };
 }
 
 /** The node's own membership announcement. */
 export interface Membership {
-  /** Local VTEP address; the path is `<address>/32` with this next hop. */
-  address: string;
+  /** Local VTEP address; the path is its host route with this next hop. */
+  address: IpAddress | string;
   /** Communities of every online VNI, as 32-bit values. */
   communities: readonly number[];
 }
@@ -131,7 +131,10 @@ export function encodeMembershipPath(membership: Membership): PathMessage {
     pattrs.push(packAny("CommunitiesAttribute", { communities }));
   }
   return {
-    nlri: packAny("IPAddressPrefix", { prefixLen: 32, prefix: membership.address }),
+    nlri: packAny("IPAddressPrefix", {
+      prefixLen: hostPrefixLength(ipFamily(membership.address)),
+      prefix: membership.address,
+    }),
     pattrs,
     family: { afi: AFI_IP, safi: SAFI_UNICAST },
   };
@@ -143,9 +146,12 @@ export function encodeMembershipPath(membership: Membership): PathMessage {
  * withdrawal). Never send a DeletePath without a path: gobgpd would then
  * delete every local path of the family.
  */
-export function encodeMembershipKey(address: string): PathMessage {
+export function encodeMembershipKey(address: IpAddress | string): PathMessage {
   return {
-    nlri: packAny("IPAddressPrefix", { prefixLen: 32, prefix: address }),
+    nlri: packAny("IPAddressPrefix", {
+      prefixLen: hostPrefixLength(ipFamily(address)),
+      prefix: address,
+    }),
     pattrs: [],
     family: { afi: AFI_IP, safi: SAFI_UNICAST },
     isWithdraw: true,

@@ -7,6 +7,7 @@
  */
 import type { AgentStatus, Health } from "../agent.ts";
 import { logger } from "../log.ts";
+import { type HostPort, splitHostPort } from "../net/host_port.ts";
 
 /** What the endpoint serves; the agent and its metrics registry provide it. */
 export interface EndpointSource {
@@ -18,7 +19,7 @@ export interface EndpointSource {
 
 export interface EndpointOptions {
   /** `host:port`; IPv6 hosts in brackets. */
-  listen: string;
+  listen: HostPort;
   /** Stops the server when aborted. */
   signal?: AbortSignal;
 }
@@ -66,16 +67,6 @@ export function handle(request: Request, source: EndpointSource): Response {
     default:
       return text(`not found: ${path}\nendpoints: /metrics /healthz /readyz /status\n`, 404);
   }
-}
-
-/** Splits `host:port` (IPv6 in brackets). */
-export function splitHostPort(listen: string): { hostname: string; port: number } {
-  const colon = listen.lastIndexOf(":");
-  const host = listen.slice(0, colon);
-  return {
-    hostname: host.startsWith("[") ? host.slice(1, -1) : host,
-    port: Number(listen.slice(colon + 1)),
-  };
 }
 
 /** Starts the endpoint; resolves once it listens. */

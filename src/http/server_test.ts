@@ -3,11 +3,12 @@ import { Agent, type AgentStatus, type BgpPort, type Health, type KernelPort } f
 import { resolveConfig, type ResolvedConfig } from "../config/mod.ts";
 import type { WatchHandlers } from "../bgp/client.ts";
 import { encodeMembershipPath, type PathMessage } from "../bgp/path_codec.ts";
-import { makeCommunity } from "../overlay/community.ts";
+import { makeCommunity } from "../net/community.ts";
 import type { LinkInfo } from "../netlink/types.ts";
 import { parseExposition, sampleValue } from "../../tests/_ops_prom.ts";
 import { bindAgentMetrics, createMetrics } from "./agent_metrics.ts";
-import { type EndpointSource, handle, serveEndpoint, splitHostPort } from "./server.ts";
+import { type EndpointSource, handle, serveEndpoint } from "./server.ts";
+import type { HostPort } from "../net/host_port.ts";
 
 const STATUS: AgentStatus = {
   version: "0.0.0-test",
@@ -123,13 +124,6 @@ Deno.test("handle() /metrics has the text-format content type; HEAD is allowed",
   assert.equal(response.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
   assert.equal(await response.text(), source.metricsText);
   assert.equal(handle(get("/metrics", { method: "HEAD" }), source).status, 200);
-});
-
-Deno.test("splitHostPort() splits IPv4, names and bracketed IPv6", () => {
-  assert.deepEqual(splitHostPort("127.0.0.1:9469"), { hostname: "127.0.0.1", port: 9469 });
-  assert.deepEqual(splitHostPort("localhost:1"), { hostname: "localhost", port: 1 });
-  assert.deepEqual(splitHostPort("[::1]:9469"), { hostname: "::1", port: 9469 });
-  assert.deepEqual(splitHostPort("0.0.0.0:0"), { hostname: "0.0.0.0", port: 0 });
 });
 
 // ---- the agent's real metrics ------------------------------------------------
@@ -352,7 +346,10 @@ Deno.test("serveEndpoint() refuses bodies and unknown paths on the wire and keep
   const source = new FakeSource();
   source.isReady = true;
   const stop = new AbortController();
-  const server = await serveEndpoint(source, { listen: "127.0.0.1:0", signal: stop.signal });
+  const server = await serveEndpoint(source, {
+    listen: "127.0.0.1:0" as HostPort, // port 0: any free port, which the config refuses
+    signal: stop.signal,
+  });
   try {
     const port = (server.addr as Deno.NetAddr).port;
     const status = (text: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]);

@@ -9,13 +9,15 @@
  */
 
 import { type Libnl, openLibnl } from "./_ffi.ts";
-import { cString, isZero, parseIPv4 } from "./_addr.ts";
+import { cString } from "./_addr.ts";
+import { ipBytes } from "../net/ip.ts";
+import { FLOOD_MAC, isZeroMac } from "../net/mac.ts";
 import {
   AF_BRIDGE,
   AF_INET,
   AF_LLC,
   AF_UNSPEC,
-  formatIp,
+  formatAddr,
   IFF_UP,
   NETLINK_ROUTE,
   NLM_F_APPEND,
@@ -31,7 +33,7 @@ import {
   RTM_GETNEIGH,
 } from "./_objects.ts";
 import { NetlinkError, NLE, unwrap } from "./errors.ts";
-import { FLOOD_MAC, type LinkInfo, type VxlanSpec } from "./types.ts";
+import type { LinkInfo, VxlanSpec } from "./types.ts";
 
 const VNI_MAX = 0xffffff;
 const IFNAMSIZ = 16;
@@ -177,7 +179,7 @@ export class Netlink implements Disposable {
     if (!Number.isInteger(spec.port) || spec.port < 1 || spec.port > 0xffff) {
       throw new RangeError(`${what}: invalid UDP port ${spec.port}`);
     }
-    const local = spec.local === undefined || spec.local === "" ? undefined : parseIPv4(spec.local);
+    const local = spec.local === undefined || spec.local === "" ? undefined : ipv4Bytes(spec.local);
     if (spec.local !== undefined && spec.local !== "" && local === undefined) {
       throw new TypeError(`${what}: invalid local IPv4 address "${spec.local}"`);
     }
@@ -320,10 +322,10 @@ export class Netlink implements Disposable {
         const dev = route.rtnl_neigh_get_ifindex(obj);
         if (ifindex !== 0 && dev !== ifindex) continue;
         const mac = readAddr(this.#lib, route.rtnl_neigh_get_lladdr(obj));
-        if (mac === undefined || mac.bytes.length !== 6 || !isZero(mac.bytes)) continue;
+        if (mac === undefined || mac.bytes.length !== 6 || !isZeroMac(mac.bytes)) continue;
         const dst = readAddr(this.#lib, route.rtnl_neigh_get_dst(obj));
         if (dst === undefined || dst.bytes.length !== 4) continue;
-        const text = formatIp(dst);
+        const text = formatAddr(dst);
         if (text === undefined) continue;
         const set = sets.get(dev);
         if (set === undefined) sets.set(dev, new Set([text]));
@@ -383,7 +385,7 @@ export class Netlink implements Disposable {
     if (!Number.isInteger(ifindex) || ifindex <= 0) {
       throw new RangeError(`${action}: invalid ifindex ${ifindex}`);
     }
-    const ip = parseIPv4(dst);
+    const ip = ipv4Bytes(dst);
     if (ip === undefined) throw new TypeError(`${action}: "${dst}" is not an IPv4 address`);
     return ip;
   }
@@ -455,6 +457,12 @@ export class Netlink implements Disposable {
       return quoteDevice(ifindex, undefined);
     }
   }
+}
+
+/** IPv4 only, as the kernel calls here are built for AF_INET. */
+function ipv4Bytes(text: string): Uint8Array<ArrayBuffer> | undefined {
+  const bytes = ipBytes(text);
+  return bytes?.length === 4 ? bytes : undefined;
 }
 
 function quoteDevice(ifindex: number, name: string | undefined): string {

@@ -9,7 +9,7 @@
  */
 import type { VniConfig } from "../config/types.ts";
 import type { LinkInfo } from "../netlink/types.ts";
-import { makeCommunity, parseCommunity } from "./community.ts";
+import { communityAsn, makeCommunity } from "../net/community.ts";
 
 /** One VNI the node serves. */
 export interface Vni {
@@ -60,13 +60,9 @@ export class VniRegistry {
     this.#localAddress = localAddress;
     if (mode.kind === "static") {
       for (const config of mode.vnis) {
-        const community = parseCommunity(config.community);
-        if (community === undefined) {
-          throw new TypeError(`Cannot use VNI ${config.id}: bad community "${config.community}"`);
-        }
         this.#add({
           id: config.id,
-          community,
+          community: config.community,
           device: config.device,
           ifindex: undefined,
           configured: true,
@@ -79,7 +75,7 @@ export class VniRegistry {
   /** True when routes with `community` can matter to this node, now or later. */
   keeps(community: number): boolean {
     if (this.#mode.kind === "static") return this.#byCommunity.has(community);
-    return community >>> 16 === this.#mode.asn;
+    return communityAsn(community) === this.#mode.asn;
   }
 
   /** The VNI that `community` maps to, if known. */
