@@ -19,6 +19,7 @@ import { FLOOD_MAC } from "./net/mac.ts";
 import { hostPrefix } from "./net/ip.ts";
 import type { LinkEvent, LinkInfo, NeighEvent, VxlanSpec } from "./netlink/types.ts";
 import { logger } from "./log.ts";
+import type { AgentStats, AgentStatus, Health, MetricsSource, VniStatus } from "./status/types.ts";
 import { type Cancel, later } from "./schedule.ts";
 import { VERSION } from "./version.ts";
 
@@ -59,56 +60,6 @@ export interface AgentDeps {
   observers?: AgentObservers;
 }
 
-/** Counters for operators (and, later, /metrics). */
-export interface AgentStats {
-  routeEvents: { add: number; withdraw: number };
-  skipped: Record<SkipReason, number>;
-  fdbWrites: { append: number; del: number };
-  fdbErrors: { append: number; del: number };
-  membershipUpdates: number;
-  streamDowns: number;
-}
-
-/** Per-VNI state for `/status` and `evpn-agent status`. */
-export interface VniStatus {
-  vni: number;
-  community: string;
-  device: string;
-  ifindex: number | null;
-  online: boolean;
-  /** The device's own local address (IFLA_VXLAN_LOCAL), when it has one. */
-  localAddress: string | null;
-  desired: string[];
-  programmed: string[];
-  /** Desired but not programmed. */
-  missing: string[];
-  /** Programmed but not desired. */
-  extra: string[];
-  lastError: { message: string; at: string } | null;
-}
-
-export interface AgentStatus {
-  version: string;
-  dryRun: boolean;
-  ready: boolean;
-  node: { localAddress: string; mode: "static" | "discover" };
-  bgp: {
-    address: string;
-    stream: string;
-    reconnects: number;
-    remoteVteps: number;
-    membership: { enabled: boolean; prefix: string; communities: string[] | null };
-  };
-  lastSync: string | null;
-  vnis: VniStatus[];
-}
-
-/** Liveness of the agent's loops. */
-export interface Health {
-  ok: boolean;
-  loops: Record<string, { ok: boolean; detail: string }>;
-}
-
 /** Observers for metrics; all optional. */
 export interface AgentObservers {
   /** Seconds from a route's arrival on the stream to the FDB write it caused. */
@@ -128,7 +79,7 @@ const log = {
 /** Minimum time between two automatic re-creations of one device. */
 const RECREATE_MIN_INTERVAL_MS = 1_000;
 
-export class Agent {
+export class Agent implements MetricsSource {
   #config: ResolvedConfig;
   #deps: AgentDeps;
   #vnis: VniRegistry;
@@ -357,6 +308,9 @@ export class Agent {
   }
   get reconciler(): Reconciler {
     return this.#reconciler;
+  }
+  get vnisOnline(): number {
+    return this.#vnis.online().length;
   }
   get watchState(): string {
     return this.#watcher.state;

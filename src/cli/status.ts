@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { AgentStatus } from "../agent.ts";
+import type { AgentStatus } from "../status/types.ts";
 import { FLOOD_MAC } from "../net/mac.ts";
 import { ipv4Value } from "../net/ip.ts";
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { AgentStatus, Health } from "../agent.ts";
+import type { AgentStatus, Health } from "../status/types.ts";
 import { logger } from "../log.ts";
 import { type HostPort, splitHostPort } from "../net/host_port.ts";
 

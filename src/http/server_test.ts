@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { Agent, type AgentStatus, type BgpPort, type Health, type KernelPort } from "../agent.ts";
+import { Agent, type BgpPort, type KernelPort } from "../agent.ts";
+import type { AgentStatus, Health } from "../status/types.ts";
 import { resolveConfig, type ResolvedConfig } from "../config/mod.ts";
 import type { WatchHandlers } from "../bgp/client.ts";
 import { encodeMembershipPath, type PathMessage } from "../bgp/path_codec.ts";

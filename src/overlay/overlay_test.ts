@@ -4,7 +4,7 @@ import { makeCommunity } from "../net/community.ts";
 import { parseIp } from "../net/ip.ts";
 import { RouteTable } from "./route_table.ts";
 import { VniRegistry } from "./vnis.ts";
-import type { LinkInfo } from "../netlink/types.ts";
+import type { Device } from "./vnis.ts";
 
 const C = (v: number) => makeCommunity(65000, v);
 
@@ -50,8 +50,8 @@ Deno.test("RouteTable index equals a recomputation from scratch (property)", () 
   );
 });
 
-function vxlan(ifindex: number, name: string, vni: number): LinkInfo {
-  return { ifindex, name, kind: "vxlan", up: true, vni };
+function vxlan(ifindex: number, name: string, vni: number): Device {
+  return { ifindex, name, kind: "vxlan", vni };
 }
 
 Deno.test("VniRegistry (discovery) brings a vxlan device online with community ASN:VNI", () => {
@@ -76,7 +76,7 @@ Deno.test("VniRegistry (discovery) skips a VNI above 65535 with a warning that s
 
 Deno.test("VniRegistry ignores non-vxlan links in discovery mode", () => {
   const reg = new VniRegistry({ kind: "discover", asn: 65000 });
-  const out = reg.observeLink({ ifindex: 2, name: "eth0", kind: "veth", up: true });
+  const out = reg.observeLink({ ifindex: 2, name: "eth0", kind: "veth" });
   assert.deepEqual(out, { online: [], offline: [], warnings: [] });
 });
 
@@ -90,7 +90,7 @@ Deno.test("VniRegistry (static) reports a device of the wrong kind or VNI and le
       underlayInterface: undefined,
     }],
   });
-  const wrongKind = reg.observeLink({ ifindex: 3, name: "vxlan10010", kind: "veth", up: true });
+  const wrongKind = reg.observeLink({ ifindex: 3, name: "vxlan10010", kind: "veth" });
   assert.match(wrongKind.warnings[0]!, /not vxlan/);
   const wrongVni = reg.observeLink(vxlan(4, "vxlan10010", 10011));
   assert.match(wrongVni.warnings[0]!, /carries VNI 10011 but the config says 10010/);

@@ -7,14 +7,36 @@
  *
  * @module
  */
-import type { VniConfig } from "../config/types.ts";
-import type { LinkInfo } from "../netlink/types.ts";
-import { communityAsn, makeCommunity } from "../net/community.ts";
+import type { IpAddress } from "../net/ip.ts";
+import { communityAsn, makeCommunity, type StandardCommunity } from "../net/community.ts";
+
+/**
+ * A kernel device as the registry sees it (the kernel edge's link type fits
+ * it). Undefined fields were not reported.
+ */
+export interface Device {
+  ifindex: number;
+  name: string;
+  /** `"vxlan"`, `"veth"`, ... or undefined. */
+  kind: string | undefined;
+  /** VXLAN only: the VNI. */
+  vni?: number;
+  /** VXLAN only: the device's local address. */
+  local?: IpAddress;
+}
+
+/** One configured VNI (the resolved config's `vnis[]` fits it). */
+export interface VniSpec {
+  id: number;
+  community: StandardCommunity;
+  device: string;
+  underlayInterface: string | undefined;
+}
 
 /** One VNI the node serves. */
 export interface Vni {
   id: number;
-  community: number;
+  community: StandardCommunity;
   /** Kernel device name. */
   device: string;
   /** Ifindex while online; undefined while the device is absent. */
@@ -36,7 +58,7 @@ export interface LinkOutcome {
 }
 
 export type VniMode =
-  | { kind: "static"; vnis: readonly VniConfig[] }
+  | { kind: "static"; vnis: readonly VniSpec[] }
   | { kind: "discover"; asn: number };
 
 /** The largest VNI that fits into the VALUE half of an `ASN:VNI` community. */
@@ -107,7 +129,7 @@ export class VniRegistry {
    * notification). Decides whether it brings a VNI online, takes one offline
    * (renamed, changed kind or VNI), or is none of our business.
    */
-  observeLink(link: LinkInfo): LinkOutcome {
+  observeLink(link: Device): LinkOutcome {
     const out: LinkOutcome = { online: [], offline: [], warnings: [] };
     // A device we had under this ifindex that no longer matches goes offline first.
     const previous = this.byIfindex(link.ifindex);
@@ -184,12 +206,12 @@ export class VniRegistry {
     return undefined;
   }
 
-  #matches(vni: Vni, link: LinkInfo): boolean {
+  #matches(vni: Vni, link: Device): boolean {
     if (link.kind !== "vxlan" || link.vni !== vni.id) return false;
     return this.#mode.kind === "discover" || link.name === vni.device;
   }
 
-  #setOnline(vni: Vni, ifindex: number, out: LinkOutcome, link?: LinkInfo) {
+  #setOnline(vni: Vni, ifindex: number, out: LinkOutcome, link?: Device) {
     if (vni.ifindex === ifindex) return;
     if (link?.local !== undefined && this.#localAddress && link.local !== this.#localAddress) {
       out.warnings.push(
