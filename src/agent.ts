@@ -23,14 +23,13 @@ import type { AgentStats, AgentStatus, Health, MetricsSource, VniStatus } from "
 import { type Cancel, later } from "./schedule.ts";
 import { VERSION } from "./version.ts";
 
-/** The kernel operations the agent uses; `Netlink` implements them. */
-export interface KernelPort extends FdbPort {
+/** The link operations the agent uses; `Netlink.links` implements them. */
+export interface LinkPort {
   listLinks(): LinkInfo[];
   getLink(name: string): LinkInfo | undefined;
   getLinkByIndex(ifindex: number): LinkInfo | undefined;
   createVxlan(spec: VxlanSpec): number;
   deleteLink(ifindex: number, name?: string): void;
-  close(): void;
 }
 
 /** Kernel notifications; `NetlinkEvents` implements it. */
@@ -52,10 +51,12 @@ export interface BgpPort extends WatchSource, MembershipPort {
 }
 
 export interface AgentDeps {
-  kernel: KernelPort;
+  links: LinkPort;
+  /** Flood entries; `Netlink.fdb` implements it. */
+  fdb: FdbPort;
   openEvents(handlers: EventHandlers): EventsPort;
   bgp: BgpPort;
-  /** True when `kernel` and `bgp` only log what they would do (`--dry-run`). */
+  /** True when the kernel ports and `bgp` only log what they would do (`--dry-run`). */
   dryRun?: boolean;
   observers?: AgentObservers;
 }
@@ -123,7 +124,7 @@ export class Agent implements MetricsSource {
     );
     this.#routes = new RouteTable((c) => this.#vnis.keeps(c));
     this.#reconciler = new Reconciler({
-      fdb: deps.kernel,
+      fdb: deps.fdb,
       desired: (vni) => {
         const entry = this.#vnis.byId(vni);
         return entry ? this.#routes.vteps(entry.community) : new Set();
@@ -285,7 +286,7 @@ export class Agent implements MetricsSource {
     if (!this.#config.node.skipLinkCleanup) {
       for (const [ifindex, name] of this.#created) {
         try {
-          this.#deps.kernel.deleteLink(ifindex, name);
+          this.#deps.links.deleteLink(ifindex, name);
           log.link.info("Deleted {device}, which this agent had created", { device: name });
         } catch (error) {
           log.link.warning("Cannot delete {device}: {error}", {
@@ -296,7 +297,6 @@ export class Agent implements MetricsSource {
       }
     }
     this.#deps.bgp.close();
-    this.#deps.kernel.close();
   }
 
   /** Read-only views for status output and tests. */
@@ -376,10 +376,10 @@ export class Agent implements MetricsSource {
       let programmed = this.#reconciler.programmed(vni.id) ?? [];
       if (this.#deps.dryRun && vni.ifindex !== undefined) {
         // Nothing was written: show the kernel as it is, and what would change.
-        programmed = this.#deps.kernel.listFlood(vni.ifindex).sort();
+        programmed = this.#deps.fdb.listFlood(vni.ifindex).sort();
       }
       const link = vni.ifindex !== undefined
-        ? this.#deps.kernel.getLinkByIndex(vni.ifindex)
+        ? this.#deps.links.getLinkByIndex(vni.ifindex)
         : undefined;
       const d = new Set(desired);
       const p = new Set(programmed);
@@ -427,7 +427,7 @@ export class Agent implements MetricsSource {
   /** Lists links (and, with `relist`, every managed device's flood entries) again. */
   #resyncKernel(relist = true) {
     if (this.#stopped) return;
-    const links = this.#deps.kernel.listLinks();
+    const links = this.#deps.links.listLinks();
     const present = new Set(links.map((l) => l.ifindex));
     for (const vni of this.#vnis.online()) {
       if (vni.ifindex !== undefined && !present.has(vni.ifindex)) {
@@ -443,7 +443,7 @@ export class Agent implements MetricsSource {
   #onLinkEvent(event: LinkEvent) {
     if (this.#stopped) return;
     const ifindex = event.link.ifindex;
-    const current = event.type === "del" ? undefined : this.#deps.kernel.getLinkByIndex(ifindex);
+    const current = event.type === "del" ? undefined : this.#deps.links.getLinkByIndex(ifindex);
     if (!current) {
       this.#created.delete(ifindex);
       this.#apply(this.#vnis.removeLink(ifindex));
@@ -499,10 +499,10 @@ export class Agent implements MetricsSource {
   #create(vni: Vni) {
     const node = this.#config.node;
     // Another link may hold the name (wrong kind or VNI): reported, left alone.
-    if (this.#deps.kernel.getLink(vni.device)) return;
+    if (this.#deps.links.getLink(vni.device)) return;
     this.#lastRecreate.set(vni.id, Date.now());
     const underlayName = vni.underlayInterface ?? node.localInterface;
-    const underlay = this.#deps.kernel.getLink(underlayName);
+    const underlay = this.#deps.links.getLink(underlayName);
     const spec: VxlanSpec = { name: vni.device, vni: vni.id, port: node.vxlanPort };
     if (node.localAddress) spec.local = node.localAddress;
     if (underlay) spec.underlayIfindex = underlay.ifindex;
@@ -513,7 +513,7 @@ export class Agent implements MetricsSource {
       });
     }
     try {
-      const ifindex = this.#deps.kernel.createVxlan(spec);
+      const ifindex = this.#deps.links.createVxlan(spec);
       this.#created.set(ifindex, vni.device);
       log.link.info("Created {device} (VNI {vni}, local {local}, dstport {port}, nolearning)", {
         device: vni.device,
@@ -521,7 +521,7 @@ export class Agent implements MetricsSource {
         local: node.localAddress,
         port: node.vxlanPort,
       });
-      const link = this.#deps.kernel.getLinkByIndex(ifindex);
+      const link = this.#deps.links.getLinkByIndex(ifindex);
       if (link) this.#apply(this.#vnis.observeLink(link));
       this.#updateMembership();
     } catch (error) {

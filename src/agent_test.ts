@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { Agent, type BgpPort, type EventHandlers, type KernelPort } from "./agent.ts";
+import { Agent, type BgpPort, type EventHandlers, type LinkPort } from "./agent.ts";
+import type { FdbPort } from "./reconcile/reconciler.ts";
 import type { ResolvedConfig } from "./config/types.ts";
 import { resolveConfig } from "./config/schema.ts";
 import type { LinkInfo, VxlanSpec } from "./netlink/types.ts";
@@ -9,7 +10,7 @@ import { formatCommunity, makeCommunity } from "./net/community.ts";
 
 const C = (v: number) => makeCommunity(65000, v);
 
-class FakeKernel implements KernelPort {
+class FakeKernel implements LinkPort, FdbPort {
   links = new Map<number, LinkInfo>();
   fdb = new Map<number, Set<string>>();
   next = 100;
@@ -93,7 +94,8 @@ function start(kernel: FakeKernel, cfg = config()) {
   const bgp = new FakeBgp();
   let handlers: EventHandlers | undefined;
   const agent = new Agent(cfg, {
-    kernel,
+    links: kernel,
+    fdb: kernel,
     bgp,
     openEvents: (h) => {
       handlers = h;

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import type { BgpPort, KernelPort } from "./agent.ts";
+import type { BgpPort, LinkPort } from "./agent.ts";
+import type { FdbPort } from "./reconcile/reconciler.ts";
 import { decodePath, type PathMessage } from "./bgp/path_codec.ts";
 import { formatCommunity } from "./net/community.ts";
 import { FLOOD_MAC } from "./net/mac.ts";
@@ -15,13 +16,10 @@ import { logger } from "./log.ts";
 
 const log = { fdb: logger("fdb"), link: logger("link"), membership: logger("membership") };
 
-/** Reads from `kernel`; logs appends, deletes and link changes instead of making them. */
-export function dryRunKernel(kernel: KernelPort): KernelPort {
+/** Reads from `fdb`; logs appends and deletes instead of making them. */
+export function dryRunFdb(fdb: FdbPort): FdbPort {
   return {
-    listLinks: () => kernel.listLinks(),
-    getLink: (name) => kernel.getLink(name),
-    getLinkByIndex: (ifindex) => kernel.getLinkByIndex(ifindex),
-    listFlood: (ifindex) => kernel.listFlood(ifindex),
+    listFlood: (ifindex) => fdb.listFlood(ifindex),
     appendFlood(ifindex, dst, name) {
       log.fdb.info("Dry run: would add flood entry {mac} dst {dst} on {device}", {
         mac: FLOOD_MAC,
@@ -36,6 +34,15 @@ export function dryRunKernel(kernel: KernelPort): KernelPort {
         device: name ?? `ifindex ${ifindex}`,
       });
     },
+  };
+}
+
+/** Reads from `links`; logs link changes instead of making them. */
+export function dryRunLinks(links: LinkPort): LinkPort {
+  return {
+    listLinks: () => links.listLinks(),
+    getLink: (name) => links.getLink(name),
+    getLinkByIndex: (ifindex) => links.getLinkByIndex(ifindex),
     createVxlan(spec: VxlanSpec) {
       log.link.info("Dry run: would create {device} (VNI {vni}, dstport {port}, nolearning)", {
         device: spec.name,
@@ -47,7 +54,6 @@ export function dryRunKernel(kernel: KernelPort): KernelPort {
     deleteLink(ifindex, name) {
       log.link.info("Dry run: would delete {device}", { device: name ?? `ifindex ${ifindex}` });
     },
-    close: () => kernel.close(),
   };
 }
 

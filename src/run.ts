@@ -8,7 +8,7 @@ import type { ResolvedConfig } from "./config/types.ts";
 import { Agent } from "./agent.ts";
 import { GobgpClient } from "./bgp/client.ts";
 import { Netlink, NetlinkEvents } from "./netlink/mod.ts";
-import { dryRunBgp, dryRunKernel } from "./dry_run.ts";
+import { dryRunBgp, dryRunFdb, dryRunLinks } from "./dry_run.ts";
 import { bindAgentMetrics, createMetrics } from "./http/agent_metrics.ts";
 import { serveEndpoint } from "./http/server.ts";
 import { logger } from "./log.ts";
@@ -41,7 +41,8 @@ export async function run(config: ResolvedConfig, options: RunOptions = {}): Pro
   });
   const metrics = createMetrics();
   const agent = new Agent(config, {
-    kernel: dryRun ? dryRunKernel(netlink) : netlink,
+    links: dryRun ? dryRunLinks(netlink.links) : netlink.links,
+    fdb: dryRun ? dryRunFdb(netlink.fdb) : netlink.fdb,
     bgp: dryRun ? dryRunBgp(client) : client,
     openEvents: (handlers) => new NetlinkEvents(handlers),
     dryRun,
@@ -96,6 +97,7 @@ export async function run(config: ResolvedConfig, options: RunOptions = {}): Pro
   }, 1_800);
   stopHttp.abort();
   await agent.stop();
+  netlink.close();
   await server?.finished;
   clearTimeout(deadline);
   log.info("Stopped");

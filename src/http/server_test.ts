@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { Agent, type BgpPort, type KernelPort } from "../agent.ts";
+import { Agent, type BgpPort, type LinkPort } from "../agent.ts";
+import type { FdbPort } from "../reconcile/reconciler.ts";
 import type { AgentStatus, Health } from "../status/types.ts";
 import { resolveConfig, type ResolvedConfig } from "../config/mod.ts";
 import type { WatchHandlers } from "../bgp/client.ts";
@@ -131,7 +132,7 @@ Deno.test("handle() /metrics has the text-format content type; HEAD is allowed",
 
 const C = (v: number) => makeCommunity(65000, v);
 
-class FakeKernel implements KernelPort {
+class FakeKernel implements LinkPort, FdbPort {
   links = new Map<number, LinkInfo>([
     [7, { ifindex: 7, name: "vxlan10010", kind: "vxlan", up: true, vni: 10010 }],
     [8, { ifindex: 8, name: "vxlan10011", kind: "vxlan", up: true, vni: 10011 }],
@@ -185,7 +186,8 @@ function agentEndpoint() {
   const bgp = new FakeBgp();
   const metrics = createMetrics();
   const agent = new Agent(structuredClone(CONFIG), {
-    kernel,
+    links: kernel,
+    fdb: kernel,
     bgp,
     openEvents: () => ({ start() {}, close() {} }),
     observers: {

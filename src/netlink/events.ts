@@ -96,7 +96,7 @@ type Queued =
  *
  * ```ts ignore
  * using events = new NetlinkEvents({ onLink, onNeigh, onOverrun: resync });
- * const links = nl.listLinks();
+ * const links = nl.links.listLinks();
  * events.start();
  * ```
  */
