@@ -72,7 +72,7 @@ function layerOf(path: string): Layer {
   if (rest.length === 0) {
     if (head === "log.ts") return "log";
     if (SHARED_FILES.has(head!)) return "shared";
-    return "app"; // run.ts, agent.ts, dry_run.ts until they live in app/
+    throw new Error(`src/${path}: a file at the top of src/ needs a layer in architecture_test.ts`);
   }
   if (head! in ALLOWED) return head as Layer;
   throw new Error(`src/${path}: folder "${head}" has no layer in architecture_test.ts`);
@@ -152,5 +152,6 @@ Deno.test("the architecture test catches an import against the direction", () =>
   for (const target of ["netlink/types.ts", "config/types.ts", "bgp/client.ts"]) {
     assert.ok(!(allowed as readonly Layer[]).includes(layerOf(target)), target);
   }
-  assert.equal(layerOf("run.ts"), "app");
+  assert.equal(layerOf("app/run.ts"), "app");
+  assert.throws(() => layerOf("agent.ts"), /needs a layer/);
 });

@@ -9,7 +9,8 @@
  * @module
  */
 import type { Decoded } from "../overlay/route.ts";
-import { hostPrefixLength, type IpAddress, ipFamily, parseVtep } from "../net/ip.ts";
+import { hostPrefixLength, type IpAddress, ipFamily } from "../net/ip.ts";
+import { admitVtep } from "../overlay/admit.ts";
 import { apipbType } from "./proto.ts";
 
 /** `google.protobuf.Any` as proto-loader hands it over. */
@@ -84,10 +85,8 @@ export function decodePath(path: PathMessage): Decoded {
   if (prefix.prefixLen !== 32) {
     return { ok: false, reason: "not-host-route", detail: `prefix ${text} is not a /32` };
   }
-  const vtep = parseVtep(prefix.prefix);
-  if ("problem" in vtep) {
-    return { ok: false, reason: "not-a-vtep", detail: `prefix ${text}: ${vtep.problem}` };
-  }
+  const vtep = admitVtep(prefix.prefix, text);
+  if (!("vtep" in vtep)) return { ok: false, ...vtep };
   const communities: number[] = [];
   for (const attr of path.pattrs ?? []) {
     if (typeName(attr) !== "CommunitiesAttribute") continue;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { Agent, type BgpPort, type LinkPort } from "../agent.ts";
-import type { FdbPort } from "../reconcile/reconciler.ts";
+import { Agent } from "../app/agent.ts";
+import type { BgpPort, FdbPort, LinkPort } from "../app/ports.ts";
 import type { AgentStatus, Health } from "../status/types.ts";
 import { resolveConfig, type ResolvedConfig } from "../config/mod.ts";
 import type { WatchHandlers } from "../bgp/client.ts";

@@ -45,6 +45,8 @@ export interface Vni {
   configured: boolean;
   /** Underlay device for auto-creation (configured VNIs only). */
   underlayInterface: string | undefined;
+  /** While online: the device's own local address, as last seen (undefined: none). */
+  local?: IpAddress | undefined;
 }
 
 /** What changed after a link was seen or removed. */
@@ -212,7 +214,10 @@ export class VniRegistry {
   }
 
   #setOnline(vni: Vni, ifindex: number, out: LinkOutcome, link?: Device) {
-    if (vni.ifindex === ifindex) return;
+    if (vni.ifindex === ifindex) {
+      vni.local = link?.local;
+      return;
+    }
     if (link?.local !== undefined && this.#localAddress && link.local !== this.#localAddress) {
       out.warnings.push(
         `device "${link.name}" has local address ${link.local}, but this node advertises ` +
@@ -223,12 +228,14 @@ export class VniRegistry {
     }
     if (vni.ifindex !== undefined) this.#setOffline(vni, out);
     vni.ifindex = ifindex;
+    vni.local = link?.local;
     out.online.push(vni);
   }
 
   #setOffline(vni: Vni, out: LinkOutcome) {
     if (vni.ifindex === undefined) return;
     vni.ifindex = undefined;
+    vni.local = undefined;
     out.offline.push(vni);
   }
 

@@ -1,0 +1,125 @@
+/**
+ * What watches the pipeline without steering it: counters for `/metrics`,
+ * the route-to-kernel latency, and the FDB write log. The composition root
+ * attaches them; a dry run leaves the write observers out, since nothing is
+ * written.
+ *
+ * @module
+ */
+import { FLOOD_MAC } from "../net/mac.ts";
+import { logger } from "../log.ts";
+import { SKIP_REASONS, type SkipReason } from "../overlay/route.ts";
+import type { AgentStats } from "../status/types.ts";
+import { loggedMembershipEffects, type MembershipEffects } from "./bgp_side.ts";
+
+const log = { fdb: logger("fdb"), bgp: logger("bgp") };
+
+/** Fresh counters, all zero. */
+export function newStats(): AgentStats {
+  return {
+    routeEvents: { add: 0, withdraw: 0 },
+    skipped: Object.fromEntries(SKIP_REASONS.map((r) => [r, 0])) as Record<SkipReason, number>,
+    fdbWrites: { append: 0, del: 0 },
+    fdbErrors: { append: 0, del: 0 },
+    membershipUpdates: 0,
+    streamDowns: 0,
+  };
+}
+
+/** Counts a skipped path and logs why at debug level. */
+export function noteSkip(stats: AgentStats, reason: SkipReason, detail: string): void {
+  stats.skipped[reason]++;
+  log.bgp.debug("Skipped path ({reason}): {detail}", { reason, detail });
+}
+
+/** When a route change for a VTEP arrived, until the write it causes. */
+export class Latency {
+  #since = new Map<string, number>();
+
+  /** A change of `vtep` arrived (the first one counts until it is written). */
+  arrived(vtep: string): void {
+    if (!this.#since.has(vtep)) this.#since.set(vtep, performance.now());
+  }
+
+  /** Seconds since the change of `dst` arrived, once; undefined when none is pending. */
+  written(dst: string): number | undefined {
+    const since = this.#since.get(dst);
+    if (since === undefined) return undefined;
+    this.#since.delete(dst);
+    return (performance.now() - since) / 1000;
+  }
+
+  clear(): void {
+    this.#since.clear();
+  }
+}
+
+/**
+ * FDB write log lines, gathered per reconcile pass: up to `PER_ENTRY` writes
+ * of one kind on one device are logged one line each at info; more (a cold
+ * start, a peer with many VNIs) become one summary line at info, with every
+ * entry at debug. Keeps the story readable and a 100,000-entry start cheap.
+ */
+export class WriteLog {
+  static readonly PER_ENTRY = 8;
+  #pending = new Map<
+    string,
+    { device: string; vni: number; op: "append" | "del"; dsts: string[] }
+  >();
+
+  note(device: string, vni: number, op: "append" | "del", dst: string): void {
+    const key = `${op} ${device}`;
+    let item = this.#pending.get(key);
+    if (!item) this.#pending.set(key, item = { device, vni, op, dsts: [] });
+    item.dsts.push(dst);
+  }
+
+  emit(): void {
+    for (const { device, vni, op, dsts } of this.#pending.values()) {
+      const verb = op === "append" ? "Added" : "Removed";
+      if (dsts.length <= WriteLog.PER_ENTRY) {
+        for (const dst of dsts) {
+          log.fdb.info(`${verb} flood entry {mac} dst {dst} on {device}`, {
+            mac: FLOOD_MAC,
+            dst,
+            device,
+            vni,
+          });
+        }
+        continue;
+      }
+      log.fdb.info(
+        `${verb} {count} flood entries on {device} (first: {first}; each at debug level)`,
+        {
+          count: dsts.length,
+          device,
+          vni,
+          first: dsts.slice(0, 3).join(", "),
+        },
+      );
+      if (log.fdb.isEnabledFor("debug")) {
+        for (const dst of dsts) {
+          log.fdb.debug(`${verb} flood entry {mac} dst {dst} on {device}`, {
+            mac: FLOOD_MAC,
+            dst,
+            device,
+            vni,
+          });
+        }
+      }
+    }
+    this.#pending.clear();
+  }
+}
+
+/** Membership changes counted for metrics and logged. */
+export function countedMembership(stats: AgentStats, prefix: string): MembershipEffects {
+  const logged = loggedMembershipEffects(prefix);
+  return {
+    applied: (communities) => {
+      stats.membershipUpdates++;
+      logged.applied(communities);
+    },
+    withdrawnAtStop: logged.withdrawnAtStop,
+  };
+}
