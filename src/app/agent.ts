@@ -18,6 +18,7 @@ import type { AgentStats, AgentStatus, Health, MetricsSource } from "../status/t
 import { loopHealth, vniStatus } from "../status/views.ts";
 import { VERSION } from "../version.ts";
 import { BgpSide } from "./bgp_side.ts";
+import { floodEntries } from "./flood_entries.ts";
 import { KernelSide } from "./kernel_side.ts";
 import { countedMembership, Latency, newStats, noteSkip, WriteLog } from "./observers.ts";
 import type { AgentDeps, EventsPort } from "./ports.ts";
@@ -65,7 +66,7 @@ export class Agent implements MetricsSource {
       this.#writeLog.note(target.device, target.vni, op, dst);
     });
     this.#reconciler = new Reconciler({
-      fdb: deps.fdb,
+      port: floodEntries(deps.fdb),
       desired: (vni) => this.#desired.desired(vni),
       onWrite: written,
       onError: (target, op, dst, error) => {

@@ -4,7 +4,8 @@
  * edges implement them (`netlink/`, `bgp/client.ts`), the dry-run
  * decorators wrap them (`dry_run.ts`), tests fake them. Pure modules state
  * their own smaller needs (`WatchSource`, `MembershipPort`, `DevicePort`,
- * the reconciler's `EntryPort`), which these ports satisfy.
+ * the reconciler's `EntryPort`), which these ports satisfy or are
+ * adapted to (`flood_entries.ts`).
  *
  * @module
  */
