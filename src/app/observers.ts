@@ -78,14 +78,7 @@ export class WriteLog {
     for (const { device, vni, op, dsts } of this.#pending.values()) {
       const verb = op === "append" ? "Added" : "Removed";
       if (dsts.length <= WriteLog.PER_ENTRY) {
-        for (const dst of dsts) {
-          log.fdb.info(`${verb} flood entry {mac} dst {dst} on {device}`, {
-            mac: FLOOD_MAC,
-            dst,
-            device,
-            vni,
-          });
-        }
+        for (const dst of dsts) entryLine("info", verb, dst, device, vni);
         continue;
       }
       log.fdb.info(
@@ -98,18 +91,27 @@ export class WriteLog {
         },
       );
       if (log.fdb.isEnabledFor("debug")) {
-        for (const dst of dsts) {
-          log.fdb.debug(`${verb} flood entry {mac} dst {dst} on {device}`, {
-            mac: FLOOD_MAC,
-            dst,
-            device,
-            vni,
-          });
-        }
+        for (const dst of dsts) entryLine("debug", verb, dst, device, vni);
       }
     }
     this.#pending.clear();
   }
+}
+
+/** One FDB write's log line. */
+function entryLine(
+  level: "info" | "debug",
+  verb: string,
+  dst: string,
+  device: string,
+  vni: number,
+): void {
+  log.fdb[level](`${verb} flood entry {mac} dst {dst} on {device}`, {
+    mac: FLOOD_MAC,
+    dst,
+    device,
+    vni,
+  });
 }
 
 /** Membership changes counted for metrics and logged. */
