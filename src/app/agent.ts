@@ -20,10 +20,10 @@ import { VERSION } from "../version.ts";
 import { BgpSide } from "./bgp_side.ts";
 import { floodEntries } from "./flood_entries.ts";
 import { KernelSide } from "./kernel_side.ts";
-import { countedMembership, Latency, newStats, noteSkip, WriteLog } from "./observers.ts";
+import { countedMembership, FdbObservers, logStart, newStats, noteSkip } from "./observers.ts";
 import type { AgentDeps, EventsPort } from "./ports.ts";
 
-const log = { agent: logger("agent"), fdb: logger("fdb"), link: logger("link") };
+const log = logger("agent");
 
 export class Agent implements MetricsSource {
   readonly stats: AgentStats = newStats();
@@ -34,9 +34,7 @@ export class Agent implements MetricsSource {
   #kernel: KernelSide;
   #bgp: BgpSide;
   #events: EventsPort | undefined;
-  #lastErrors = new Map<number, { message: string; at: string }>();
-  #latency = new Latency();
-  #writeLog = new WriteLog();
+  #fdbObservers: FdbObservers;
   #lastSync: Date | undefined;
   #syncedOnce = false;
   #lastFlushAt = 0;
@@ -47,6 +45,7 @@ export class Agent implements MetricsSource {
     this.#config = config;
     this.#deps = deps;
     const stats = this.stats;
+    this.#fdbObservers = new FdbObservers(stats, deps.observers?.eventToKernel);
     this.#desired = new DesiredState({
       mode: config.vnis.length > 0
         ? { kind: "static", vnis: config.vnis }
@@ -56,33 +55,20 @@ export class Agent implements MetricsSource {
       observer: {
         skipped: (reason, detail) => noteSkip(stats, reason, detail),
         route: (kind) => stats.routeEvents[kind]++,
-        changed: (vtep) => this.#latency.arrived(vtep),
+        changed: (vtep) => this.#fdbObservers.arrived(vtep),
       },
     });
-    const written = deps.effects?.fdbWritten ?? ((target, op, dst) => {
-      stats.fdbWrites[op]++;
-      const seconds = this.#latency.written(dst);
-      if (seconds !== undefined) deps.observers?.eventToKernel?.(seconds);
-      this.#writeLog.note(target.device, target.vni, op, dst);
-    });
+    const fdb = this.#fdbObservers;
     this.#reconciler = new Reconciler({
       port: floodEntries(deps.fdb),
       desired: (vni) => this.#desired.desired(vni),
-      onWrite: written,
-      onError: (target, op, dst, error) => {
-        stats.fdbErrors[op]++;
-        const message = error instanceof Error ? error.message : String(error);
-        this.#lastErrors.set(target.vni, { message, at: new Date().toISOString() });
-        log.fdb.error("{error}; will retry", { error: message, op, dst, device: target.device });
-      },
+      onWrite: deps.effects?.fdbWritten ?? ((...write) => fdb.written(...write)),
+      onError: (...failure) => fdb.failed(...failure),
       onFlush: ({ seconds, ok, done }) => {
-        this.#writeLog.emit();
+        fdb.flushed(ok && done);
         deps.observers?.reconcile?.(seconds);
         this.#lastFlushAt = performance.now();
-        if (ok && done) {
-          this.#inSync();
-          this.#latency.clear();
-        }
+        if (ok && done) this.#inSync();
       },
     });
     this.#bgp = new BgpSide({
@@ -106,19 +92,7 @@ export class Agent implements MetricsSource {
 
   /** Starts: subscribe to the kernel, list links, then watch the RIB. */
   start(): void {
-    const cfg = this.#config;
-    log.agent.info("Starting: VTEP {address}, gobgpd {gobgp}, {mode}", {
-      address: cfg.node.localAddress,
-      gobgp: cfg.gobgp.address,
-      mode: cfg.vnis.length > 0
-        ? `static VNIs ${cfg.vnis.map((v) => v.id).join(", ")}`
-        : `discovering vxlan devices with communities ${cfg.communityAsn}:<VNI>`,
-    });
-    if (cfg.node.autoRecreateVxlan && cfg.vnis.length === 0) {
-      log.link.warning(
-        "node.autoRecreateVxlan has no effect without a vnis list: there is nothing to create",
-      );
-    }
+    logStart(this.#config);
     // Subscribe first, then list: a change between the two is seen twice, never missed.
     this.#events = this.#deps.openEvents(
       this.#kernel.handlers((error) => this.#eventsFailed = error.message),
@@ -135,7 +109,7 @@ export class Agent implements MetricsSource {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    log.agent.info("Stopping");
+    log.info("Stopping");
     this.#bgp.stop();
     this.#events?.close();
     this.#reconciler.close();
@@ -228,7 +202,7 @@ export class Agent implements MetricsSource {
           vni,
           this.#desired.desired(vni.id),
           programmed(vni),
-          this.#lastErrors.get(vni.id) ?? null,
+          this.#fdbObservers.lastError(vni.id),
         )
       ),
     };

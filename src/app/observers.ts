@@ -6,13 +6,20 @@
  *
  * @module
  */
+import type { ResolvedConfig } from "../config/types.ts";
 import { FLOOD_MAC } from "../net/mac.ts";
 import { logger } from "../log.ts";
 import { SKIP_REASONS, type SkipReason } from "../overlay/route.ts";
+import type { Target, WriteOp } from "../reconcile/reconciler.ts";
 import type { AgentStats } from "../status/types.ts";
 import { loggedMembershipEffects, type MembershipEffects } from "./bgp_side.ts";
 
-const log = { fdb: logger("fdb"), bgp: logger("bgp") };
+const log = {
+  agent: logger("agent"),
+  bgp: logger("bgp"),
+  fdb: logger("fdb"),
+  link: logger("link"),
+};
 
 /** Fresh counters, all zero. */
 export function newStats(): AgentStats {
@@ -32,8 +39,52 @@ export function noteSkip(stats: AgentStats, reason: SkipReason, detail: string):
   log.bgp.debug("Skipped path ({reason}): {detail}", { reason, detail });
 }
 
+/** FDB writes and failures: counted, timed from the route change, logged per pass. */
+export class FdbObservers {
+  #stats: AgentStats;
+  #eventToKernel: ((seconds: number) => void) | undefined;
+  #latency = new Latency();
+  #log = new WriteLog();
+  #lastErrors = new Map<number, { message: string; at: string }>();
+
+  constructor(stats: AgentStats, eventToKernel?: (seconds: number) => void) {
+    this.#stats = stats;
+    this.#eventToKernel = eventToKernel;
+  }
+
+  /** A route change for `vtep` arrived that changes an online VNI. */
+  arrived(vtep: string): void {
+    this.#latency.arrived(vtep);
+  }
+
+  written(target: Target, op: WriteOp, dst: string): void {
+    this.#stats.fdbWrites[op]++;
+    const seconds = this.#latency.written(dst);
+    if (seconds !== undefined) this.#eventToKernel?.(seconds);
+    this.#log.note(target.device, target.vni, op, dst);
+  }
+
+  failed(target: Target, op: WriteOp, dst: string, error: unknown): void {
+    this.#stats.fdbErrors[op]++;
+    const message = error instanceof Error ? error.message : String(error);
+    this.#lastErrors.set(target.vni, { message, at: new Date().toISOString() });
+    log.fdb.error("{error}; will retry", { error: message, op, dst, device: target.device });
+  }
+
+  /** A reconcile pass ended; `synced`: every VNI is in sync. */
+  flushed(synced: boolean): void {
+    this.#log.emit();
+    if (synced) this.#latency.clear();
+  }
+
+  /** The last write error on `vni`'s device, if any. */
+  lastError(vni: number): { message: string; at: string } | null {
+    return this.#lastErrors.get(vni) ?? null;
+  }
+}
+
 /** When a route change for a VTEP arrived, until the write it causes. */
-export class Latency {
+class Latency {
   #since = new Map<string, number>();
 
   /** A change of `vtep` arrived (the first one counts until it is written). */
@@ -60,7 +111,7 @@ export class Latency {
  * start, a peer with many VNIs) become one summary line at info, with every
  * entry at debug. Keeps the story readable and a 100,000-entry start cheap.
  */
-export class WriteLog {
+class WriteLog {
   static readonly PER_ENTRY = 8;
   #pending = new Map<
     string,
@@ -124,4 +175,20 @@ export function countedMembership(stats: AgentStats, prefix: string): Membership
     },
     withdrawnAtStop: logged.withdrawnAtStop,
   };
+}
+
+/** The start line: the VTEP, gobgpd and the mode; a warning for a setting that does nothing. */
+export function logStart(cfg: ResolvedConfig): void {
+  log.agent.info("Starting: VTEP {address}, gobgpd {gobgp}, {mode}", {
+    address: cfg.node.localAddress,
+    gobgp: cfg.gobgp.address,
+    mode: cfg.vnis.length > 0
+      ? `static VNIs ${cfg.vnis.map((v) => v.id).join(", ")}`
+      : `discovering vxlan devices with communities ${cfg.communityAsn}:<VNI>`,
+  });
+  if (cfg.node.autoRecreateVxlan && cfg.vnis.length === 0) {
+    log.link.warning(
+      "node.autoRecreateVxlan has no effect without a vnis list: there is nothing to create",
+    );
+  }
 }
