@@ -82,7 +82,7 @@ export function decodePath(path: PathMessage): Decoded {
     return { ok: false, reason: "malformed", detail: `NLRI does not decode: ${message(error)}` };
   }
   const text = `${prefix.prefix}/${prefix.prefixLen}`;
-  if (prefix.prefixLen !== 32) {
+  if (prefix.prefixLen !== hostPrefixLength(4)) {
     return { ok: false, reason: "not-host-route", detail: `prefix ${text} is not a /32` };
   }
   const vtep = admitVtep(prefix.prefix, text);
