@@ -138,7 +138,7 @@ async function main(args: string[]): Promise<number> {
   const { setupLogging, shutdownLogging, logger } = await import("./src/log.ts");
   setupLogging(config.logLevel, config.logFormat);
   const log = logger("agent");
-  const { run } = await import("./src/run.ts");
+  const { run } = await import("./src/app/run.ts");
   try {
     return await run(config, { dryRun: values["dry-run"] ?? false });
   } catch (error) {

@@ -26,6 +26,14 @@ export interface MirrorCounters {
   overruns: number;
 }
 
+/**
+ * Every flood entry of every device in one dump, grouped by ifindex (the
+ * agent itself lists one device at a time).
+ */
+export function listFloodAll(nl: Netlink): Map<number, string[]> {
+  return nl.fdb.dump(0);
+}
+
 export class KernelMirror implements Disposable {
   #nl: Netlink;
   #events: NetlinkEvents;
@@ -141,7 +149,7 @@ export class KernelMirror implements Disposable {
 
   /** The flood lists of the namespace as the kernel reports them in a fresh dump. */
   dump(): Map<number, string[]> {
-    return this.#nl.listFloodAll();
+    return listFloodAll(this.#nl);
   }
 
   close(): void {
@@ -182,7 +190,7 @@ export class KernelMirror implements Disposable {
   /** Re-reads everything from a dump, applying the differences as changes. */
   #reload(): void {
     const at = performance.now();
-    const fresh = this.#nl.listFloodAll();
+    const fresh = listFloodAll(this.#nl);
     for (const [ifindex, set] of this.#entries) {
       const now = new Set(fresh.get(ifindex) ?? []);
       for (const dst of [...set]) if (!now.has(dst)) this.#apply(ifindex, dst, false, at);

@@ -18,7 +18,8 @@
  * @module
  */
 import { stringify as toYaml } from "yaml";
-import { GobgpClient, type PathStream } from "../src/bgp/client.ts";
+import { GobgpClient } from "../src/bgp/client.ts";
+import { type PathStream, PathStreamClient } from "./path_stream.ts";
 import type { PathMessage } from "../src/bgp/path_codec.ts";
 import { Netlink } from "../src/netlink/mod.ts";
 import { enterNetns, type NetnsStay } from "../scripts/lab/netns.ts";
@@ -57,6 +58,7 @@ export class BenchLab implements AsyncDisposable {
   readonly mirror: KernelMirror;
   #stay: NetnsStay;
   #client: GobgpClient;
+  #streams: PathStreamClient;
   #log: (message: string) => void;
   #cpuProfDir: string | undefined;
   #cpuProfIntervalUs: number;
@@ -79,6 +81,7 @@ export class BenchLab implements AsyncDisposable {
     this.nl = nl;
     this.mirror = mirror;
     this.#client = new GobgpClient({ address: GOBGP_API, timeoutMs: 30_000 });
+    this.#streams = new PathStreamClient(GOBGP_API);
     this.#log = options.log;
     this.#cpuProfDir = options.cpuProfDir;
     this.#cpuProfIntervalUs = options.cpuProfIntervalUs ?? 100;
@@ -134,21 +137,23 @@ export class BenchLab implements AsyncDisposable {
   /** Restarts the home gobgpd with an empty RIB. */
   async restartHomeGobgpd(): Promise<void> {
     this.#client.close();
+    this.#streams.close();
     await this.topo.process(this.home, "gobgpd")?.stop("SIGTERM", 5_000);
     await this.topo.startGobgpd(this.home);
     this.#client = new GobgpClient({ address: GOBGP_API, timeoutMs: 30_000 });
+    this.#streams = new PathStreamClient(GOBGP_API);
   }
 
   /** Loads paths into the home gobgpd through `AddPathStream`; resolves once all are applied. */
   async load(paths: readonly PathMessage[], batch = LOAD_BATCH): Promise<void> {
-    const stream = this.#client.addPathStream();
+    const stream = this.#streams.open();
     for (let i = 0; i < paths.length; i += batch) stream.write(paths.slice(i, i + batch));
     await stream.end();
   }
 
   /** An open `AddPathStream` to the home gobgpd, for timed writes. */
   pathStream(): PathStream {
-    return this.#client.addPathStream();
+    return this.#streams.open();
   }
 
   /** Creates `vxlan<VNI>` devices in the home node; returns name → ifindex. */
@@ -158,7 +163,7 @@ export class BenchLab implements AsyncDisposable {
     await this.topo.exec(this.home, ["ip", "-batch", file]);
     const out = new Map<string, number>();
     for (const vni of vnis) {
-      const link = this.nl.getLink(deviceName(vni));
+      const link = this.nl.links.getLink(deviceName(vni));
       if (link === undefined) throw new Error(`Device ${deviceName(vni)} vanished after creation`);
       out.set(link.name, link.ifindex);
     }
@@ -167,7 +172,7 @@ export class BenchLab implements AsyncDisposable {
 
   /** Deletes the `vxlan<VNI>` devices of the home node that exist. */
   async deleteDevices(vnis: readonly number[]): Promise<void> {
-    const present = vnis.filter((vni) => this.nl.getLink(deviceName(vni)) !== undefined);
+    const present = vnis.filter((vni) => this.nl.links.getLink(deviceName(vni)) !== undefined);
     if (present.length === 0) return;
     const file = this.topo.file("devices-del.batch");
     await Deno.writeTextFile(file, deleteDevicesBatch(present));
@@ -240,6 +245,7 @@ export class BenchLab implements AsyncDisposable {
     globalThis.removeEventListener("unload", this.#hooks.unload);
     this.mirror.close();
     this.#client.close();
+    this.#streams.close();
     this.nl.close();
     this.#stay.restore();
     await this.topo.destroy(options);

@@ -19,8 +19,8 @@ import {
   encodeMembershipPath,
   type PathMessage,
 } from "../src/bgp/path_codec.ts";
-import { makeCommunity } from "../src/overlay/community.ts";
-import { FLOOD_MAC } from "../src/netlink/types.ts";
+import { makeCommunity } from "../src/net/community.ts";
+import { FLOOD_MAC } from "../src/net/mac.ts";
 
 /** The ASN of every VNI community (`communityAsn` in the agent's config). */
 export const COMMUNITY_ASN = 65000;

@@ -22,6 +22,7 @@
  */
 
 import { Netlink, NetlinkError, NetlinkEvents } from "../src/netlink/mod.ts";
+import { listFloodAll } from "../bench/kernel_mirror.ts";
 
 type Step =
   | { call: string; args?: unknown[] }
@@ -64,19 +65,27 @@ function toJson(value: unknown): unknown {
 
 using nl = Netlink.open();
 
+/** Calls a method of `nl.links` or `nl.fdb` (or the benchmark's `listFloodAll`) by name. */
+function call(name: string, args: unknown[]): unknown {
+  if (name === "listFloodAll") return listFloodAll(nl);
+  for (const target of [nl.links, nl.fdb]) {
+    // deno-lint-ignore no-explicit-any -- the probe dispatches method names given as data
+    const method = (target as any)[name] as (...a: unknown[]) => unknown;
+    if (typeof method === "function") return method.apply(target, args);
+  }
+  throw new Error(`probe: no method ${name}`);
+}
+
 for (const step of steps) {
   try {
     if ("call" in step) {
       const args = (step.args ?? []).map((a) => {
         if (typeof a !== "string" || !a.startsWith("@")) return a;
-        const link = nl.getLink(a.slice(1));
+        const link = nl.links.getLink(a.slice(1));
         if (link === undefined) throw new Error(`probe: no link "${a.slice(1)}"`);
         return link.ifindex;
       });
-      // deno-lint-ignore no-explicit-any -- the probe dispatches method names given as data
-      const method = (nl as any)[step.call] as (...a: unknown[]) => unknown;
-      if (typeof method !== "function") throw new Error(`probe: no method ${step.call}`);
-      results.push({ ok: toJson(method.apply(nl, args)) ?? null });
+      results.push({ ok: toJson(call(step.call, args)) ?? null });
     } else if ("sh" in step) {
       const [cmd, ...args] = step.sh;
       const out = await new Deno.Command(cmd!, { args, stdout: "null", stderr: "piped" }).output();

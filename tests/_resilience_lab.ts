@@ -461,3 +461,62 @@ export async function httpGet(
   const body = r.stdout.slice(r.stdout.indexOf("\r\n\r\n") + 4);
   return { status: Number(m[1]), body: body.trim() };
 }
+
+/**
+ * A flood entry written by hand in `node`, as an operator would:
+ * `bridge fdb append|del 00:00:00:00:00:00 dst DST dev DEV`.
+ */
+export function floodByHand(
+  topo: Topology,
+  node: LabNode,
+  verb: "append" | "del",
+  dst: string,
+  dev: string,
+): Promise<string> {
+  return topo.exec(node, ["bridge", "fdb", verb, "00:00:00:00:00:00", "dst", dst, "dev", dev]);
+}
+
+/**
+ * Pins the overlay return path from `at` to `to` by hand: a unicast FDB
+ * entry for `to`'s device MAC towards `toVtep`, and a permanent neighbour
+ * entry for `toOverlay`, so that `at` keeps answering `to` whatever BGP does.
+ * Returns the clean-up, which never throws.
+ */
+export async function pinReturnPath(
+  topo: Topology,
+  at: LabNode,
+  to: LabNode,
+  pin: { dev: string; toVtep: string; toOverlay: string },
+): Promise<() => Promise<void>> {
+  const { dev, toVtep, toOverlay } = pin;
+  const mac = await linkMac(topo, to, dev);
+  await topo.exec(at, [
+    "bridge",
+    "fdb",
+    "append",
+    mac,
+    "dst",
+    toVtep,
+    "dev",
+    dev,
+    "self",
+    "permanent",
+  ]);
+  await topo.exec(at, [
+    "ip",
+    "neigh",
+    "replace",
+    toOverlay,
+    "lladdr",
+    mac,
+    "dev",
+    dev,
+    "nud",
+    "permanent",
+  ]);
+  return async () => {
+    await topo.exec(at, ["bridge", "fdb", "del", mac, "dst", toVtep, "dev", dev, "self"])
+      .catch(() => {});
+    await topo.exec(at, ["ip", "neigh", "del", toOverlay, "dev", dev]).catch(() => {});
+  };
+}

@@ -29,6 +29,7 @@ import assert from "node:assert/strict";
 import { Ajv } from "ajv";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { loadConfig, type ResolvedConfig, UserConfigSchema } from "../src/config/mod.ts";
+import { makeCommunity } from "../src/net/community.ts";
 import { rootOnly } from "../scripts/lab/privileges.ts";
 import { type ProcessHandle, spawnLogged } from "../scripts/lab/proc.ts";
 import {
@@ -851,11 +852,16 @@ Deno.test({
         assert.deepEqual(config.vnis, [
           {
             id: 10010,
-            community: "65000:10010",
+            community: makeCommunity(65000, 10010),
             device: "vxlan10010",
             underlayInterface: undefined,
           },
-          { id: 10011, community: "65000:11", device: "vx11", underlayInterface: "eth0" },
+          {
+            id: 10011,
+            community: makeCommunity(65000, 11),
+            device: "vx11",
+            underlayInterface: "eth0",
+          },
         ]);
         assert.equal(config.node.localAddress, "192.0.2.99");
         assert.equal(config.logLevel, "debug");

@@ -81,8 +81,19 @@ interface ProbeOutput {
   collected: Record<string, unknown>[];
 }
 
+/** `bridge fdb VERB MAC dst DST dev DEV self [permanent]` as an argument list. */
+function bridgeFdb(verb: "append" | "del", mac: string, dst: string, dev: string): string[] {
+  const argv = ["bridge", "fdb", verb, mac, "dst", dst, "dev", dev, "self"];
+  return verb === "append" ? [...argv, "permanent"] : argv;
+}
+
 class Namespace {
   constructor(readonly name: string) {}
+
+  /** Adds an FDB entry by hand, as an operator would (`bridge fdb append ... self permanent`). */
+  fdbAppend(mac: string, dst: string, dev: string): Promise<string> {
+    return this.exec(...bridgeFdb("append", mac, dst, dev));
+  }
 
   ip(...args: string[]): Promise<string> {
     return must("ip", "-n", this.name, ...args);
@@ -307,18 +318,7 @@ Deno.test({
   fn: () =>
     withNamespace(async (ns) => {
       await ns.vxlan("vx10010", 10010);
-      await ns.exec(
-        "bridge",
-        "fdb",
-        "append",
-        "00:00:00:00:00:00",
-        "dst",
-        "192.0.2.21",
-        "dev",
-        "vx10010",
-        "self",
-        "permanent",
-      );
+      await ns.fdbAppend("00:00:00:00:00:00", "192.0.2.21", "vx10010");
       const out = await ns.probe([
         { call: "appendFlood", args: ["@vx10010", "192.0.2.22"] },
         { call: "appendFlood", args: ["@vx10010", "192.0.2.23"] },
@@ -361,18 +361,7 @@ Deno.test({
   fn: () =>
     withNamespace(async (ns) => {
       await ns.vxlan("vx10010", 10010);
-      await ns.exec(
-        "bridge",
-        "fdb",
-        "append",
-        "aa:bb:cc:dd:ee:01",
-        "dst",
-        "192.0.2.99",
-        "dev",
-        "vx10010",
-        "self",
-        "permanent",
-      );
+      await ns.fdbAppend("aa:bb:cc:dd:ee:01", "192.0.2.99", "vx10010");
       const out = await ns.probe([
         { call: "appendFlood", args: ["@vx10010", "192.0.2.12"] },
         { call: "appendFlood", args: ["@vx10010", "192.0.2.99"] },
@@ -526,27 +515,15 @@ Deno.test({
     withNamespace(async (ns) => {
       await ns.vxlan("vx10010", 10010);
       const vx = await ns.ifindex("vx10010");
-      const fdb = (verb: string, mac: string, dst: string) => ({
-        sh: ["bridge", "fdb", verb, mac, "dst", dst, "dev", "vx10010", "self", "permanent"],
+      const fdb = (verb: "append" | "del", mac: string, dst: string) => ({
+        sh: bridgeFdb(verb, mac, dst, "vx10010"),
       });
       const out = await ns.probe([
         { events: "open" },
         { events: "start" },
         fdb("append", "00:00:00:00:00:00", "192.0.2.12"),
         fdb("append", "aa:bb:cc:dd:ee:01", "192.0.2.99"),
-        {
-          sh: [
-            "bridge",
-            "fdb",
-            "del",
-            "00:00:00:00:00:00",
-            "dst",
-            "192.0.2.12",
-            "dev",
-            "vx10010",
-            "self",
-          ],
-        },
+        fdb("del", "00:00:00:00:00:00", "192.0.2.12"),
         { waitFor: { kind: "neigh", type: "del", dst: "192.0.2.12" } },
         { events: "close" },
       ]);
@@ -597,20 +574,7 @@ Deno.test({
           { events: "start" },
           { waitFor: { kind: "overrun" } },
           // The loop carries on after an overrun.
-          {
-            sh: [
-              "bridge",
-              "fdb",
-              "append",
-              "aa:bb:cc:dd:ee:02",
-              "dst",
-              "192.0.2.99",
-              "dev",
-              "vx10010",
-              "self",
-              "permanent",
-            ],
-          },
+          { sh: bridgeFdb("append", "aa:bb:cc:dd:ee:02", "192.0.2.99", "vx10010") },
           { waitFor: { kind: "neigh", mac: "aa:bb:cc:dd:ee:02" } },
           { events: "close" },
         ]);

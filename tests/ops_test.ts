@@ -11,7 +11,7 @@
  * Needs root; skipped otherwise, except with CI=true where it fails.
  */
 import assert from "node:assert/strict";
-import type { AgentStatus } from "../src/agent.ts";
+import type { AgentStatus } from "../src/status/types.ts";
 import { rootOnly } from "../scripts/lab/privileges.ts";
 import { createDevice, type DevicePlan, DEVICES } from "../scripts/lab/scenario.ts";
 import {

@@ -46,14 +46,15 @@ import {
   Background,
   ContinuousPing,
   FdbMonitor,
+  floodByHand,
   gobgpInject,
   httpGet,
   lineTime,
   linkExists,
-  linkMac,
   logMark,
   logSince,
   type PingReport,
+  pinReturnPath,
   RibWatch,
   rssKiB,
   timeUntil,
@@ -356,7 +357,7 @@ Deno.test({
             const eq = (a: string[], b: string[]) => JSON.stringify(a) === JSON.stringify(b);
 
             let t0 = performance.now();
-            await topo.exec(s1, argv`bridge fdb del ${FLOOD} dst ${valid} dev ${dev}`);
+            await floodByHand(topo, s1, "del", valid, dev);
             const gone = await list();
             c.note(`right after "bridge fdb del": ${JSON.stringify(gone)}`);
             try {
@@ -386,7 +387,7 @@ Deno.test({
             }
 
             t0 = performance.now();
-            await topo.exec(s1, argv`bridge fdb append ${FLOOD} dst 192.0.2.99 dev ${dev}`);
+            await floodByHand(topo, s1, "append", "192.0.2.99", dev);
             c.note(
               `right after "bridge fdb append ... 192.0.2.99": ${JSON.stringify(await list())}`,
             );
@@ -442,7 +443,7 @@ Deno.test({
             c.done();
           } finally {
             await topo.exec(s1, ["bridge", "fdb", "del", ...unicast, "self"]).catch(() => {});
-            await topo.exec(s1, argv`bridge fdb del ${FLOOD} dst 192.0.2.99 dev ${dev}`)
+            await floodByHand(topo, s1, "del", "192.0.2.99", dev)
               .catch(() => {});
             await bg.stopAll();
           }
@@ -583,7 +584,7 @@ Deno.test({
             // A clean restart: gobgpd kept running, so the agent's first table is complete,
             // though its own path is absent (withdrawn above). A stray entry added while
             // it was stopped is stale and goes after that table, not after a hold time.
-            await topo.exec(s3, argv`bridge fdb append ${FLOOD} dst 192.0.2.97 dev vxlan10011`);
+            await floodByHand(topo, s3, "append", "192.0.2.97", "vxlan10011");
             const mark = await logMark(agentLog(s3));
             const t1 = performance.now();
             await topo.startAgent(s3);
@@ -606,7 +607,7 @@ Deno.test({
           } finally {
             if (topo.process(s3, "agent") === undefined) await topo.startAgent(s3);
             stopped.delete(s3.name);
-            await topo.exec(s3, argv`bridge fdb del ${FLOOD} dst 192.0.2.97 dev vxlan10011`)
+            await floodByHand(topo, s3, "del", "192.0.2.97", "vxlan10011")
               .catch(() => {});
             await bg.stopAll();
             await baseline();
@@ -632,7 +633,7 @@ Deno.test({
             await ping.waitForReplies(10).catch(() => {});
             // While it is down: a stray entry appears, and VNI 10011 leaves this node
             // (so the path still in gobgpd, with 10010 and 10011, becomes stale).
-            await topo.exec(s1, argv`bridge fdb append ${FLOOD} dst 192.0.2.98 dev vxlan10010`);
+            await floodByHand(topo, s1, "append", "192.0.2.98", "vxlan10010");
             await topo.delLink(s1, "vxlan10011");
             const mark = await logMark(agentLog(s1));
             const restarted = performance.now();
@@ -705,7 +706,7 @@ Deno.test({
             stopped.delete(s1.name);
             if (topo.process(s1, "agent") === undefined) await topo.startAgent(s1);
             if (!await linkExists(topo, s1, "vxlan10011")) await createDevice(topo, plan(1, 10011));
-            await topo.exec(s1, argv`bridge fdb del ${FLOOD} dst 192.0.2.98 dev vxlan10010`)
+            await floodByHand(topo, s1, "del", "192.0.2.98", "vxlan10010")
               .catch(() => {});
             await bg.stopAll();
             await baseline();
@@ -722,15 +723,11 @@ Deno.test({
           // restart in the lab), so its agent removes its flood entry for 192.0.2.11:
           // that is BGP doing its job. To measure what spoke1's agent controls, the
           // return path spoke3 → spoke1 is pinned by hand (unicast entry + neighbour).
-          const mac1 = await linkMac(topo, s1, "vxlan10011");
-          await topo.exec(
-            s3,
-            argv`bridge fdb append ${mac1} dst 192.0.2.11 dev vxlan10011 self permanent`,
-          );
-          await topo.exec(
-            s3,
-            argv`ip neigh replace 198.18.11.1 lladdr ${mac1} dev vxlan10011 nud permanent`,
-          );
+          const unpin = await pinReturnPath(topo, s3, s1, {
+            dev: "vxlan10011",
+            toVtep: "192.0.2.11",
+            toOverlay: "198.18.11.1",
+          });
           const mon = await FdbMonitor.start(bg, topo, s1, "vxlan10011");
           const ping = await ContinuousPing.start(bg, s1, "198.18.11.3");
           const gobgpd = topo.process(s1, "gobgpd");
@@ -872,9 +869,7 @@ Deno.test({
             await agentsAlive();
             c.done();
           } finally {
-            await topo.exec(s3, argv`bridge fdb del ${mac1} dst 192.0.2.11 dev vxlan10011 self`)
-              .catch(() => {});
-            await topo.exec(s3, argv`ip neigh del 198.18.11.1 dev vxlan10011`).catch(() => {});
+            await unpin();
             if (topo.process(s1, "gobgpd") === undefined) await topo.startGobgpd(s1);
             if (!await linkExists(topo, s2, "vxlan10010")) await createDevice(topo, plan(2, 10010));
             await topo.exec(s1, argv`ip neigh flush dev vxlan10010`).catch(() => {});
@@ -892,15 +887,11 @@ Deno.test({
           // sessions yet: its first table is complete for gobgpd but not for the network.
           await baseline();
           const c = new Checks("extra: gobgpd and agent restarted together");
-          const mac1 = await linkMac(topo, s1, "vxlan10011");
-          await topo.exec(
-            s3,
-            argv`bridge fdb append ${mac1} dst 192.0.2.11 dev vxlan10011 self permanent`,
-          );
-          await topo.exec(
-            s3,
-            argv`ip neigh replace 198.18.11.1 lladdr ${mac1} dev vxlan10011 nud permanent`,
-          );
+          const unpin = await pinReturnPath(topo, s3, s1, {
+            dev: "vxlan10011",
+            toVtep: "192.0.2.11",
+            toOverlay: "198.18.11.1",
+          });
           try {
             // Containers of a pod start in any order: gobgpd first, then the agent first.
             for (const order of ["gobgpd first", "agent first"] as const) {
@@ -979,9 +970,7 @@ Deno.test({
             c.done();
           } finally {
             stopped.delete(s1.name);
-            await topo.exec(s3, argv`bridge fdb del ${mac1} dst 192.0.2.11 dev vxlan10011 self`)
-              .catch(() => {});
-            await topo.exec(s3, argv`ip neigh del 198.18.11.1 dev vxlan10011`).catch(() => {});
+            await unpin();
             if (topo.process(s1, "gobgpd") === undefined) await topo.startGobgpd(s1);
             if (topo.process(s1, "agent") === undefined) await topo.startAgent(s1);
             await bg.stopAll();

@@ -204,16 +204,16 @@ function measureSingleWrites(
   const del: number[] = [];
   // Untimed first use of every device (Netlink checks once that it is VXLAN).
   for (const [name, ifindex] of devices) {
-    lab.nl.appendFlood(ifindex, probeVtep(PROBE_OFFSET), name);
-    lab.nl.delFlood(ifindex, probeVtep(PROBE_OFFSET), name);
+    lab.nl.fdb.appendFlood(ifindex, probeVtep(PROBE_OFFSET), name);
+    lab.nl.fdb.delFlood(ifindex, probeVtep(PROBE_OFFSET), name);
   }
   for (let i = 0; i < samples; i++) {
     const [name, ifindex] = devices[i % devices.length]!;
     const dst = probeVtep(PROBE_OFFSET + i);
     const t0 = performance.now();
-    lab.nl.appendFlood(ifindex, dst, name);
+    lab.nl.fdb.appendFlood(ifindex, dst, name);
     const t1 = performance.now();
-    lab.nl.delFlood(ifindex, dst, name);
+    lab.nl.fdb.delFlood(ifindex, dst, name);
     append.push(t1 - t0);
     del.push(performance.now() - t1);
   }

@@ -52,18 +52,6 @@ export interface WatchStream {
   cancel(): void;
 }
 
-/** An open `AddPathStream` call (client-streaming). */
-export interface PathStream {
-  /**
-   * Sends one request with `paths` (withdrawals carry `isWithdraw`); gobgpd
-   * applies each request as it arrives. False when grpc-js asks to wait for
-   * `"drain"` (the request is queued all the same).
-   */
-  write(paths: PathMessage[]): boolean;
-  /** Half-closes the stream; resolves once gobgpd has applied every request. */
-  end(): Promise<void>;
-}
-
 type Unary<Req, Res> = (
   request: Req,
   options: grpc.CallOptions,
@@ -74,9 +62,6 @@ interface GobgpApiStub extends grpc.Client {
   GetBgp: Unary<Record<string, never>, { global?: { asn: number; routerId: string } }>;
   AddPath: Unary<{ tableType: number; path: PathMessage }, { uuid: Uint8Array }>;
   DeletePath: Unary<{ tableType: number; path: PathMessage }, Record<string, never>>;
-  AddPathStream(
-    callback: (error: grpc.ServiceError | null) => void,
-  ): grpc.ClientWritableStream<{ tableType: number; paths: PathMessage[] }>;
   WatchEvent(request: unknown, options?: grpc.CallOptions): grpc.ClientReadableStream<{
     table?: { paths?: PathMessage[] } | null;
     peer?: {
@@ -138,20 +123,6 @@ export class GobgpClient implements Disposable {
   async deletePath(path: PathMessage): Promise<void> {
     if (!path.nlri) throw new TypeError("Refusing DeletePath without an NLRI");
     await this.#unary(this.#stub.DeletePath, { tableType: TABLE_GLOBAL, path });
-  }
-
-  /** `AddPathStream` into the global table: many paths per request, no reply per request. */
-  addPathStream(): PathStream {
-    const { promise, resolve, reject } = Promise.withResolvers<void>();
-    promise.catch(() => {}); // reported by end(); never an unhandled rejection
-    const call = this.#stub.AddPathStream((error) => error ? reject(error) : resolve());
-    return {
-      write: (paths) => call.write({ tableType: TABLE_GLOBAL, paths }),
-      end: () => {
-        call.end();
-        return promise;
-      },
-    };
   }
 
   /** `WatchEvent` for peer states and best paths, with the current peers and table first. */

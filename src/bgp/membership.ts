@@ -12,6 +12,7 @@
  * @module
  */
 import { backoffDelay } from "../backoff.ts";
+import type { IpAddress } from "../net/ip.ts";
 import { encodeMembershipKey, encodeMembershipPath, type PathMessage } from "./path_codec.ts";
 
 export interface MembershipPort {
@@ -38,7 +39,7 @@ function keyOf(communities: readonly number[]): string {
 
 export class MembershipAdvertiser {
   #port: MembershipPort;
-  #address: string;
+  #address: IpAddress;
   #opts: MembershipOptions;
   #desired: number[] = [];
   #applied = UNKNOWN;
@@ -48,7 +49,7 @@ export class MembershipAdvertiser {
   #stopped = false;
   #wanted = false;
 
-  constructor(port: MembershipPort, address: string, options: MembershipOptions = {}) {
+  constructor(port: MembershipPort, address: IpAddress, options: MembershipOptions = {}) {
     this.#port = port;
     this.#address = address;
     this.#opts = options;

@@ -9,7 +9,8 @@
  * @module
  */
 import type { Decoded } from "../overlay/route.ts";
-import { vtepProblem } from "../overlay/ipv4.ts";
+import { hostPrefixLength, type IpAddress, ipFamily } from "../net/ip.ts";
+import { admitVtep } from "../overlay/admit.ts";
 import { apipbType } from "./proto.ts";
 
 /** `google.protobuf.Any` as proto-loader hands it over. */
@@ -81,13 +82,11 @@ export function decodePath(path: PathMessage): Decoded {
     return { ok: false, reason: "malformed", detail: `NLRI does not decode: ${message(error)}` };
   }
   const text = `${prefix.prefix}/${prefix.prefixLen}`;
-  if (prefix.prefixLen !== 32) {
+  if (prefix.prefixLen !== hostPrefixLength(4)) {
     return { ok: false, reason: "not-host-route", detail: `prefix ${text} is not a /32` };
   }
-  const problem = vtepProblem(prefix.prefix);
-  if (problem) {
-    return { ok: false, reason: "not-a-vtep", detail: `prefix ${text}: ${problem}` };
-  }
+  const vtep = admitVtep(prefix.prefix, text);
+  if (!("vtep" in vtep)) return { ok: false, ...vtep };
   const communities: number[] = [];
   for (const attr of path.pattrs ?? []) {
     if (typeName(attr) !== "CommunitiesAttribute") continue;
@@ -104,14 +103,14 @@ export function decodePath(path: PathMessage): Decoded {
   }
   return {
     ok: true,
-    route: { vtep: prefix.prefix, communities, withdraw: path.isWithdraw === true },
+    route: { vtep: vtep.vtep, communities, withdraw: path.isWithdraw === true },
   };
 }
 
 /** The node's own membership announcement. */
 export interface Membership {
-  /** Local VTEP address; the path is `<address>/32` with this next hop. */
-  address: string;
+  /** Local VTEP address; the path is its host route with this next hop. */
+  address: IpAddress | string;
   /** Communities of every online VNI, as 32-bit values. */
   communities: readonly number[];
 }
@@ -131,7 +130,10 @@ export function encodeMembershipPath(membership: Membership): PathMessage {
     pattrs.push(packAny("CommunitiesAttribute", { communities }));
   }
   return {
-    nlri: packAny("IPAddressPrefix", { prefixLen: 32, prefix: membership.address }),
+    nlri: packAny("IPAddressPrefix", {
+      prefixLen: hostPrefixLength(ipFamily(membership.address)),
+      prefix: membership.address,
+    }),
     pattrs,
     family: { afi: AFI_IP, safi: SAFI_UNICAST },
   };
@@ -143,9 +145,12 @@ export function encodeMembershipPath(membership: Membership): PathMessage {
  * withdrawal). Never send a DeletePath without a path: gobgpd would then
  * delete every local path of the family.
  */
-export function encodeMembershipKey(address: string): PathMessage {
+export function encodeMembershipKey(address: IpAddress | string): PathMessage {
   return {
-    nlri: packAny("IPAddressPrefix", { prefixLen: 32, prefix: address }),
+    nlri: packAny("IPAddressPrefix", {
+      prefixLen: hostPrefixLength(ipFamily(address)),
+      prefix: address,
+    }),
     pattrs: [],
     family: { afi: AFI_IP, safi: SAFI_UNICAST },
     isWithdraw: true,

@@ -10,7 +10,7 @@ import {
   SAFI_UNICAST,
 } from "./path_codec.ts";
 import { apipbType, LOADER_OPTIONS } from "./proto.ts";
-import { makeCommunity } from "../overlay/community.ts";
+import { makeCommunity } from "../net/community.ts";
 
 /** Sends a path through real protobuf encoding, as gobgpd's stream would deliver it. */
 function wire(path: PathMessage): PathMessage {

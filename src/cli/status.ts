@@ -4,13 +4,13 @@
  *
  * @module
  */
-import type { AgentStatus } from "../agent.ts";
-import { FLOOD_MAC } from "../netlink/types.ts";
-import { parseIpv4 } from "../overlay/ipv4.ts";
+import type { AgentStatus } from "../status/types.ts";
+import { FLOOD_MAC } from "../net/mac.ts";
+import { ipv4Value } from "../net/ip.ts";
 
 /** Numeric address order, as `bridge fdb show` readers expect (.9 before .12). */
 function byAddress(a: string, b: string): number {
-  return (parseIpv4(a) ?? 0) - (parseIpv4(b) ?? 0) || a.localeCompare(b);
+  return (ipv4Value(a) ?? 0) - (ipv4Value(b) ?? 0) || a.localeCompare(b);
 }
 
 function table(rows: string[][]): string {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { AgentStatus, VniStatus } from "../agent.ts";
+import type { AgentStatus, VniStatus } from "../status/types.ts";
 import { fetchStatus, renderStatus } from "./status.ts";
 
 function vni(overrides: Partial<VniStatus> & Pick<VniStatus, "vni">): VniStatus {

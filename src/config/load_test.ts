@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { makeCommunity } from "../net/community.ts";
 import fc from "fast-check";
 import YAML from "yaml";
 import { ConfigError } from "./errors.ts";
@@ -74,8 +75,13 @@ vnis:
     fakeEnv,
   );
   assert.deepEqual(config.vnis, [
-    { id: 10010, community: "65000:10010", device: "vxlan10010", underlayInterface: undefined },
-    { id: 10011, community: "65001:11", device: "vx11", underlayInterface: "eth1" },
+    {
+      id: 10010,
+      community: makeCommunity(65000, 10010),
+      device: "vxlan10010",
+      underlayInterface: undefined,
+    },
+    { id: 10011, community: makeCommunity(65001, 11), device: "vx11", underlayInterface: "eth1" },
   ]);
 });
 

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { formatCommunity } from "../net/community.ts";
 import type { ResolvedConfig } from "./types.ts";
 import type { UserConfig } from "./schema.ts";
 
@@ -43,7 +44,7 @@ export function toUserConfig(config: ResolvedConfig): UserConfig {
     node: { ...config.node },
     vnis: config.vnis.map((v) => ({
       id: v.id,
-      community: v.community,
+      community: formatCommunity(v.community),
       device: v.device,
       ...(v.underlayInterface !== undefined ? { underlayInterface: v.underlayInterface } : {}),
     })),

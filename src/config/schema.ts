@@ -9,8 +9,14 @@
  */
 
 import { z } from "zod";
-import { formatCommunity, parseCommunity as parseCommunityValue } from "../overlay/community.ts";
-import { isIpv4 } from "../overlay/ipv4.ts";
+import {
+  formatCommunity,
+  makeCommunity,
+  parseStandardCommunity,
+  type StandardCommunity,
+} from "../net/community.ts";
+import { type HostPort, parseHostPort } from "../net/host_port.ts";
+import { type IpAddress, parseIpv4 } from "../net/ip.ts";
 import { ConfigError, type ConfigIssue } from "./errors.ts";
 import {
   LOG_FORMATS,
@@ -33,7 +39,7 @@ export interface ConfigEnv {
 /** The largest VXLAN network identifier (24 bits). */
 export const MAX_VNI = 16_777_215;
 /** @default "127.0.0.1:50051" */
-export const DEFAULT_GOBGP_ADDRESS = "127.0.0.1:50051";
+export const DEFAULT_GOBGP_ADDRESS = "127.0.0.1:50051" as HostPort;
 /** @default 5000 (milliseconds, written as "5s") */
 export const DEFAULT_GOBGP_TIMEOUT_MS = 5_000;
 /** @default 10000 (milliseconds, written as "10s") */
@@ -41,7 +47,7 @@ export const DEFAULT_RECONNECT_MAX_MS = 10_000;
 /** @default 20000 (milliseconds, written as "20s") */
 export const DEFAULT_RESTART_HOLD_MS = 20_000;
 /** @default "127.0.0.1:9469" */
-export const DEFAULT_HTTP_LISTEN = "127.0.0.1:9469";
+export const DEFAULT_HTTP_LISTEN = "127.0.0.1:9469" as HostPort;
 /** @default 300000 (milliseconds, written as "5m") */
 export const DEFAULT_RESYNC_INTERVAL_MS = 300_000;
 /** @default "eth0" */
@@ -142,16 +148,6 @@ export interface UserConfig {
 // ---------------------------------------------------------------------------
 // Value parsers (pure, exported for reuse and tests)
 
-/**
- * Parses `ASN:VALUE` (both parts 0..65535) into its normal form, without
- * leading zeros or surrounding spaces: `" 65000:010"` → `"65000:10"`.
- * Returns `undefined` when `text` is not such a community.
- */
-export function parseCommunity(text: string): string | undefined {
-  const value = parseCommunityValue(text);
-  return value === undefined ? undefined : formatCommunity(value);
-}
-
 const _UNIT_MS: Record<string, number> = {
   ns: 1e-6,
   us: 1e-3,
@@ -186,9 +182,6 @@ export function parseDuration(text: string): number | undefined {
   return Number.isFinite(total) ? sign * total : undefined;
 }
 
-/** Whether `text` is an IPv4 dotted quad (no leading zeros, like Go's `net.ParseIP`). */
-export const isIPv4: (text: string) => boolean = isIpv4;
-
 /** Why `name` is not a valid Linux interface name, or `undefined` when it is. */
 export function ifNameProblem(name: string): string | undefined {
   if (name === "") return "is empty";
@@ -198,26 +191,6 @@ export function ifNameProblem(name: string): string | undefined {
   if (name.includes("/")) return `contains "/"`;
   if (name.includes(":")) return `contains ":"`;
   if (/\s/.test(name)) return "contains whitespace";
-  return undefined;
-}
-
-function _addressProblem(text: string): string | undefined {
-  const q = _quote(text);
-  const colon = text.lastIndexOf(":");
-  if (colon < 0) return `${q} is not host:port (e.g. "${DEFAULT_GOBGP_ADDRESS}")`;
-  const host = text.slice(0, colon);
-  const port = text.slice(colon + 1);
-  if (host.startsWith("[") !== host.endsWith("]") || host === "[]") {
-    return `${q} is not host:port (e.g. "${DEFAULT_GOBGP_ADDRESS}" or "[::1]:50051")`;
-  }
-  if (!host.startsWith("[") && host.includes(":")) {
-    return `${q} is not host:port; put an IPv6 host in brackets, e.g. "[::1]:50051"`;
-  }
-  if (host === "") return `${q} has no host (e.g. "${DEFAULT_GOBGP_ADDRESS}")`;
-  if (/\s/.test(host)) return `${q} has whitespace in its host`;
-  if (!/^\d+$/.test(port)) return `port ${_quote(port)} in ${q} is not a number`;
-  const n = Number(port);
-  if (n < 1 || n > 65535) return `port ${n} in ${q} is outside 1..65535`;
   return undefined;
 }
 
@@ -293,10 +266,10 @@ const _Bool = z.boolean({ error: _expect("a boolean (true or false)") });
 
 const _Asn = _intIn(0, 65535, "ASN ");
 
-const _Address = _stringParsed<string>('a "host:port" string', (text) => {
-  const problem = _addressProblem(text);
-  return problem === undefined ? { value: text } : { problem };
-});
+const _Address = _stringParsed<HostPort>(
+  'a "host:port" string',
+  (text) => parseHostPort(text, DEFAULT_GOBGP_ADDRESS),
+);
 
 const _Timeout = _stringParsed<number>('a duration string such as "5s"', (text) => {
   const ms = parseDuration(text);
@@ -315,20 +288,22 @@ const _IfName = _stringParsed<string>("an interface name string", (text) => {
     : { problem: `${_quote(text)} is not a valid Linux interface name: ${problem}` };
 });
 
-const _LocalAddress = _stringParsed<string>(
+const _LocalAddress = _stringParsed<IpAddress | "">(
   'an IPv4 address string or ""',
-  (text) =>
-    text === "" || isIPv4(text) ? { value: text } : {
+  (text) => {
+    const address = text === "" ? "" : parseIpv4(text);
+    return address !== undefined ? { value: address } : {
       problem: `${
         _quote(text)
       } is not an IPv4 address (a dotted quad like 192.0.2.10); leave it "" to use node.localInterface's`,
-    },
+    };
+  },
 );
 
 const _VniId = _intIn(1, MAX_VNI, "VNI ");
 
-const _Community = _stringParsed<string>('an "ASN:VALUE" string', (text) => {
-  const community = parseCommunity(text);
+const _Community = _stringParsed<StandardCommunity>('an "ASN:VALUE" string', (text) => {
+  const community = parseStandardCommunity(text);
   return community === undefined
     ? { problem: `${_quote(text)} is not ASN:VALUE with both parts in 0..65535` }
     : { value: community };
@@ -362,11 +337,10 @@ const _Gobgp = z.strictObject({
 }, { error: _expect("a mapping") });
 
 const _Http = z.strictObject({
-  listen: _stringParsed<string>('a "host:port" string or ""', (text) => {
-    if (text === "") return { value: text };
-    const problem = _addressProblem(text);
-    return problem === undefined ? { value: text } : { problem };
-  }).nullish(),
+  listen: _stringParsed<HostPort | "">(
+    'a "host:port" string or ""',
+    (text) => text === "" ? { value: "" } : parseHostPort(text, DEFAULT_GOBGP_ADDRESS),
+  ).nullish(),
 }, { error: _expect("a mapping") });
 
 const _LogFormat = _stringParsed<LogFormat>(
@@ -505,7 +479,7 @@ function _isRecord(value: unknown): value is Record<string, unknown> {
 
 interface _Derived {
   vnis: VniConfig[];
-  localAddress: string;
+  localAddress: IpAddress | "";
 }
 
 /**
@@ -524,7 +498,7 @@ function _crossCheck(
   const rawVnis = doc["vnis"];
   if (Array.isArray(rawVnis)) {
     const seenIds = new Map<number, number>();
-    const seenCommunities = new Map<string, number>();
+    const seenCommunities = new Map<StandardCommunity, number>();
     const seenDevices = new Map<string, number>();
     rawVnis.forEach((entry: unknown, i) => {
       if (!_isRecord(entry)) return;
@@ -552,7 +526,7 @@ function _crossCheck(
               `VNI ${id} is above 65535, so the community cannot be derived from communityAsn: ` +
                 `an ASN:VNI community holds at most 65535 after the colon; set community explicitly`,
             );
-          } else community = `${asn}:${id}`;
+          } else community = makeCommunity(asn, id);
         } else if (community === undefined && asn === undefined) {
           refuse(
             at("community"),
@@ -562,13 +536,13 @@ function _crossCheck(
         if (device === undefined) device = `vxlan${id}`;
       }
 
-      if (typeof community === "string") {
+      if (typeof community === "number") {
         const first = seenCommunities.get(community);
         const how = derivedCommunity ? " (derived from communityAsn)" : "";
         if (first !== undefined && !(repeatedId && derivedCommunity)) {
           refuse(
             at("community"),
-            `community "${community}"${how} is already used by vnis[${first}]`,
+            `community "${formatCommunity(community)}"${how} is already used by vnis[${first}]`,
           );
         } else if (first === undefined) seenCommunities.set(community, i);
       }
@@ -580,7 +554,7 @@ function _crossCheck(
         } else if (first === undefined) seenDevices.set(device, i);
       }
       if (
-        typeof id === "number" && typeof community === "string" && typeof device === "string" &&
+        typeof id === "number" && typeof community === "number" && typeof device === "string" &&
         underlay !== _INVALID
       ) {
         vnis.push({ id, community, device, underlayInterface: underlay });
@@ -606,7 +580,7 @@ function _resolveLocalAddress(
   rawNode: unknown,
   env: ConfigEnv,
   refuse: (path: string, message: string) => void,
-): string {
+): IpAddress | "" {
   const node = rawNode === undefined || rawNode === null ? {} : rawNode;
   if (!_isRecord(node)) return "";
   const address = _field(_LocalAddress, node["localAddress"]);
@@ -634,7 +608,7 @@ function _resolveLocalAddress(
     );
     return "";
   }
-  const first = addresses.find(isIPv4);
+  const first = addresses.map(parseIpv4).find((a) => a !== undefined);
   if (first === undefined) {
     refuse(
       "node.localInterface",
@@ -662,7 +636,7 @@ export function resolveConfig(raw: unknown, env: ConfigEnv): ResolvedConfig {
   const parsed = UserConfigSchema.safeParse(input);
   const issues = parsed.success ? [] : parsed.error.issues.flatMap(_fromZod);
   const derived = _isRecord(input) ? _crossCheck(input, env, issues) : undefined;
-  if (!parsed.success || derived === undefined || issues.length > 0) {
+  if (!parsed.success || !derived?.localAddress || issues.length > 0) {
     throw new ConfigError(issues);
   }
   const config = parsed.data;

@@ -1,9 +1,14 @@
 /**
  * The resolved configuration: every field set, defaults applied once.
- * What users write is described by the schema in `schema.ts`.
+ * What users write is described by the schema in `schema.ts`. Values are
+ * parsed once, into the leaf types of `net/`: nothing downstream parses a
+ * configuration string again.
  *
  * @module
  */
+import type { StandardCommunity } from "../net/community.ts";
+import type { HostPort } from "../net/host_port.ts";
+import type { IpAddress } from "../net/ip.ts";
 
 /** Log levels accepted in `logLevel` and `--log-level`. */
 export const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
@@ -13,8 +18,8 @@ export type LogLevel = typeof LOG_LEVELS[number];
 export interface VniConfig {
   /** VXLAN network identifier, 1..16777215. */
   id: number;
-  /** The BGP community as `ASN:VALUE` (normalised, no spaces). */
-  community: string;
+  /** The BGP community (`ASN:VALUE` in the file). */
+  community: StandardCommunity;
   /** Kernel device name. @default `vxlan<id>` */
   device: string;
   /** Underlay device for auto-created links; undefined = `node.localInterface`. */
@@ -34,7 +39,7 @@ export interface ResolvedConfig {
   communityAsn: number | undefined;
   gobgp: {
     /** `host:port` of gobgpd's gRPC API. @default "127.0.0.1:50051" */
-    address: string;
+    address: HostPort;
     /** Per-call deadline in milliseconds. @default 5000 */
     timeoutMs: number;
     /** Cap of the reconnect backoff, in milliseconds. @default 10000 */
@@ -47,7 +52,7 @@ export interface ResolvedConfig {
   };
   http: {
     /** `host:port` of the metrics/health/status endpoint; "" disables it. @default "127.0.0.1:9469" */
-    listen: string;
+    listen: HostPort | "";
   };
   /** Safety-net full resync of kernel state, in milliseconds; 0 = off. @default 300000 */
   resyncIntervalMs: number;
@@ -55,7 +60,7 @@ export interface ResolvedConfig {
     /** @default "eth0" */
     localInterface: string;
     /** The node's VTEP address: `localAddress` if set, else the first IPv4 of `localInterface`. */
-    localAddress: string;
+    localAddress: IpAddress;
     /** @default 4789 */
     vxlanPort: number;
     /** @default false */

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Agent } from "../agent.ts";
+import type { MetricsSource } from "../status/types.ts";
 import { SKIP_REASONS } from "../overlay/route.ts";
 import { type Histogram, LATENCY_BUCKETS, Registry } from "./metrics.ts";
 
@@ -36,10 +36,10 @@ export function createMetrics(): AgentMetrics {
 const START_TIME = Date.now() / 1000;
 
 /** Registers every metric that is read from `agent` on scrape. */
-export function bindAgentMetrics(registry: Registry, agent: Agent): void {
+export function bindAgentMetrics(registry: Registry, agent: MetricsSource): void {
   const s = agent.stats;
   registry.gauge("evpn_agent_vnis_online", "VNIs whose vxlan device exists.", () => [
-    [{}, agent.vnis.online().length],
+    [{}, agent.vnisOnline],
   ]);
   registry.gauge(
     "evpn_agent_flood_entries",

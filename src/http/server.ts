@@ -6,9 +6,10 @@
  *
  * @module
  */
-import type { AgentStatus, Health } from "../agent.ts";
+import type { AgentStatus, Health } from "../status/types.ts";
 import { logger } from "../log.ts";
 import { type Http1Limits, type Http1Server, serveHttp1 } from "./http1.ts";
+import { type HostPort, splitHostPort } from "../net/host_port.ts";
 
 /** What the endpoint serves; the agent and its metrics registry provide it. */
 export interface EndpointSource {
@@ -21,7 +22,7 @@ export interface EndpointSource {
 /** Where and how to serve; the connection limits default as in {@linkcode Http1Limits}. */
 export interface EndpointOptions extends Http1Limits {
   /** `host:port`; IPv6 hosts in brackets. */
-  listen: string;
+  listen: HostPort;
   /** Stops the server when aborted. */
   signal?: AbortSignal;
 }
@@ -69,16 +70,6 @@ export function handle(request: Request, source: EndpointSource): Response {
     default:
       return text(`not found: ${path}\nendpoints: /metrics /healthz /readyz /status\n`, 404);
   }
-}
-
-/** Splits `host:port` (IPv6 in brackets). */
-export function splitHostPort(listen: string): { hostname: string; port: number } {
-  const colon = listen.lastIndexOf(":");
-  const host = listen.slice(0, colon);
-  return {
-    hostname: host.startsWith("[") ? host.slice(1, -1) : host,
-    port: Number(listen.slice(colon + 1)),
-  };
 }
 
 /** Starts the endpoint; resolves once it listens. */

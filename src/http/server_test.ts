@@ -1,14 +1,17 @@
 import { serveHttp1 } from "./http1.ts";
 import assert from "node:assert/strict";
-import { Agent, type AgentStatus, type BgpPort, type Health, type KernelPort } from "../agent.ts";
+import { Agent } from "../app/agent.ts";
+import type { BgpPort, FdbPort, LinkPort } from "../app/ports.ts";
+import type { AgentStatus, Health } from "../status/types.ts";
 import { resolveConfig, type ResolvedConfig } from "../config/mod.ts";
 import type { WatchHandlers } from "../bgp/client.ts";
 import { encodeMembershipPath, type PathMessage } from "../bgp/path_codec.ts";
-import { makeCommunity } from "../overlay/community.ts";
+import { makeCommunity } from "../net/community.ts";
 import type { LinkInfo } from "../netlink/types.ts";
 import { parseExposition, sampleValue } from "../../tests/_ops_prom.ts";
 import { bindAgentMetrics, createMetrics } from "./agent_metrics.ts";
-import { type EndpointSource, handle, serveEndpoint, splitHostPort } from "./server.ts";
+import { type EndpointSource, handle, serveEndpoint } from "./server.ts";
+import type { HostPort } from "../net/host_port.ts";
 
 const STATUS: AgentStatus = {
   version: "0.0.0-test",
@@ -126,18 +129,11 @@ Deno.test("handle() /metrics has the text-format content type; HEAD is allowed",
   assert.equal(handle(get("/metrics", { method: "HEAD" }), source).status, 200);
 });
 
-Deno.test("splitHostPort() splits IPv4, names and bracketed IPv6", () => {
-  assert.deepEqual(splitHostPort("127.0.0.1:9469"), { hostname: "127.0.0.1", port: 9469 });
-  assert.deepEqual(splitHostPort("localhost:1"), { hostname: "localhost", port: 1 });
-  assert.deepEqual(splitHostPort("[::1]:9469"), { hostname: "::1", port: 9469 });
-  assert.deepEqual(splitHostPort("0.0.0.0:0"), { hostname: "0.0.0.0", port: 0 });
-});
-
 // ---- the agent's real metrics ------------------------------------------------
 
 const C = (v: number) => makeCommunity(65000, v);
 
-class FakeKernel implements KernelPort {
+class FakeKernel implements LinkPort, FdbPort {
   links = new Map<number, LinkInfo>([
     [7, { ifindex: 7, name: "vxlan10010", kind: "vxlan", up: true, vni: 10010 }],
     [8, { ifindex: 8, name: "vxlan10011", kind: "vxlan", up: true, vni: 10011 }],
@@ -200,7 +196,8 @@ function agentEndpoint() {
   const bgp = new FakeBgp();
   const metrics = createMetrics();
   const agent = new Agent(structuredClone(CONFIG), {
-    kernel,
+    links: kernel,
+    fdb: kernel,
     bgp,
     openEvents: () => ({ start() {}, close() {} }),
     observers: {
@@ -361,7 +358,10 @@ Deno.test("serveEndpoint() refuses bodies and unknown paths on the wire and keep
   const source = new FakeSource();
   source.isReady = true;
   const stop = new AbortController();
-  const server = await serveEndpoint(source, { listen: "127.0.0.1:0", signal: stop.signal });
+  const server = await serveEndpoint(source, {
+    listen: "127.0.0.1:0" as HostPort, // port 0: any free port, which the config refuses
+    signal: stop.signal,
+  });
   try {
     const port = (server.addr as Deno.NetAddr).port;
     const status = (text: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]);
@@ -431,7 +431,7 @@ async function limitedEndpoint(
   source.isReady = true;
   const stop = new AbortController();
   const server = await serveEndpoint(source, {
-    listen: "127.0.0.1:0",
+    listen: "127.0.0.1:0" as HostPort, // port 0: any free port, which the config refuses
     signal: stop.signal,
     ...limits,
   });

@@ -8,7 +8,8 @@
  */
 
 import type { Libnl } from "./_ffi.ts";
-import { formatIPv4, formatMac } from "./_addr.ts";
+import { formatIp, type IpAddress } from "../net/ip.ts";
+import { formatMac } from "../net/mac.ts";
 import type { LinkInfo } from "./types.ts";
 
 /** `<sys/socket.h>` address families. */
@@ -80,24 +81,8 @@ export function readAddr(lib: Libnl, addr: Deno.PointerValue): AddrBytes | undef
 }
 
 /** An IP address as text: dotted quad for IPv4, RFC 5952 text for IPv6. */
-export function formatIp(addr: AddrBytes): string | undefined {
-  if (addr.bytes.length === 4) return formatIPv4(addr.bytes);
-  if (addr.bytes.length === 16) {
-    const groups: string[] = [];
-    const view = new DataView(addr.bytes.buffer, addr.bytes.byteOffset, 16);
-    for (let i = 0; i < 8; i++) groups.push(view.getUint16(i * 2).toString(16));
-    // Compress the longest run of two or more zero groups.
-    let best = -1, bestLen = 1;
-    for (let i = 0; i < 8;) {
-      let j = i;
-      while (j < 8 && groups[j] === "0") j++;
-      if (j - i > bestLen) [best, bestLen] = [i, j - i];
-      i = j === i ? i + 1 : j;
-    }
-    if (best < 0) return groups.join(":");
-    return `${groups.slice(0, best).join(":")}::${groups.slice(best + bestLen).join(":")}`;
-  }
-  return undefined;
+export function formatAddr(addr: AddrBytes): IpAddress | undefined {
+  return formatIp(addr.bytes);
 }
 
 /** A MAC address as lower-case text, or `undefined` if `addr` is not 6 bytes. */
@@ -131,7 +116,7 @@ export function readLink(lib: Libnl, link: Deno.PointerObject): LinkInfo {
     const addr = pointerIn(out);
     try {
       const local = readAddr(lib, addr);
-      const text = local === undefined ? undefined : formatIp(local);
+      const text = local === undefined ? undefined : formatAddr(local);
       if (text !== undefined) info.local = text;
     } finally {
       if (addr !== null) nl.nl_addr_put(addr);

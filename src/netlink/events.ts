@@ -25,7 +25,7 @@ import { type Libnl, openLibnl } from "./_ffi.ts";
 import {
   AF_BRIDGE,
   AF_UNSPEC,
-  formatIp,
+  formatAddr,
   formatLladdr,
   NETLINK_ROUTE,
   NL_CB_CUSTOM,
@@ -96,7 +96,7 @@ type Queued =
  *
  * ```ts ignore
  * using events = new NetlinkEvents({ onLink, onNeigh, onOverrun: resync });
- * const links = nl.listLinks();
+ * const links = nl.links.listLinks();
  * events.start();
  * ```
  */
@@ -350,7 +350,7 @@ export class NetlinkEvents implements Disposable {
           type: type === RTM_NEWNEIGH ? "new" : "del",
           ifindex: route.rtnl_neigh_get_ifindex(obj),
           mac,
-          dst: dstAddr === undefined ? undefined : formatIp(dstAddr),
+          dst: dstAddr === undefined ? undefined : formatAddr(dstAddr),
         },
       });
     } catch (err) {

@@ -10,5 +10,5 @@ export { NetlinkEvents } from "./events.ts";
 export type { NetlinkEventHandlers, NetlinkEventsOptions } from "./events.ts";
 export { NetlinkError, NLE, nleName, unwrap } from "./errors.ts";
 export type { NetlinkErrorOptions } from "./errors.ts";
-export { FLOOD_MAC } from "./types.ts";
+export { FLOOD_MAC } from "../net/mac.ts";
 export type { LinkEvent, LinkInfo, NeighEvent, VxlanSpec } from "./types.ts";

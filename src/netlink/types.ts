@@ -4,9 +4,7 @@
  *
  * @module
  */
-
-/** The all-zero MAC that marks a VXLAN flood (BUM) entry. */
-export const FLOOD_MAC = "00:00:00:00:00:00";
+import type { IpAddress } from "../net/ip.ts";
 
 /** A kernel link as far as the agent cares. Undefined means "not reported". */
 export interface LinkInfo {
@@ -21,7 +19,7 @@ export interface LinkInfo {
   /** VXLAN only: the VNI (IFLA_VXLAN_ID). */
   vni?: number;
   /** VXLAN only: local IPv4 address (IFLA_VXLAN_LOCAL), dotted quad. */
-  local?: string;
+  local?: IpAddress;
   /** VXLAN only: destination UDP port (IFLA_VXLAN_PORT). */
   port?: number;
   /** VXLAN only: underlay ifindex (IFLA_VXLAN_LINK). */
@@ -32,8 +30,8 @@ export interface LinkInfo {
 export interface VxlanSpec {
   name: string;
   vni: number;
-  /** Local IPv4 address; omitted when empty. */
-  local?: string;
+  /** Local IPv4 address; omitted when undefined. */
+  local?: IpAddress;
   /** UDP destination port. */
   port: number;
   /** Underlay device ifindex (`dev`); omitted when undefined. */
@@ -55,5 +53,5 @@ export interface NeighEvent {
   /** Lower-case `aa:bb:cc:dd:ee:ff`. */
   mac: string;
   /** Remote IPv4 destination, or undefined when the entry has none. */
-  dst: string | undefined;
+  dst: IpAddress | undefined;
 }

@@ -1,45 +1,12 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { formatCommunity, makeCommunity, parseCommunity } from "./community.ts";
-import { isIpv4, vtepProblem } from "./ipv4.ts";
+import { makeCommunity } from "../net/community.ts";
+import { parseIp } from "../net/ip.ts";
 import { RouteTable } from "./route_table.ts";
 import { VniRegistry } from "./vnis.ts";
-import type { LinkInfo } from "../netlink/types.ts";
+import type { Device } from "./vnis.ts";
 
 const C = (v: number) => makeCommunity(65000, v);
-
-Deno.test("parseCommunity() and formatCommunity() are inverse (property)", () => {
-  fc.assert(
-    fc.property(
-      fc.integer({ min: 0, max: 0xffff }),
-      fc.integer({ min: 0, max: 0xffff }),
-      (a, v) => {
-        const text = `${a}:${v}`;
-        assert.equal(formatCommunity(parseCommunity(text)!), text);
-      },
-    ),
-    { seed: 1, numRuns: 500 },
-  );
-});
-
-Deno.test("parseCommunity() refuses values outside 0..65535 and other shapes", () => {
-  for (const bad of ["65000:70000", "70000:1", "65000", "a:b", "1:2:3", "-1:5", ""]) {
-    assert.equal(parseCommunity(bad), undefined, bad);
-  }
-  assert.throws(() => makeCommunity(65000, 70000), RangeError);
-});
-
-Deno.test("vtepProblem() accepts unicast addresses and names what is wrong otherwise", () => {
-  assert.equal(vtepProblem("192.0.2.11"), undefined);
-  assert.equal(vtepProblem("198.18.0.1"), undefined);
-  assert.equal(vtepProblem("127.0.0.1"), "loopback address");
-  assert.equal(vtepProblem("239.1.1.1"), "multicast address");
-  assert.equal(vtepProblem("169.254.0.9"), "link-local address");
-  assert.equal(vtepProblem("0.0.0.0"), "unspecified address");
-  assert.equal(vtepProblem("255.255.255.255"), "broadcast address");
-  assert.equal(isIpv4("192.0.2.011"), false);
-  assert.equal(isIpv4("192.0.2.256"), false);
-});
 
 Deno.test("RouteTable.set() indexes VTEPs by community and reports what changed", () => {
   const table = new RouteTable(() => true);
@@ -83,8 +50,8 @@ Deno.test("RouteTable index equals a recomputation from scratch (property)", () 
   );
 });
 
-function vxlan(ifindex: number, name: string, vni: number): LinkInfo {
-  return { ifindex, name, kind: "vxlan", up: true, vni };
+function vxlan(ifindex: number, name: string, vni: number): Device {
+  return { ifindex, name, kind: "vxlan", vni };
 }
 
 Deno.test("VniRegistry (discovery) brings a vxlan device online with community ASN:VNI", () => {
@@ -109,7 +76,7 @@ Deno.test("VniRegistry (discovery) skips a VNI above 65535 with a warning that s
 
 Deno.test("VniRegistry ignores non-vxlan links in discovery mode", () => {
   const reg = new VniRegistry({ kind: "discover", asn: 65000 });
-  const out = reg.observeLink({ ifindex: 2, name: "eth0", kind: "veth", up: true });
+  const out = reg.observeLink({ ifindex: 2, name: "eth0", kind: "veth" });
   assert.deepEqual(out, { online: [], offline: [], warnings: [] });
 });
 
@@ -118,12 +85,12 @@ Deno.test("VniRegistry (static) reports a device of the wrong kind or VNI and le
     kind: "static",
     vnis: [{
       id: 10010,
-      community: "65000:10010",
+      community: C(10010),
       device: "vxlan10010",
       underlayInterface: undefined,
     }],
   });
-  const wrongKind = reg.observeLink({ ifindex: 3, name: "vxlan10010", kind: "veth", up: true });
+  const wrongKind = reg.observeLink({ ifindex: 3, name: "vxlan10010", kind: "veth" });
   assert.match(wrongKind.warnings[0]!, /not vxlan/);
   const wrongVni = reg.observeLink(vxlan(4, "vxlan10010", 10011));
   assert.match(wrongVni.warnings[0]!, /carries VNI 10011 but the config says 10010/);
@@ -138,7 +105,7 @@ Deno.test("VniRegistry takes a VNI offline when its device is renamed away", () 
     kind: "static",
     vnis: [{
       id: 10010,
-      community: "65000:10010",
+      community: C(10010),
       device: "vxlan10010",
       underlayInterface: undefined,
     }],
@@ -150,9 +117,9 @@ Deno.test("VniRegistry takes a VNI offline when its device is renamed away", () 
 
 Deno.test("VniRegistry warns when a device's local address is not the node's VTEP address", () => {
   const reg = new VniRegistry({ kind: "discover", asn: 65000 }, "192.0.2.12");
-  const ok = reg.observeLink({ ...vxlan(7, "vxlan10010", 10010), local: "192.0.2.12" });
+  const ok = reg.observeLink({ ...vxlan(7, "vxlan10010", 10010), local: parseIp("192.0.2.12")! });
   assert.deepEqual(ok.warnings, []);
-  const odd = reg.observeLink({ ...vxlan(8, "vxlan10011", 10011), local: "192.0.2.112" });
+  const odd = reg.observeLink({ ...vxlan(8, "vxlan10011", 10011), local: parseIp("192.0.2.112")! });
   assert.equal(odd.online.length, 1, "still served");
   assert.match(
     odd.warnings[0]!,

@@ -4,11 +4,12 @@
  *
  * @module
  */
+import type { IpAddress } from "../net/ip.ts";
 
 /** One remote VTEP announcement (or its withdrawal), decoded from a BGP path. */
 export interface Route {
-  /** The remote VTEP: the /32 prefix's address, dotted quad. */
-  vtep: string;
+  /** The remote VTEP: the host route's address. */
+  vtep: IpAddress;
   /** Standard communities as 32-bit values (`ASN << 16 | VALUE`). */
   communities: number[];
   /** True when the path is withdrawn. */

@@ -7,14 +7,36 @@
  *
  * @module
  */
-import type { VniConfig } from "../config/types.ts";
-import type { LinkInfo } from "../netlink/types.ts";
-import { makeCommunity, parseCommunity } from "./community.ts";
+import type { IpAddress } from "../net/ip.ts";
+import { communityAsn, makeCommunity, type StandardCommunity } from "../net/community.ts";
+
+/**
+ * A kernel device as the registry sees it (the kernel edge's link type fits
+ * it). Undefined fields were not reported.
+ */
+export interface Device {
+  ifindex: number;
+  name: string;
+  /** `"vxlan"`, `"veth"`, ... or undefined. */
+  kind: string | undefined;
+  /** VXLAN only: the VNI. */
+  vni?: number;
+  /** VXLAN only: the device's local address. */
+  local?: IpAddress;
+}
+
+/** One configured VNI (the resolved config's `vnis[]` fits it). */
+export interface VniSpec {
+  id: number;
+  community: StandardCommunity;
+  device: string;
+  underlayInterface: string | undefined;
+}
 
 /** One VNI the node serves. */
 export interface Vni {
   id: number;
-  community: number;
+  community: StandardCommunity;
   /** Kernel device name. */
   device: string;
   /** Ifindex while online; undefined while the device is absent. */
@@ -23,6 +45,8 @@ export interface Vni {
   configured: boolean;
   /** Underlay device for auto-creation (configured VNIs only). */
   underlayInterface: string | undefined;
+  /** While online: the device's own local address, as last seen (undefined: none). */
+  local?: IpAddress | undefined;
 }
 
 /** What changed after a link was seen or removed. */
@@ -36,7 +60,7 @@ export interface LinkOutcome {
 }
 
 export type VniMode =
-  | { kind: "static"; vnis: readonly VniConfig[] }
+  | { kind: "static"; vnis: readonly VniSpec[] }
   | { kind: "discover"; asn: number };
 
 /** The largest VNI that fits into the VALUE half of an `ASN:VNI` community. */
@@ -60,13 +84,9 @@ export class VniRegistry {
     this.#localAddress = localAddress;
     if (mode.kind === "static") {
       for (const config of mode.vnis) {
-        const community = parseCommunity(config.community);
-        if (community === undefined) {
-          throw new TypeError(`Cannot use VNI ${config.id}: bad community "${config.community}"`);
-        }
         this.#add({
           id: config.id,
-          community,
+          community: config.community,
           device: config.device,
           ifindex: undefined,
           configured: true,
@@ -79,7 +99,7 @@ export class VniRegistry {
   /** True when routes with `community` can matter to this node, now or later. */
   keeps(community: number): boolean {
     if (this.#mode.kind === "static") return this.#byCommunity.has(community);
-    return community >>> 16 === this.#mode.asn;
+    return communityAsn(community) === this.#mode.asn;
   }
 
   /** The VNI that `community` maps to, if known. */
@@ -111,7 +131,7 @@ export class VniRegistry {
    * notification). Decides whether it brings a VNI online, takes one offline
    * (renamed, changed kind or VNI), or is none of our business.
    */
-  observeLink(link: LinkInfo): LinkOutcome {
+  observeLink(link: Device): LinkOutcome {
     const out: LinkOutcome = { online: [], offline: [], warnings: [] };
     // A device we had under this ifindex that no longer matches goes offline first.
     const previous = this.byIfindex(link.ifindex);
@@ -188,13 +208,16 @@ export class VniRegistry {
     return undefined;
   }
 
-  #matches(vni: Vni, link: LinkInfo): boolean {
+  #matches(vni: Vni, link: Device): boolean {
     if (link.kind !== "vxlan" || link.vni !== vni.id) return false;
     return this.#mode.kind === "discover" || link.name === vni.device;
   }
 
-  #setOnline(vni: Vni, ifindex: number, out: LinkOutcome, link?: LinkInfo) {
-    if (vni.ifindex === ifindex) return;
+  #setOnline(vni: Vni, ifindex: number, out: LinkOutcome, link?: Device) {
+    if (vni.ifindex === ifindex) {
+      vni.local = link?.local;
+      return;
+    }
     if (link?.local !== undefined && this.#localAddress && link.local !== this.#localAddress) {
       out.warnings.push(
         `device "${link.name}" has local address ${link.local}, but this node advertises ` +
@@ -205,12 +228,14 @@ export class VniRegistry {
     }
     if (vni.ifindex !== undefined) this.#setOffline(vni, out);
     vni.ifindex = ifindex;
+    vni.local = link?.local;
     out.online.push(vni);
   }
 
   #setOffline(vni: Vni, out: LinkOutcome) {
     if (vni.ifindex === undefined) return;
     vni.ifindex = undefined;
+    vni.local = undefined;
     out.offline.push(vni);
   }
 

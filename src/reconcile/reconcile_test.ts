@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { diff } from "./diff.ts";
-import { type FdbPort, Reconciler } from "./reconciler.ts";
+import { Reconciler } from "./reconciler.ts";
+import { floodEntries } from "../app/flood_entries.ts";
+import type { FdbPort } from "../app/ports.ts";
 
 Deno.test("diff() adds what is missing and removes entries absent from desired", () => {
   assert.deepEqual(diff(new Set(["a", "b"]), new Set(["b", "c"])), { add: ["a"], del: ["c"] });
@@ -54,7 +56,7 @@ function setup(desired: Map<number, Set<string>>, fdb = new FakeFdb()) {
   const timers: (() => void)[] = [];
   const errors: string[] = [];
   const rec = new Reconciler({
-    fdb,
+    port: floodEntries(fdb),
     desired: (vni) => desired.get(vni) ?? new Set(),
     onError: (_t, op, dst) => errors.push(`${op} ${dst}`),
     schedule: (fn) => {
@@ -167,7 +169,7 @@ Deno.test("Reconciler yields to the event loop every writesPerTask writes", () =
   const fdb = new FakeFdb();
   const timers: (() => void)[] = [];
   const rec = new Reconciler({
-    fdb,
+    port: floodEntries(fdb),
     desired: (vni) => desired.get(vni) ?? new Set(),
     writesPerTask: 4,
     schedule: (fn) => {
@@ -182,5 +184,43 @@ Deno.test("Reconciler yields to the event loop every writesPerTask writes", () =
   timers.at(-1)!();
   timers.at(-1)!();
   assert.equal(fdb.listFlood(3).length, 10);
+  assert.ok(rec.idle);
+});
+
+Deno.test("Reconciler manages a second entry kind through its own port, on one injected clock", () => {
+  // Unicast MAC entries, say, keyed "MAC dst": the same adoption, hold and retry logic.
+  const kernel = new Map<number, Set<string>>([[3, new Set(["aa:bb:cc:00:00:01 192.0.2.9"])]]);
+  const desired = new Map([[1, new Set(["aa:bb:cc:00:00:02 192.0.2.1"])]]);
+  const writes: string[] = [];
+  let clock = 1_000;
+  const timers: (() => void)[] = [];
+  const rec = new Reconciler({
+    port: {
+      list: (t) => [...(kernel.get(t.ifindex) ?? [])],
+      add: (t, key) => {
+        writes.push(`add ${t.device} ${key}`);
+        kernel.get(t.ifindex)!.add(key);
+      },
+      delete: (t, key) => {
+        writes.push(`del ${t.device} ${key}`);
+        kernel.get(t.ifindex)!.delete(key);
+      },
+    },
+    desired: (vni) => desired.get(vni) ?? new Set(),
+    now: () => clock,
+    schedule: (fn) => {
+      timers.push(fn);
+      return () => {};
+    },
+  });
+  rec.attach({ vni: 1, ifindex: 3, device: "vx1" });
+  rec.activate();
+  rec.holdDeletes(5_000);
+  rec.flush();
+  assert.deepEqual(writes, ["add vx1 aa:bb:cc:00:00:02 192.0.2.1"], "the adopted entry is held");
+  assert.equal(rec.holdRemainingMs, 5_000);
+  clock += 5_001; // the hold ends by the same clock
+  rec.flush();
+  assert.deepEqual(writes.at(-1), "del vx1 aa:bb:cc:00:00:01 192.0.2.9");
   assert.ok(rec.idle);
 });

@@ -1,8 +1,13 @@
 /**
- * Level-triggered reconciliation of flood FDB entries. Events only mark a VNI
- * dirty; `flush()` compares desired and programmed for dirty VNIs and applies
- * the difference. Bursts coalesce into one flush (scheduled with `later(fn, 0)`);
- * a failed write leaves the VNI dirty and retries it with capped backoff.
+ * Level-triggered reconciliation of one kind of kernel entry (flood entries
+ * first; unicast MAC or neighbour entries can be further instances). Events
+ * only mark a VNI dirty; `flush()` compares desired and programmed for dirty
+ * VNIs and applies the difference. Bursts coalesce into one flush (scheduled
+ * with `later(fn, 0)`); a failed write leaves the VNI dirty and retries it
+ * with capped backoff.
+ *
+ * Entries are known by a key (a flood entry's is its destination address);
+ * the {@linkcode EntryPort} lists, adds and deletes them on a device.
  *
  * The programmed view is kept in memory: seeded by one listing when a device
  * comes online (adoption: entries already there are kept, not re-added) and
@@ -15,12 +20,16 @@ import { backoffDelay } from "../backoff.ts";
 import { type Cancel, later } from "../schedule.ts";
 import { diff } from "./diff.ts";
 
-/** The kernel operations the reconciler needs; `Netlink` implements them. */
-export interface FdbPort {
-  listFlood(ifindex: number): string[];
-  appendFlood(ifindex: number, dst: string, name?: string): void;
-  delFlood(ifindex: number, dst: string, name?: string): void;
+/** The entries of one kind on a device, by key; the kernel edge implements it. */
+export interface EntryPort {
+  /** The keys of the entries of this kind on the target's device now. */
+  list(target: Target): string[];
+  add(target: Target, key: string): void;
+  delete(target: Target, key: string): void;
 }
+
+/** The two writes, named as iproute2 names them (`bridge fdb append`, `... del`). */
+export type WriteOp = "append" | "del";
 
 /** A managed device: one online VNI. */
 export interface Target {
@@ -30,13 +39,13 @@ export interface Target {
 }
 
 export interface ReconcilerOptions {
-  fdb: FdbPort;
-  /** The remote VTEPs that `vni` should flood to (live view is fine). */
+  port: EntryPort;
+  /** The keys of the entries `vni`'s device should hold (live view is fine). */
   desired: (vni: number) => ReadonlySet<string>;
   /** Called once per failed write. */
-  onError?: (target: Target, op: "append" | "del", dst: string, error: unknown) => void;
+  onError?: (target: Target, op: WriteOp, key: string, error: unknown) => void;
   /** Called after every applied write. */
-  onWrite?: (target: Target, op: "append" | "del", dst: string) => void;
+  onWrite?: (target: Target, op: WriteOp, key: string) => void;
   /**
    * Called after every flush that had work: its duration, writes, whether
    * all succeeded, and whether it finished (false: it yielded, more follows).
@@ -57,6 +66,8 @@ export interface ReconcilerOptions {
   retryMaxMs?: number;
   /** Schedules a callback, returning its canceller; tests replace it. @default later */
   schedule?: (fn: () => void, ms: number) => Cancel;
+  /** The one clock of holds, timers and durations, in ms. @default performance.now */
+  now?: () => number;
 }
 
 interface Managed extends Target {
@@ -78,19 +89,21 @@ export class Reconciler implements Disposable {
   /** Until this `performance.now()`, entries are only added, never removed. */
   #holdUntil = 0;
   #schedule: (fn: () => void, ms: number) => Cancel;
+  #now: () => number;
 
   constructor(options: ReconcilerOptions) {
     this.#opts = options;
     this.#schedule = options.schedule ?? later;
+    this.#now = options.now ?? (() => performance.now());
   }
 
   /**
-   * Starts managing a device. Its current flood entries are adopted as the
+   * Starts managing a device. Its current entries are adopted as the
    * programmed state (nothing is removed until the view is active).
    */
   attach(target: Target): void {
     this.detach(target.vni);
-    const programmed = new Set(this.#opts.fdb.listFlood(target.ifindex));
+    const programmed = new Set(this.#opts.port.list(target));
     const managed: Managed = { ...target, programmed, stale: new Set(), failures: 0 };
     this.#managed.set(target.vni, managed);
     this.#byIfindex.set(target.ifindex, managed);
@@ -127,7 +140,7 @@ export class Reconciler implements Disposable {
    * withdrawn. A later call replaces the hold; 0 ends it.
    */
   holdDeletes(ms: number): void {
-    this.#holdUntil = ms > 0 ? performance.now() + ms : 0;
+    this.#holdUntil = ms > 0 ? this.#now() + ms : 0;
     for (const managed of this.#managed.values()) {
       managed.stale.clear();
       if (ms <= 0) continue;
@@ -139,7 +152,7 @@ export class Reconciler implements Disposable {
 
   /** Milliseconds left in the current hold, 0 when none. */
   get holdRemainingMs(): number {
-    return Math.max(0, this.#holdUntil - performance.now());
+    return Math.max(0, this.#holdUntil - this.#now());
   }
 
   markDirty(vni: number): void {
@@ -154,8 +167,8 @@ export class Reconciler implements Disposable {
   }
 
   /**
-   * A neighbour notification: the kernel now has (or no longer has) a flood
-   * entry `dst` on `ifindex`. Updates the programmed view; a difference from
+   * A neighbour notification: the kernel now has (or no longer has) the
+   * entry `dst` (its key) on `ifindex`. Updates the programmed view; a difference from
    * the desired state is repaired on the next flush.
    */
   observe(ifindex: number, dst: string, present: boolean): void {
@@ -171,12 +184,12 @@ export class Reconciler implements Disposable {
   /** Re-reads the programmed view of every managed device (after lost notifications). */
   resync(): void {
     for (const managed of this.#managed.values()) {
-      managed.programmed = new Set(this.#opts.fdb.listFlood(managed.ifindex));
+      managed.programmed = new Set(this.#opts.port.list(managed));
     }
     this.markAll();
   }
 
-  /** The programmed destinations of a VNI's device, sorted; undefined if not managed. */
+  /** The programmed keys of a VNI's device, sorted; undefined if not managed. */
   programmed(vni: number): string[] | undefined {
     const managed = this.#managed.get(vni);
     return managed ? [...managed.programmed].sort() : undefined;
@@ -199,74 +212,75 @@ export class Reconciler implements Disposable {
   /** Applies the difference for every dirty VNI now. Returns the number of writes. */
   flush(): number {
     this.#disarm();
-    if (!this.#active || this.#closed) return 0;
-    if (this.#dirty.size === 0) return 0;
-    const started = performance.now();
-    let writes = 0;
-    let retryIn = Infinity;
+    if (!this.#active || this.#closed || this.#dirty.size === 0) return 0;
+    const started = this.#now();
+    const pass = new Pass(this.#opts.writesPerTask ?? Infinity);
+    const holding = this.holdRemainingMs > 0;
     const dirty = [...this.#dirty];
     this.#dirty.clear();
-    const holding = this.holdRemainingMs > 0;
-    const budget = this.#opts.writesPerTask ?? Infinity;
-    let attempts = 0;
-    let yielded = false;
-    let anyFailed = false;
     for (const vni of dirty) {
-      if (yielded) {
-        this.#dirty.add(vni);
+      if (pass.yielded) {
+        this.#dirty.add(vni); // the rest in the next task
         continue;
       }
       const managed = this.#managed.get(vni);
       if (!managed) continue;
-      const desired = this.#opts.desired(vni);
-      const { add, del } = diff(desired, managed.programmed);
-      let failed = false;
-      if (holding) {
-        for (const dst of desired) managed.stale.delete(dst); // announced again: no longer stale
-      } else if (managed.stale.size > 0) {
-        managed.stale.clear();
-      }
-      for (const dst of add) {
-        if (attempts++ >= budget) {
-          yielded = true;
-          break;
-        }
-        if (this.#write(managed, "append", dst)) writes++;
+      const plan = this.#plan(managed, holding);
+      const failed = this.#apply(managed, plan, pass);
+      this.#settle(managed, plan, failed, pass);
+    }
+    if (pass.yielded) this.#arm(0);
+    else if (pass.retryIn !== Infinity) this.#arm(pass.retryIn);
+    this.#opts.onFlush?.({
+      seconds: (this.#now() - started) / 1000,
+      writes: pass.writes,
+      ok: !pass.failed,
+      done: !pass.yielded,
+    });
+    return pass.writes;
+  }
+
+  /** What to write on one device now: the difference, less what a hold keeps. */
+  #plan(managed: Managed, holding: boolean): Plan {
+    const desired = this.#opts.desired(managed.vni);
+    const { add, del } = diff(desired, managed.programmed);
+    if (!holding) {
+      managed.stale.clear();
+      return { add, del, held: false };
+    }
+    for (const key of desired) managed.stale.delete(key); // announced again: no longer stale
+    const now = del.filter((key) => !managed.stale.has(key));
+    return { add, del: now, held: now.length < del.length };
+  }
+
+  /** Writes a plan within the pass's budget; true when a write failed. */
+  #apply(managed: Managed, plan: Plan, pass: Pass): boolean {
+    let failed = false;
+    for (const [op, keys] of [["append", plan.add], ["del", plan.del]] as const) {
+      for (const key of keys) {
+        if (!pass.take()) return failed;
+        if (this.#write(managed, op, key)) pass.writes++;
         else failed = true;
-      }
-      for (const dst of del) {
-        if (yielded) break;
-        if (holding && managed.stale.has(dst)) {
-          this.#dirty.add(vni); // revisited when the hold ends
-          retryIn = Math.min(retryIn, this.holdRemainingMs + 1);
-          continue;
-        }
-        if (attempts++ >= budget) {
-          yielded = true;
-          break;
-        }
-        if (this.#write(managed, "del", dst)) writes++;
-        else failed = true;
-      }
-      if (yielded) this.#dirty.add(vni); // the rest in the next task
-      if (failed) {
-        anyFailed = true;
-        managed.failures++;
-        this.#dirty.add(vni);
-        retryIn = Math.min(retryIn, this.#backoff(managed.failures));
-      } else {
-        managed.failures = 0;
       }
     }
-    if (yielded) this.#arm(0);
-    else if (retryIn !== Infinity) this.#arm(retryIn);
-    this.#opts.onFlush?.({
-      seconds: (performance.now() - started) / 1000,
-      writes,
-      ok: !anyFailed,
-      done: !yielded,
-    });
-    return writes;
+    return failed;
+  }
+
+  /** Decides when a device is visited again: next task, end of the hold, or a backoff. */
+  #settle(managed: Managed, plan: Plan, failed: boolean, pass: Pass): void {
+    if (pass.yielded) this.#dirty.add(managed.vni);
+    if (plan.held && !pass.yielded) {
+      this.#dirty.add(managed.vni); // revisited when the hold ends
+      pass.retry(this.holdRemainingMs + 1);
+    }
+    if (failed) {
+      pass.failed = true;
+      managed.failures++;
+      this.#dirty.add(managed.vni);
+      pass.retry(this.#backoff(managed.failures));
+    } else {
+      managed.failures = 0;
+    }
   }
 
   close(): void {
@@ -278,19 +292,19 @@ export class Reconciler implements Disposable {
     this.close();
   }
 
-  #write(managed: Managed, op: "append" | "del", dst: string): boolean {
+  #write(managed: Managed, op: WriteOp, key: string): boolean {
     try {
       if (op === "append") {
-        this.#opts.fdb.appendFlood(managed.ifindex, dst, managed.device);
-        managed.programmed.add(dst);
+        this.#opts.port.add(managed, key);
+        managed.programmed.add(key);
       } else {
-        this.#opts.fdb.delFlood(managed.ifindex, dst, managed.device);
-        managed.programmed.delete(dst);
+        this.#opts.port.delete(managed, key);
+        managed.programmed.delete(key);
       }
-      this.#opts.onWrite?.(managed, op, dst);
+      this.#opts.onWrite?.(managed, op, key);
       return true;
     } catch (error) {
-      this.#opts.onError?.(managed, op, dst, error);
+      this.#opts.onError?.(managed, op, key, error);
       return false;
     }
   }
@@ -301,9 +315,9 @@ export class Reconciler implements Disposable {
 
   #arm(ms: number) {
     if (this.#closed || !this.#active) return;
-    if (this.#timer !== undefined && this.#timerAt <= Date.now() + ms) return;
+    if (this.#timer !== undefined && this.#timerAt <= this.#now() + ms) return;
     this.#disarm();
-    this.#timerAt = Date.now() + ms;
+    this.#timerAt = this.#now() + ms;
     this.#timer = this.#schedule(() => {
       this.#timer = undefined;
       this.#timerAt = Infinity;
@@ -315,5 +329,40 @@ export class Reconciler implements Disposable {
     this.#timer?.();
     this.#timer = undefined;
     this.#timerAt = Infinity;
+  }
+}
+
+/** The writes of one device in one flush. */
+interface Plan {
+  add: string[];
+  /** Deletes allowed now. */
+  del: string[];
+  /** Some deletes wait for the end of a hold. */
+  held: boolean;
+}
+
+/** One flush: its write budget, and what it leaves for later. */
+class Pass {
+  #budget: number;
+  writes = 0;
+  failed = false;
+  yielded = false;
+  /** Earliest revisit asked for (hold end, backoff), in ms. */
+  retryIn = Infinity;
+
+  constructor(budget: number) {
+    this.#budget = budget;
+  }
+
+  /** Takes one write from the budget; false (and yielded) when it is spent. */
+  take(): boolean {
+    if (this.#budget <= 0) this.yielded = true;
+    if (this.yielded) return false;
+    this.#budget--;
+    return true;
+  }
+
+  retry(ms: number): void {
+    this.retryIn = Math.min(this.retryIn, ms);
   }
 }

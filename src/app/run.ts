@@ -1,20 +1,23 @@
 /**
- * Runs the agent with real edges (gobgpd over gRPC, libnl) until SIGTERM or
- * SIGINT, then stops it cleanly within the 2 s budget.
+ * The composition root: builds the edges (gobgpd over gRPC, libnl, the HTTP
+ * endpoint, metrics), wraps them for `--dry-run`, wires them to the agent,
+ * and runs it until SIGTERM or SIGINT, then stops it cleanly within the 2 s
+ * budget.
  *
  * @module
  */
-import type { ResolvedConfig } from "./config/types.ts";
+import type { ResolvedConfig } from "../config/types.ts";
+import { GobgpClient } from "../bgp/client.ts";
+import { Netlink, NetlinkEvents } from "../netlink/mod.ts";
+import { bindAgentMetrics, createMetrics } from "../http/agent_metrics.ts";
+import { serveEndpoint } from "../http/server.ts";
+import { logger } from "../log.ts";
+import { hasNetAdmin } from "../privileges.ts";
+import { VERSION } from "../version.ts";
 import { Agent } from "./agent.ts";
-import { GobgpClient } from "./bgp/client.ts";
-import { Netlink, NetlinkEvents } from "./netlink/mod.ts";
-import { dryRunBgp, dryRunKernel } from "./dry_run.ts";
-import { bindAgentMetrics, createMetrics } from "./http/agent_metrics.ts";
-import type { Http1Server } from "./http/http1.ts";
-import { serveEndpoint } from "./http/server.ts";
-import { logger } from "./log.ts";
-import { hasNetAdmin } from "./privileges.ts";
-import { VERSION } from "./version.ts";
+import type { Http1Server } from "../http/http1.ts";
+import { dryRunEdges } from "./dry_run.ts";
+import type { AgentDeps, OpenEvents } from "./ports.ts";
 
 export interface RunOptions {
   /** Watch and compute, but change neither the kernel nor the RIB. */
@@ -41,16 +44,18 @@ export async function run(config: ResolvedConfig, options: RunOptions = {}): Pro
     timeoutMs: config.gobgp.timeoutMs,
   });
   const metrics = createMetrics();
-  const agent = new Agent(config, {
-    kernel: dryRun ? dryRunKernel(netlink) : netlink,
-    bgp: dryRun ? dryRunBgp(client) : client,
-    openEvents: (handlers) => new NetlinkEvents(handlers),
-    dryRun,
+  const openEvents: OpenEvents = (handlers) => new NetlinkEvents(handlers);
+  const edges: AgentDeps = {
+    links: netlink.links,
+    fdb: netlink.fdb,
+    bgp: client,
+    openEvents,
     observers: {
       eventToKernel: (seconds) => metrics.eventToKernel.observe(seconds),
       reconcile: (seconds) => metrics.reconcile.observe(seconds),
     },
-  });
+  };
+  const agent = new Agent(config, dryRun ? dryRunEdges(edges) : edges);
   bindAgentMetrics(metrics.registry, agent);
 
   const stopHttp = new AbortController();
@@ -97,6 +102,7 @@ export async function run(config: ResolvedConfig, options: RunOptions = {}): Pro
   }, 1_800);
   stopHttp.abort();
   await agent.stop();
+  netlink.close();
   await server?.finished;
   clearTimeout(deadline);
   log.info("Stopped");

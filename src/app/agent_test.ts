@@ -1,19 +1,25 @@
 import assert from "node:assert/strict";
-import { Agent, type BgpPort, type EventHandlers, type KernelPort } from "./agent.ts";
-import type { ResolvedConfig } from "./config/types.ts";
-import { resolveConfig } from "./config/schema.ts";
-import type { LinkInfo, VxlanSpec } from "./netlink/types.ts";
-import type { WatchHandlers } from "./bgp/client.ts";
-import { decodePath, encodeMembershipPath, type PathMessage } from "./bgp/path_codec.ts";
-import { formatCommunity, makeCommunity } from "./overlay/community.ts";
+import { configureSync, type LogRecord, resetSync } from "@logtape/logtape";
+import { Agent } from "./agent.ts";
+import { dryRunEdges } from "./dry_run.ts";
+import type { BgpPort, EventHandlers, FdbPort, LinkPort } from "./ports.ts";
+import type { ResolvedConfig } from "../config/types.ts";
+import { resolveConfig } from "../config/schema.ts";
+import type { LinkInfo, VxlanSpec } from "../netlink/types.ts";
+import type { WatchHandlers } from "../bgp/client.ts";
+import { decodePath, encodeMembershipPath, type PathMessage } from "../bgp/path_codec.ts";
+import { formatCommunity, makeCommunity } from "../net/community.ts";
+import { parseIp } from "../net/ip.ts";
 
 const C = (v: number) => makeCommunity(65000, v);
 
-class FakeKernel implements KernelPort {
+class FakeKernel implements LinkPort, FdbPort {
   links = new Map<number, LinkInfo>();
   fdb = new Map<number, Set<string>>();
   next = 100;
   deleted: string[] = [];
+  /** Reads of one link or one flood list (the calls a scrape must not make). */
+  reads = 0;
   listLinks() {
     return [...this.links.values()];
   }
@@ -21,6 +27,10 @@ class FakeKernel implements KernelPort {
     return [...this.links.values()].find((l) => l.name === name);
   }
   getLinkByIndex(ifindex: number) {
+    // As the real netlink layer does.
+    if (!(ifindex > 0)) {
+      throw new RangeError(`Invalid ifindex ${ifindex}: expected a positive integer`);
+    }
     return this.links.get(ifindex);
   }
   createVxlan(spec: VxlanSpec) {
@@ -33,6 +43,7 @@ class FakeKernel implements KernelPort {
     this.deleted.push(name ?? String(ifindex));
   }
   listFlood(ifindex: number) {
+    this.reads++;
     return [...(this.fdb.get(ifindex) ?? [])];
   }
   appendFlood(ifindex: number, dst: string) {
@@ -93,7 +104,8 @@ function start(kernel: FakeKernel, cfg = config()) {
   const bgp = new FakeBgp();
   let handlers: EventHandlers | undefined;
   const agent = new Agent(cfg, {
-    kernel,
+    links: kernel,
+    fdb: kernel,
     bgp,
     openEvents: (h) => {
       handlers = h;
@@ -170,8 +182,8 @@ Deno.test("Agent creates configured devices only with autoRecreateVxlan and dele
   kernel.links.set(2, { ifindex: 2, name: "eth0", kind: "veth", up: true });
   kernel.addVxlan(8, 10011); // created by the user
   const vnis = [
-    { id: 10010, community: "65000:10010", device: "vxlan10010", underlayInterface: undefined },
-    { id: 10011, community: "65000:10011", device: "vxlan10011", underlayInterface: undefined },
+    { id: 10010, community: C(10010), device: "vxlan10010", underlayInterface: undefined },
+    { id: 10011, community: C(10011), device: "vxlan10011", underlayInterface: undefined },
   ];
   const { agent } = start(kernel, config({ autoRecreateVxlan: true }, vnis));
   assert.ok(kernel.getLink("vxlan10010"), "missing device was created");
@@ -233,4 +245,82 @@ Deno.test("Agent keeps entries a fresh gobgpd lacks until its sessions are up", 
   await new Promise((r) => setTimeout(r, 400));
   assert.deepEqual([...kernel.fdb.get(7)!], ["192.0.2.12"], "the stale entry went after the hold");
   await agent.stop();
+});
+
+/** Collects the agent's log lines (rendered) until `resetSync()`. */
+function captureLogs(): string[] {
+  const lines: string[] = [];
+  configureSync({
+    reset: true,
+    sinks: { memory: (r: LogRecord) => lines.push(r.message.map(String).join("")) },
+    loggers: [
+      { category: ["evpn-agent"], lowestLevel: "debug", sinks: ["memory"] },
+      { category: ["logtape", "meta"], lowestLevel: "error", sinks: [] },
+    ],
+  });
+  return lines;
+}
+
+Deno.test("Dry run with autoRecreateVxlan creates nothing, retries nothing and deletes nothing at stop", async () => {
+  // The defect: the dry-run createVxlan returned -1, the agent looked up ifindex -1 (which the
+  // netlink layer refuses), logged the error, retried every second, and on stop claimed to
+  // delete the device it never created.
+  const lines = captureLogs();
+  try {
+    const kernel = new FakeKernel();
+    kernel.links.set(2, { ifindex: 2, name: "eth0", kind: "veth", up: true });
+    const vnis = [
+      { id: 10010, community: C(10010), device: "vxlan10010", underlayInterface: undefined },
+    ];
+    const bgp = new FakeBgp();
+    const agent = new Agent(
+      config({ autoRecreateVxlan: true }, vnis),
+      dryRunEdges({
+        links: kernel,
+        fdb: kernel,
+        bgp,
+        openEvents: () => ({ start() {}, close() {} }),
+      }),
+    );
+    agent.start();
+    await new Promise((r) => setTimeout(r, 1_300)); // longer than the 1 s re-creation interval
+    await agent.stop();
+    assert.deepEqual([...kernel.links.keys()], [2], "no device was created");
+    assert.deepEqual(lines.filter((l) => /Cannot create|Invalid ifindex/.test(l)), []);
+    assert.equal(lines.filter((l) => l.startsWith("Dry run: would create vxlan10010")).length, 1);
+    assert.deepEqual(kernel.deleted, []);
+    assert.deepEqual(lines.filter((l) => /Deleted|would delete/.test(l)), [], "nothing to delete");
+  } finally {
+    resetSync();
+  }
+});
+
+Deno.test("Agent.status() and health() are built from memory: a scrape never calls the kernel", async () => {
+  for (const dryRun of [false, true]) {
+    const kernel = new FakeKernel();
+    kernel.addVxlan(7, 10010);
+    kernel.links.set(7, { ...kernel.links.get(7)!, local: parseIp("192.0.2.11")! });
+    kernel.fdb.set(7, new Set(["192.0.2.66"]));
+    const bgp = new FakeBgp();
+    const edges = {
+      links: kernel,
+      fdb: kernel,
+      bgp,
+      openEvents: () => ({ start() {}, close() {} }),
+    };
+    const agent = new Agent(config(), dryRun ? dryRunEdges(edges) : edges);
+    agent.start();
+    bgp.watch!.onPeer?.({ type: "init", address: "192.0.2.10", established: true });
+    bgp.watch!.onTable([route("192.0.2.12", [C(10010)])]);
+    await tick();
+    kernel.reads = 0;
+    const vni = agent.status().vnis[0]!;
+    agent.health();
+    assert.equal(kernel.reads, 0, dryRun ? "dry run" : "normal run");
+    assert.equal(vni.localAddress, "192.0.2.11");
+    assert.deepEqual(vni.programmed, dryRun ? ["192.0.2.66"] : ["192.0.2.12"]);
+    assert.deepEqual(vni.missing, dryRun ? ["192.0.2.12"] : []);
+    assert.equal(agent.status().dryRun, dryRun);
+    await agent.stop();
+  }
 });

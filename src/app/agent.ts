@@ -1,0 +1,215 @@
+/**
+ * The agent's core wiring and its start/stop order. A route flows
+ * watcher -> overlay desired state -> reconciler -> FDB port without coming
+ * back here; kernel notifications flow into the registry the same way
+ * (`kernel_side.ts`, `bgp_side.ts`). Views for `/status`, `/healthz` and
+ * `/metrics` are read from memory (`status/views.ts`).
+ *
+ * @module
+ */
+import type { ResolvedConfig } from "../config/types.ts";
+import { logger } from "../log.ts";
+import { hostPrefix } from "../net/ip.ts";
+import { formatCommunity } from "../net/community.ts";
+import { DesiredState } from "../overlay/desired.ts";
+import type { Vni, VniRegistry } from "../overlay/vnis.ts";
+import { Reconciler } from "../reconcile/reconciler.ts";
+import type { AgentStats, AgentStatus, Health, MetricsSource } from "../status/types.ts";
+import { loopHealth, vniStatus } from "../status/views.ts";
+import { VERSION } from "../version.ts";
+import { BgpSide } from "./bgp_side.ts";
+import { floodEntries } from "./flood_entries.ts";
+import { KernelSide } from "./kernel_side.ts";
+import { countedMembership, FdbObservers, logStart, newStats, noteSkip } from "./observers.ts";
+import type { AgentDeps, EventsPort } from "./ports.ts";
+
+const log = logger("agent");
+
+export class Agent implements MetricsSource {
+  readonly stats: AgentStats = newStats();
+  #config: ResolvedConfig;
+  #deps: AgentDeps;
+  #desired: DesiredState;
+  #reconciler: Reconciler;
+  #kernel: KernelSide;
+  #bgp: BgpSide;
+  #events: EventsPort | undefined;
+  #fdbObservers: FdbObservers;
+  #lastSync: Date | undefined;
+  #syncedOnce = false;
+  #lastFlushAt = 0;
+  #eventsFailed: string | undefined;
+  #stopped = false;
+
+  constructor(config: ResolvedConfig, deps: AgentDeps) {
+    this.#config = config;
+    this.#deps = deps;
+    const stats = this.stats;
+    this.#fdbObservers = new FdbObservers(stats, deps.observers?.eventToKernel);
+    this.#desired = new DesiredState({
+      mode: config.vnis.length > 0
+        ? { kind: "static", vnis: config.vnis }
+        : { kind: "discover", asn: config.communityAsn ?? 0 },
+      localAddress: config.node.localAddress,
+      onDirty: (vni) => this.#reconciler.markDirty(vni),
+      observer: {
+        skipped: (reason, detail) => noteSkip(stats, reason, detail),
+        route: (kind) => stats.routeEvents[kind]++,
+        changed: (vtep) => this.#fdbObservers.arrived(vtep),
+      },
+    });
+    const fdb = this.#fdbObservers;
+    this.#reconciler = new Reconciler({
+      port: floodEntries(deps.fdb),
+      desired: (vni) => this.#desired.desired(vni),
+      onWrite: deps.effects?.fdbWritten ?? ((...write) => fdb.written(...write)),
+      onError: (...failure) => fdb.failed(...failure),
+      onFlush: ({ seconds, ok, done }) => {
+        fdb.flushed(ok && done);
+        deps.observers?.reconcile?.(seconds);
+        this.#lastFlushAt = performance.now();
+        if (ok && done) this.#inSync();
+      },
+    });
+    this.#bgp = new BgpSide({
+      config,
+      bgp: deps.bgp,
+      desired: this.#desired,
+      reconciler: this.#reconciler,
+      onDown: () => stats.streamDowns++,
+      onInSync: () => this.#inSync(),
+      effects: deps.effects?.membership ??
+        countedMembership(stats, hostPrefix(config.node.localAddress)),
+    });
+    this.#kernel = new KernelSide({
+      links: deps.links,
+      vnis: this.#desired.vnis,
+      reconciler: this.#reconciler,
+      node: config.node,
+      onMembership: () => this.#bgp.updateMembership(),
+    });
+  }
+
+  /** Starts: subscribe to the kernel, list links, then watch the RIB. */
+  start(): void {
+    logStart(this.#config);
+    // Subscribe first, then list: a change between the two is seen twice, never missed.
+    this.#events = this.#deps.openEvents(
+      this.#kernel.handlers((error) => this.#eventsFailed = error.message),
+    );
+    this.#events.start();
+    this.#kernel.resync(false);
+    this.#bgp.watcher.start();
+  }
+
+  /**
+   * Stops: withdraw the membership route, delete only links this agent
+   * created (unless `skipLinkCleanup`), leave FDB entries in place.
+   */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    log.info("Stopping");
+    this.#bgp.stop();
+    this.#events?.close();
+    this.#reconciler.close();
+    this.#kernel.stop();
+    await this.#bgp.withdraw();
+    if (!this.#config.node.skipLinkCleanup) this.#kernel.devices.deleteOwn();
+    this.#deps.bgp.close();
+  }
+
+  /** Re-reads links and every managed device's flood entries (the safety-net resync). */
+  resync(): void {
+    this.#kernel.resync(true);
+  }
+
+  /** Read-only views for status output and tests. */
+  get vnis(): VniRegistry {
+    return this.#desired.vnis;
+  }
+  get reconciler(): Reconciler {
+    return this.#reconciler;
+  }
+  get vnisOnline(): number {
+    return this.#desired.vnis.online().length;
+  }
+  get watchState(): string {
+    return this.#bgp.watcher.state;
+  }
+  get reconnects(): number {
+    return this.#bgp.watcher.reconnects;
+  }
+  /** The communities gobgpd holds for this node, if known. */
+  get advertised(): readonly number[] | undefined {
+    return this.#deps.views?.membershipKnown === false
+      ? undefined
+      : this.#bgp.membership?.advertised;
+  }
+  get lastSync(): Date | undefined {
+    return this.#lastSync;
+  }
+
+  /** True once the stream is up, the initial table is in and the first reconcile succeeded. */
+  get ready(): boolean {
+    return this.#bgp.watcher.state === "up" && this.#syncedOnce && !this.#stopped;
+  }
+
+  /** Whether each loop makes progress; a stuck loop turns `ok` false. */
+  health(): Health {
+    const rec = this.#reconciler;
+    return loopHealth({
+      now: performance.now(),
+      stuckAfterMs: 30_000 + this.#config.gobgp.reconnectMaxMs,
+      reconcile: { active: rec.active, idle: rec.idle, lastFlushAt: this.#lastFlushAt },
+      bgp: { state: this.#bgp.watcher.state, lastActivity: this.#bgp.watcher.lastActivity },
+      kernelFailure: this.#eventsFailed,
+      stopped: this.#stopped,
+    });
+  }
+
+  /** The whole state, for `/status`, from memory only. */
+  status(): AgentStatus {
+    const cfg = this.#config;
+    const views = this.#deps.views;
+    const programmed = (vni: Vni) =>
+      views?.programmed && vni.ifindex !== undefined
+        ? views.programmed(vni)
+        : this.#reconciler.programmed(vni.id);
+    const advertised = this.#bgp.membership?.advertised;
+    return {
+      version: VERSION,
+      dryRun: views?.dryRun ?? false,
+      ready: this.ready,
+      node: {
+        localAddress: cfg.node.localAddress,
+        mode: cfg.vnis.length > 0 ? "static" : "discover",
+      },
+      bgp: {
+        address: cfg.gobgp.address,
+        stream: this.#bgp.watcher.state,
+        reconnects: this.#bgp.watcher.reconnects,
+        remoteVteps: this.#desired.routes.size,
+        membership: {
+          enabled: this.#bgp.membership !== undefined,
+          prefix: hostPrefix(cfg.node.localAddress),
+          communities: advertised ? advertised.map(formatCommunity) : null,
+        },
+      },
+      lastSync: this.#lastSync?.toISOString() ?? null,
+      vnis: this.#desired.vnis.all().map((vni) =>
+        vniStatus(
+          vni,
+          this.#desired.desired(vni.id),
+          programmed(vni),
+          this.#fdbObservers.lastError(vni.id),
+        )
+      ),
+    };
+  }
+
+  #inSync(): void {
+    this.#syncedOnce = true;
+    this.#lastSync = new Date();
+  }
+}

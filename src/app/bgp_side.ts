@@ -1,0 +1,182 @@
+/**
+ * The BGP side of the pipeline: the watcher's decoded tables go into the
+ * overlay's desired state; the first table of each stream activates the
+ * reconciler and starts the hold of stale entries until gobgpd's table is
+ * complete; the membership route follows the online VNIs.
+ *
+ * @module
+ */
+import { TableCompleteness } from "../bgp/completeness.ts";
+import { MembershipAdvertiser } from "../bgp/membership.ts";
+import { Watcher } from "../bgp/watcher.ts";
+import type { ResolvedConfig } from "../config/types.ts";
+import { logger } from "../log.ts";
+import { formatCommunity } from "../net/community.ts";
+import type { DesiredState } from "../overlay/desired.ts";
+import type { Decoded } from "../overlay/route.ts";
+import type { Reconciler } from "../reconcile/reconciler.ts";
+import { type Cancel, later } from "../schedule.ts";
+import type { BgpPort } from "./ports.ts";
+
+const log = { bgp: logger("bgp"), membership: logger("membership") };
+
+/** Effects on gobgpd that happened; a dry run observes none (nothing was sent). */
+export interface MembershipEffects {
+  applied(communities: readonly number[]): void;
+  withdrawnAtStop(ok: boolean): void;
+}
+
+export interface BgpSideOptions {
+  config: ResolvedConfig;
+  bgp: BgpPort;
+  desired: DesiredState;
+  reconciler: Reconciler;
+  /** The stream was lost. */
+  onDown(): void;
+  /** The first table of a stream is in and nothing waits to be written. */
+  onInSync(): void;
+  effects: MembershipEffects;
+}
+
+/** The membership effects as log lines (`prefix`: this node's host route). */
+export function loggedMembershipEffects(prefix: string): MembershipEffects {
+  return {
+    applied: (communities) => {
+      if (communities.length === 0) {
+        log.membership.info("Withdrew membership route {prefix}", { prefix });
+      } else {
+        log.membership.info("Advertised membership route {prefix} with {communities}", {
+          prefix,
+          communities: communities.map(formatCommunity).join(" "),
+        });
+      }
+    },
+    withdrawnAtStop: (ok) => {
+      if (ok) log.membership.info("Withdrew membership route {prefix}", { prefix });
+      else {
+        log.membership.warning(
+          "Could not withdraw membership route {prefix} before exit; " +
+            "the next start on this node replaces it",
+          { prefix },
+        );
+      }
+    },
+  };
+}
+
+export class BgpSide {
+  readonly watcher: Watcher;
+  readonly membership: MembershipAdvertiser | undefined;
+  #opts: BgpSideOptions;
+  #completeness: TableCompleteness;
+  #membershipTimer: Cancel | undefined;
+  #stopped = false;
+
+  constructor(options: BgpSideOptions) {
+    this.#opts = options;
+    const { config, bgp, reconciler } = options;
+    const effects = options.effects;
+    this.#completeness = new TableCompleteness({
+      maxHoldMs: config.gobgp.restartHoldMs,
+      onComplete: (reason) => {
+        const held = reconciler.holdRemainingMs > 0;
+        reconciler.holdDeletes(0);
+        log.bgp.info("gobgpd's table is complete ({reason}){sweep}", {
+          reason,
+          sweep: held ? ": removing entries it lacks" : "",
+        });
+      },
+    });
+    this.watcher = new Watcher(bgp, {
+      onSnapshot: (decoded) => this.#onSnapshot(decoded),
+      onUpdate: (decoded) => {
+        this.#completeness.activity();
+        options.desired.apply(decoded);
+      },
+      onPeer: (event) => {
+        if (event.type === "init" || event.type === "state") {
+          this.#completeness.peer(event.address, event.established);
+        }
+      },
+      onDown: (error, retryInMs) => {
+        this.#completeness.reset();
+        options.onDown();
+        log.bgp.warning(
+          "WatchEvent stream to gobgpd at {address} lost: {error}; retrying in {retryInMs} ms; " +
+            "programmed FDB entries stay in place",
+          { address: config.gobgp.address, error: error.message, retryInMs },
+        );
+      },
+    }, {
+      firstMessageTimeoutMs: Math.max(config.gobgp.timeoutMs, 1_000) * 2,
+      backoffMaxMs: config.gobgp.reconnectMaxMs,
+    });
+    if (config.advertiseSelf) {
+      this.membership = new MembershipAdvertiser(bgp, config.node.localAddress, {
+        onApplied: (communities) => effects.applied(communities),
+        onError: (error, retryInMs) => {
+          log.membership.warning(
+            "Cannot update membership route in gobgpd: {error}; retrying in {retryInMs} ms",
+            { error: error instanceof Error ? error.message : String(error), retryInMs },
+          );
+        },
+      });
+    }
+  }
+
+  /**
+   * Hands the set of online VNIs to the membership advertiser, deferred
+   * with `later(fn, 0)`: bursts of link events coalesce, and the gRPC call
+   * starts from a task of its own. Started straight from a netlink notification (the
+   * continuation of a nonblocking FFI call), grpc-js's deferred writes
+   * stayed queued until some other event woke Deno's event loop.
+   */
+  updateMembership(): void {
+    if (this.#stopped || !this.membership || this.#membershipTimer !== undefined) return;
+    this.#membershipTimer = later(() => {
+      this.#membershipTimer = undefined;
+      if (this.#stopped) return;
+      this.membership?.set(this.#opts.desired.vnis.online().map((vni) => vni.community));
+    }, 0);
+  }
+
+  /** Stops the stream and the timers. */
+  stop(): void {
+    this.#stopped = true;
+    this.watcher.stop();
+    this.#completeness.close();
+    this.#membershipTimer?.();
+  }
+
+  /** Withdraws the membership route at shutdown, waiting at most 1 s. */
+  async withdraw(): Promise<void> {
+    if (!this.membership) return;
+    this.#opts.effects.withdrawnAtStop(await this.membership.withdraw(1_000));
+  }
+
+  #onSnapshot(decoded: Decoded[]): void {
+    const { config, desired, reconciler } = this.#opts;
+    desired.replace(decoded);
+    log.bgp.info("Received gobgpd's table: {paths} paths, {vteps} remote VTEPs", {
+      paths: decoded.length,
+      vteps: desired.routes.size,
+    });
+    // gobgpd may have restarted and lost our path: write it again.
+    this.membership?.resend();
+    this.updateMembership();
+    if (!reconciler.active) reconciler.activate();
+    // Entries the table lacks stay until it is known to be complete (see
+    // bgp/completeness.ts); additions and explicit withdrawals go on.
+    reconciler.holdDeletes(config.gobgp.restartHoldMs);
+    this.#completeness.snapshot();
+    if (!this.#completeness.complete) {
+      log.bgp.info(
+        "{established} of {known} BGP sessions established: entries missing from the table are " +
+          "kept until all are up and updates settle (at most {hold} s)",
+        { ...this.#completeness.peers, hold: config.gobgp.restartHoldMs / 1000 },
+      );
+    }
+    // Nothing to write (no device online): the view is in sync already.
+    if (reconciler.idle) this.#opts.onInSync();
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * The kernel side of the pipeline: link and neighbour notifications (and
+ * full re-reads) go into the VNI registry; VNIs coming online or going
+ * offline attach to or detach from the reconciler, drive the own-device
+ * lifecycle, and change the membership.
+ *
+ * @module
+ */
+import { logger } from "../log.ts";
+import type { IpAddress } from "../net/ip.ts";
+import { FLOOD_MAC } from "../net/mac.ts";
+import type { LinkEvent, NeighEvent } from "../netlink/types.ts";
+import type { LinkOutcome, VniRegistry } from "../overlay/vnis.ts";
+import { OwnDevices } from "../reconcile/devices.ts";
+import type { Reconciler } from "../reconcile/reconciler.ts";
+import type { EventHandlers, LinkPort } from "./ports.ts";
+
+const log = logger("link");
+
+export interface KernelSideOptions {
+  links: LinkPort;
+  vnis: VniRegistry;
+  reconciler: Reconciler;
+  node: {
+    autoRecreateVxlan: boolean;
+    localInterface: string;
+    localAddress: IpAddress;
+    vxlanPort: number;
+  };
+  /** The set of online VNIs may have changed. */
+  onMembership(): void;
+}
+
+export class KernelSide {
+  #opts: KernelSideOptions;
+  readonly devices: OwnDevices;
+  #stopped = false;
+
+  constructor(options: KernelSideOptions) {
+    this.#opts = options;
+    const { links, node } = options;
+    this.devices = new OwnDevices({
+      links,
+      enabled: node.autoRecreateVxlan,
+      localInterface: node.localInterface,
+      localAddress: node.localAddress,
+      vxlanPort: node.vxlanPort,
+      events: {
+        created: (device, vni, local, port) =>
+          log.info("Created {device} (VNI {vni}, local {local}, dstport {port}, nolearning)", {
+            device,
+            vni,
+            local,
+            port,
+          }),
+        observed: (link) => {
+          this.#apply(options.vnis.observeLink(link));
+          options.onMembership();
+        },
+        underlayMissing: (underlay, device) =>
+          log.warning("Underlay device {underlay} not found; creating {device} without dev", {
+            underlay,
+            device,
+          }),
+        createFailed: (device, error) =>
+          log.error("Cannot create {device}: {error}", { device, error: message(error) }),
+        deleted: (device) => log.info("Deleted {device}, which this agent had created", { device }),
+        deleteFailed: (device, error) =>
+          log.warning("Cannot delete {device}: {error}", { device, error: message(error) }),
+      },
+    });
+  }
+
+  /** Lists links (and, with `relist`, every managed device's flood entries) again. */
+  resync(relist = true): void {
+    if (this.#stopped) return;
+    const { links, vnis, reconciler } = this.#opts;
+    const all = links.listLinks();
+    const present = new Set(all.map((l) => l.ifindex));
+    for (const vni of vnis.online()) {
+      if (vni.ifindex !== undefined && !present.has(vni.ifindex)) {
+        this.#apply(vnis.removeLink(vni.ifindex));
+      }
+    }
+    for (const link of all) this.#apply(vnis.observeLink(link));
+    if (relist) reconciler.resync();
+    this.devices.ensure(vnis.all());
+    this.#opts.onMembership();
+  }
+
+  /** Handlers for the notification socket; `failed` hears of a socket failure. */
+  handlers(failed: (error: Error) => void): EventHandlers {
+    return {
+      onLink: (event) => this.onLink(event),
+      onNeigh: (event) => this.onNeigh(event),
+      onOverrun: () => {
+        log.warning("Kernel notifications were lost (socket overrun): full resync");
+        this.resync();
+      },
+      onError: (error) => {
+        failed(error);
+        log.error("Kernel notification socket failed: {error}; full resync", {
+          error: error.message,
+        });
+        this.resync();
+      },
+    };
+  }
+
+  onLink(event: LinkEvent): void {
+    if (this.#stopped) return;
+    const { links, vnis } = this.#opts;
+    const ifindex = event.link.ifindex;
+    const current = event.type === "del" ? undefined : links.getLinkByIndex(ifindex);
+    if (!current) {
+      this.devices.forget(ifindex);
+      this.#apply(vnis.removeLink(ifindex));
+    } else {
+      this.#apply(vnis.observeLink(current));
+    }
+    this.#opts.onMembership();
+  }
+
+  onNeigh(event: NeighEvent): void {
+    if (this.#stopped || event.mac !== FLOOD_MAC || event.dst === undefined) return;
+    this.#opts.reconciler.observe(event.ifindex, event.dst, event.type === "new");
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.devices.close();
+  }
+
+  #apply(outcome: LinkOutcome): void {
+    const { reconciler } = this.#opts;
+    for (const warning of outcome.warnings) log.warning(warning);
+    for (const vni of outcome.offline) {
+      log.info("VNI {vni} is offline: device {device} is gone", {
+        vni: vni.id,
+        device: vni.device,
+      });
+      reconciler.detach(vni.id);
+      this.devices.recreateLater(vni);
+    }
+    for (const vni of outcome.online) {
+      log.info("VNI {vni} is online on {device} (ifindex {ifindex})", {
+        vni: vni.id,
+        device: vni.device,
+        ifindex: vni.ifindex,
+      });
+      reconciler.attach({ vni: vni.id, ifindex: vni.ifindex!, device: vni.device });
+    }
+  }
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,194 @@
+/**
+ * What watches the pipeline without steering it: counters for `/metrics`,
+ * the route-to-kernel latency, and the FDB write log. The composition root
+ * attaches them; a dry run leaves the write observers out, since nothing is
+ * written.
+ *
+ * @module
+ */
+import type { ResolvedConfig } from "../config/types.ts";
+import { FLOOD_MAC } from "../net/mac.ts";
+import { logger } from "../log.ts";
+import { SKIP_REASONS, type SkipReason } from "../overlay/route.ts";
+import type { Target, WriteOp } from "../reconcile/reconciler.ts";
+import type { AgentStats } from "../status/types.ts";
+import { loggedMembershipEffects, type MembershipEffects } from "./bgp_side.ts";
+
+const log = {
+  agent: logger("agent"),
+  bgp: logger("bgp"),
+  fdb: logger("fdb"),
+  link: logger("link"),
+};
+
+/** Fresh counters, all zero. */
+export function newStats(): AgentStats {
+  return {
+    routeEvents: { add: 0, withdraw: 0 },
+    skipped: Object.fromEntries(SKIP_REASONS.map((r) => [r, 0])) as Record<SkipReason, number>,
+    fdbWrites: { append: 0, del: 0 },
+    fdbErrors: { append: 0, del: 0 },
+    membershipUpdates: 0,
+    streamDowns: 0,
+  };
+}
+
+/** Counts a skipped path and logs why at debug level. */
+export function noteSkip(stats: AgentStats, reason: SkipReason, detail: string): void {
+  stats.skipped[reason]++;
+  log.bgp.debug("Skipped path ({reason}): {detail}", { reason, detail });
+}
+
+/** FDB writes and failures: counted, timed from the route change, logged per pass. */
+export class FdbObservers {
+  #stats: AgentStats;
+  #eventToKernel: ((seconds: number) => void) | undefined;
+  #latency = new Latency();
+  #log = new WriteLog();
+  #lastErrors = new Map<number, { message: string; at: string }>();
+
+  constructor(stats: AgentStats, eventToKernel?: (seconds: number) => void) {
+    this.#stats = stats;
+    this.#eventToKernel = eventToKernel;
+  }
+
+  /** A route change for `vtep` arrived that changes an online VNI. */
+  arrived(vtep: string): void {
+    this.#latency.arrived(vtep);
+  }
+
+  written(target: Target, op: WriteOp, dst: string): void {
+    this.#stats.fdbWrites[op]++;
+    const seconds = this.#latency.written(dst);
+    if (seconds !== undefined) this.#eventToKernel?.(seconds);
+    this.#log.note(target.device, target.vni, op, dst);
+  }
+
+  failed(target: Target, op: WriteOp, dst: string, error: unknown): void {
+    this.#stats.fdbErrors[op]++;
+    const message = error instanceof Error ? error.message : String(error);
+    this.#lastErrors.set(target.vni, { message, at: new Date().toISOString() });
+    log.fdb.error("{error}; will retry", { error: message, op, dst, device: target.device });
+  }
+
+  /** A reconcile pass ended; `synced`: every VNI is in sync. */
+  flushed(synced: boolean): void {
+    this.#log.emit();
+    if (synced) this.#latency.clear();
+  }
+
+  /** The last write error on `vni`'s device, if any. */
+  lastError(vni: number): { message: string; at: string } | null {
+    return this.#lastErrors.get(vni) ?? null;
+  }
+}
+
+/** When a route change for a VTEP arrived, until the write it causes. */
+class Latency {
+  #since = new Map<string, number>();
+
+  /** A change of `vtep` arrived (the first one counts until it is written). */
+  arrived(vtep: string): void {
+    if (!this.#since.has(vtep)) this.#since.set(vtep, performance.now());
+  }
+
+  /** Seconds since the change of `dst` arrived, once; undefined when none is pending. */
+  written(dst: string): number | undefined {
+    const since = this.#since.get(dst);
+    if (since === undefined) return undefined;
+    this.#since.delete(dst);
+    return (performance.now() - since) / 1000;
+  }
+
+  clear(): void {
+    this.#since.clear();
+  }
+}
+
+/**
+ * FDB write log lines, gathered per reconcile pass: up to `PER_ENTRY` writes
+ * of one kind on one device are logged one line each at info; more (a cold
+ * start, a peer with many VNIs) become one summary line at info, with every
+ * entry at debug. Keeps the story readable and a 100,000-entry start cheap.
+ */
+class WriteLog {
+  static readonly PER_ENTRY = 8;
+  #pending = new Map<
+    string,
+    { device: string; vni: number; op: "append" | "del"; dsts: string[] }
+  >();
+
+  note(device: string, vni: number, op: "append" | "del", dst: string): void {
+    const key = `${op} ${device}`;
+    let item = this.#pending.get(key);
+    if (!item) this.#pending.set(key, item = { device, vni, op, dsts: [] });
+    item.dsts.push(dst);
+  }
+
+  emit(): void {
+    for (const { device, vni, op, dsts } of this.#pending.values()) {
+      const verb = op === "append" ? "Added" : "Removed";
+      if (dsts.length <= WriteLog.PER_ENTRY) {
+        for (const dst of dsts) entryLine("info", verb, dst, device, vni);
+        continue;
+      }
+      log.fdb.info(
+        `${verb} {count} flood entries on {device} (first: {first}; each at debug level)`,
+        {
+          count: dsts.length,
+          device,
+          vni,
+          first: dsts.slice(0, 3).join(", "),
+        },
+      );
+      if (log.fdb.isEnabledFor("debug")) {
+        for (const dst of dsts) entryLine("debug", verb, dst, device, vni);
+      }
+    }
+    this.#pending.clear();
+  }
+}
+
+/** One FDB write's log line. */
+function entryLine(
+  level: "info" | "debug",
+  verb: string,
+  dst: string,
+  device: string,
+  vni: number,
+): void {
+  log.fdb[level](`${verb} flood entry {mac} dst {dst} on {device}`, {
+    mac: FLOOD_MAC,
+    dst,
+    device,
+    vni,
+  });
+}
+
+/** Membership changes counted for metrics and logged. */
+export function countedMembership(stats: AgentStats, prefix: string): MembershipEffects {
+  const logged = loggedMembershipEffects(prefix);
+  return {
+    applied: (communities) => {
+      stats.membershipUpdates++;
+      logged.applied(communities);
+    },
+    withdrawnAtStop: logged.withdrawnAtStop,
+  };
+}
+
+/** The start line: the VTEP, gobgpd and the mode; a warning for a setting that does nothing. */
+export function logStart(cfg: ResolvedConfig): void {
+  log.agent.info("Starting: VTEP {address}, gobgpd {gobgp}, {mode}", {
+    address: cfg.node.localAddress,
+    gobgp: cfg.gobgp.address,
+    mode: cfg.vnis.length > 0
+      ? `static VNIs ${cfg.vnis.map((v) => v.id).join(", ")}`
+      : `discovering vxlan devices with communities ${cfg.communityAsn}:<VNI>`,
+  });
+  if (cfg.node.autoRecreateVxlan && cfg.vnis.length === 0) {
+    log.link.warning(
+      "node.autoRecreateVxlan has no effect without a vnis list: there is nothing to create",
+    );
+  }
+}

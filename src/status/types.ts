@@ -1,0 +1,73 @@
+/**
+ * The views operators read (`/status`, `/healthz`, `/metrics`,
+ * `evpn-agent status`): plain data types, and the read-only source the
+ * HTTP endpoint and metrics are built from. `http/` and `cli/` import these,
+ * never the agent itself.
+ *
+ * @module
+ */
+import type { SkipReason } from "../overlay/route.ts";
+
+/** Counters for operators (and, later, /metrics). */
+export interface AgentStats {
+  routeEvents: { add: number; withdraw: number };
+  skipped: Record<SkipReason, number>;
+  fdbWrites: { append: number; del: number };
+  fdbErrors: { append: number; del: number };
+  membershipUpdates: number;
+  streamDowns: number;
+}
+
+/** Per-VNI state for `/status` and `evpn-agent status`. */
+export interface VniStatus {
+  vni: number;
+  community: string;
+  device: string;
+  ifindex: number | null;
+  online: boolean;
+  /** The device's own local address (IFLA_VXLAN_LOCAL), when it has one. */
+  localAddress: string | null;
+  desired: string[];
+  programmed: string[];
+  /** Desired but not programmed. */
+  missing: string[];
+  /** Programmed but not desired. */
+  extra: string[];
+  lastError: { message: string; at: string } | null;
+}
+
+export interface AgentStatus {
+  version: string;
+  dryRun: boolean;
+  ready: boolean;
+  node: { localAddress: string; mode: "static" | "discover" };
+  bgp: {
+    address: string;
+    stream: string;
+    reconnects: number;
+    remoteVteps: number;
+    membership: { enabled: boolean; prefix: string; communities: string[] | null };
+  };
+  lastSync: string | null;
+  vnis: VniStatus[];
+}
+
+/** Liveness of the agent's loops. */
+export interface Health {
+  ok: boolean;
+  loops: Record<string, { ok: boolean; detail: string }>;
+}
+
+/** What `/metrics` reads on a scrape; the agent implements it. */
+export interface MetricsSource {
+  readonly stats: AgentStats;
+  /** Number of VNIs whose device exists. */
+  readonly vnisOnline: number;
+  readonly watchState: string;
+  readonly reconnects: number;
+  /** The communities gobgpd holds for this node, if known. */
+  readonly advertised: readonly number[] | undefined;
+  readonly lastSync: Date | undefined;
+  readonly ready: boolean;
+  status(): AgentStatus;
+}
