@@ -13,6 +13,7 @@
  * agent from this checkout, with the permissions scripts/build.sh compiles in
  * (not -A), under `setpriv` as `nobody`, in a new, empty network namespace.
  */
+import { makeCommunity } from "../src/net/community.ts";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import YAML, { isMap, isPair, isScalar, isSeq, type Node as YamlNode } from "yaml";
@@ -162,7 +163,7 @@ Deno.test("config.example.yaml with its vnis block enabled is valid and holds ev
   const config = parseConfigText(text, "config.example.yaml (vnis enabled)", FAKE_ENV);
   assert.deepEqual(config.vnis, [{
     id: 10010,
-    community: "65000:10010",
+    community: makeCommunity(65000, 10010),
     device: "vxlan10010",
     underlayInterface: "eth0",
   }]);
