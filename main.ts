@@ -8,7 +8,7 @@
  */
 import { parseArgs } from "node:util";
 import { VERSION } from "./src/version.ts";
-import { LOG_LEVELS, type LogLevel } from "./src/config/types.ts";
+import { LOG_LEVEL_CHOICES, parseLogLevel } from "./src/config/types.ts";
 
 const DEFAULT_CONFIG = "/etc/evpn-agent/config.yaml";
 
@@ -24,7 +24,7 @@ Usage:
 
 Options:
   -c, --config FILE      configuration file (default ${DEFAULT_CONFIG})
-  -l, --log-level LEVEL  debug, info, warning or error; overrides logLevel in the file
+  -l, --log-level LEVEL  debug, info, warning (or warn) or error; overrides logLevel
       --dry-run          connect and watch, but change neither the kernel nor the RIB;
                          log each change that would be made
   -h, --help             show this help
@@ -38,8 +38,34 @@ Commands:
 
 Exit codes: 0 after a clean stop (SIGTERM/SIGINT), 1 on a runtime failure,
 2 when the command line or the configuration is refused; status: 0 ready,
-3 not ready, 1 agent unreachable.
+3 not ready, 1 agent unreachable. "evpn-agent COMMAND --help" shows a command's
+options.
 `;
+
+const STATUS_HELP = `Usage: evpn-agent status [--addr HOST:PORT] [--json]
+
+Print a running agent's state from its /status endpoint.
+
+Options:
+  -a, --addr HOST:PORT  the agent's endpoint (default ${DEFAULT_STATUS_ADDR})
+      --json            print the raw /status document
+  -h, --help            show this help
+
+Exit codes: 0 ready, 3 not ready, 1 agent unreachable, 2 command line refused.
+`;
+
+const CHECK_CONFIG_HELP = `Usage: evpn-agent check-config [FILE]
+
+Validate FILE (default ${DEFAULT_CONFIG}) and print the resolved
+configuration with every default filled in, or every problem found.
+
+Options:
+  -h, --help  show this help
+
+Exit codes: 0 valid, 2 refused.
+`;
+
+const COMMANDS = ["status", "check-config"] as const;
 
 function fail(message: string, code: number): never {
   console.error(`evpn-agent: ${message}`);
@@ -61,11 +87,19 @@ async function statusCommand(args: string[]): Promise<number> {
   try {
     ({ values } = parseArgs({
       args,
-      options: { addr: { type: "string", short: "a" }, json: { type: "boolean" } },
+      options: {
+        addr: { type: "string", short: "a" },
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
       strict: true,
     }));
   } catch (error) {
-    fail(`status: ${error instanceof Error ? error.message : error}\nTry --help.`, 2);
+    fail(`status: ${error instanceof Error ? error.message : error}\nTry status --help.`, 2);
+  }
+  if (values.help) {
+    console.log(STATUS_HELP.trimEnd());
+    return 0;
   }
   const { fetchStatus, renderStatus } = await import("./src/cli/status.ts");
   const addr = values.addr ?? DEFAULT_STATUS_ADDR;
@@ -85,8 +119,12 @@ async function statusCommand(args: string[]): Promise<number> {
 }
 
 async function checkConfigCommand(args: string[]): Promise<number> {
+  if (args.length === 1 && (args[0] === "--help" || args[0] === "-h")) {
+    console.log(CHECK_CONFIG_HELP.trimEnd());
+    return 0;
+  }
   if (args.length > 1 || args[0]?.startsWith("-")) {
-    fail("check-config: expected at most one FILE argument\nTry --help.", 2);
+    fail("check-config: expected at most one FILE argument\nTry check-config --help.", 2);
   }
   const path = args[0] ?? DEFAULT_CONFIG;
   const config = await loadOrExit(path);
@@ -100,6 +138,19 @@ async function checkConfigCommand(args: string[]): Promise<number> {
 async function main(args: string[]): Promise<number> {
   if (args[0] === "status") return await statusCommand(args.slice(1));
   if (args[0] === "check-config") return await checkConfigCommand(args.slice(1));
+  const first = args[0];
+  if (first !== undefined && !first.startsWith("-")) {
+    const { closest } = await import("./src/config/suggest.ts");
+    const near = closest(first, COMMANDS);
+    fail(
+      `unknown command ${JSON.stringify(first)}; ` +
+        (near === undefined
+          ? `the commands are ${COMMANDS.join(", ")}`
+          : `did you mean ${JSON.stringify(near)}?`) +
+        "\nTry --help.",
+      2,
+    );
+  }
   let parsed;
   try {
     parsed = parseArgs({
@@ -126,14 +177,15 @@ async function main(args: string[]): Promise<number> {
     console.log(`evpn-agent ${VERSION}`);
     return 0;
   }
-  const level = values["log-level"];
-  if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level)) {
-    fail(`--log-level: "${level}" is not one of ${LOG_LEVELS.join(", ")}`, 2);
+  const levelText = values["log-level"];
+  const level = levelText === undefined ? undefined : parseLogLevel(levelText);
+  if (levelText !== undefined && level === undefined) {
+    fail(`--log-level: ${JSON.stringify(levelText)} is not one of ${LOG_LEVEL_CHOICES}`, 2);
   }
 
   // Heavy modules (gRPC, FFI) load only after the command line is accepted.
   const config = await loadOrExit(values.config ?? DEFAULT_CONFIG);
-  if (level) config.logLevel = level as LogLevel;
+  if (level) config.logLevel = level;
 
   const { setupLogging, shutdownLogging, logger } = await import("./src/log.ts");
   setupLogging(config.logLevel, config.logFormat);

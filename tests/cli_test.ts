@@ -11,6 +11,7 @@ const DEADLINE_MS = 30_000;
 
 interface CliResult {
   code: number;
+  stdout: string;
   stderr: string;
 }
 
@@ -28,7 +29,8 @@ async function cli(args: string[]): Promise<CliResult> {
     !deadline.aborted,
     `evpn-agent ${args.join(" ")} did not return within ${DEADLINE_MS / 1000} s`,
   );
-  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+  const text = new TextDecoder();
+  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
 }
 
 function assertRefusedFile(result: CliResult, path: string, reason: RegExp): void {
@@ -88,4 +90,44 @@ Deno.test("evpn-agent check-config of 20,000 VNIs with one mistake repeated prin
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+for (const command of ["status", "check-config"]) {
+  Deno.test(`evpn-agent ${command} --help prints its own usage, exit 0`, async () => {
+    const result = await cli([command, "--help"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stderr, "");
+    assert.match(result.stdout, new RegExp(`^Usage: evpn-agent ${command} `));
+    assert.doesNotMatch(result.stdout, /Commands:/);
+    assert.equal((await cli([command, "-h"])).stdout, result.stdout);
+  });
+}
+
+Deno.test("evpn-agent with a mistyped command suggests the nearest one, exit 2", async () => {
+  const result = await cli(["stauts"]);
+  assert.equal(result.code, 2);
+  assert.equal(
+    result.stderr,
+    'evpn-agent: unknown command "stauts"; did you mean "status"?\nTry --help.\n',
+  );
+  const far = await cli(["frobnicate"]);
+  assert.equal(far.code, 2);
+  assert.equal(
+    far.stderr,
+    'evpn-agent: unknown command "frobnicate"; the commands are status, check-config\n' +
+      "Try --help.\n",
+  );
+});
+
+Deno.test("evpn-agent --log-level warn is accepted as logLevel: warn is", async () => {
+  // The level is accepted before the configuration is read: a missing file shows it passed.
+  const result = await cli(["--log-level", "warn", "--config", "/nonexistent/evpn.yaml"]);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /^evpn-agent: refusing configuration \/nonexistent\/evpn\.yaml:/);
+  const refused = await cli(["--log-level", "loud", "--config", "/nonexistent/evpn.yaml"]);
+  assert.equal(refused.code, 2);
+  assert.equal(
+    refused.stderr,
+    'evpn-agent: --log-level: "loud" is not one of debug, info, warning (or warn), error\n',
+  );
 });

@@ -18,11 +18,13 @@ import {
 import { type HostPort, parseHostPort } from "../net/host_port.ts";
 import { type IpAddress, parseIpv4 } from "../net/ip.ts";
 import { ConfigError, type ConfigIssue } from "./errors.ts";
+import { closest } from "./suggest.ts";
 import {
   LOG_FORMATS,
-  LOG_LEVELS,
+  LOG_LEVEL_CHOICES,
   type LogFormat,
   type LogLevel,
+  parseLogLevel,
   type ResolvedConfig,
   type VniConfig,
 } from "./types.ts";
@@ -251,15 +253,11 @@ function _stringParsed<T>(what: string, parse: (text: string) => _Parsed<T>) {
   });
 }
 
-function _isLogLevel(text: string): text is LogLevel {
-  return (LOG_LEVELS as readonly string[]).includes(text);
-}
-
 const _LogLevel = _stringParsed<LogLevel>("a log level string", (text) => {
-  const level = text === "warn" ? "warning" : text;
-  return _isLogLevel(level)
+  const level = parseLogLevel(text);
+  return level !== undefined
     ? { value: level }
-    : { problem: `${_quote(text)} is not one of debug, info, warning (or warn), error` };
+    : { problem: `${_quote(text)} is not one of ${LOG_LEVEL_CHOICES}` };
 });
 
 const _Bool = z.boolean({ error: _expect("a boolean (true or false)") });
@@ -398,32 +396,11 @@ function _section(path: readonly PropertyKey[]): string {
   return typeof head === "string" ? head : "";
 }
 
-/** Levenshtein distance. */
-function _editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
-}
-
 function _unknownKeyMessage(parent: readonly PropertyKey[], key: string): string {
   const section = _section(parent);
   const known = _KNOWN_KEYS[section] ?? [];
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const candidate of known) {
-    const distance = _editDistance(key.toLowerCase(), candidate.toLowerCase());
-    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
-  }
-  if (best !== undefined && bestDistance <= Math.max(1, Math.floor(best.length / 3))) {
-    return `unknown key; did you mean ${_quote(best)}?`;
-  }
+  const best = closest(key, known);
+  if (best !== undefined) return `unknown key; did you mean ${_quote(best)}?`;
   // A known key written at the wrong level, e.g. `vxlanPort` at the top.
   for (const [other, keys] of Object.entries(_KNOWN_KEYS)) {
     const found = keys.find((k) => k.toLowerCase() === key.toLowerCase());

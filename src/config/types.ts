@@ -14,6 +14,15 @@ import type { IpAddress } from "../net/ip.ts";
 export const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
 export type LogLevel = typeof LOG_LEVELS[number];
 
+/** The accepted log levels in words, alias included, for messages. */
+export const LOG_LEVEL_CHOICES = "debug, info, warning (or warn), error";
+
+/** `text` as a log level (`warn` is `warning`), or `undefined` when it is none. */
+export function parseLogLevel(text: string): LogLevel | undefined {
+  const level = text === "warn" ? "warning" : text;
+  return (LOG_LEVELS as readonly string[]).includes(level) ? level as LogLevel : undefined;
+}
+
 /** One statically configured VNI. */
 export interface VniConfig {
   /** VXLAN network identifier, 1..16777215. */
