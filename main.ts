@@ -102,15 +102,16 @@ async function statusCommand(args: string[]): Promise<number> {
     return 0;
   }
   const { fetchStatus, renderStatus } = await import("./src/cli/status.ts");
-  const addr = values.addr ?? DEFAULT_STATUS_ADDR;
+  const { parseHostPort } = await import("./src/net/host_port.ts");
+  const parsed = parseHostPort(values.addr ?? DEFAULT_STATUS_ADDR, DEFAULT_STATUS_ADDR);
+  if ("problem" in parsed) fail(`status --addr: ${parsed.problem}\nTry status --help.`, 2);
   let status;
   try {
-    status = await fetchStatus(addr);
+    status = await fetchStatus(parsed.value);
   } catch (error) {
     fail(
-      `status: cannot reach the agent at http://${addr}/status: ${
-        error instanceof Error ? error.message : error
-      }\nIs it running, and is http.listen set to that address?`,
+      `status: cannot reach the agent: ${error instanceof Error ? error.message : error}` +
+        "\nIs it running, and is http.listen set to that address?",
       1,
     );
   }

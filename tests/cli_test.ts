@@ -131,3 +131,33 @@ Deno.test("evpn-agent --log-level warn is accepted as logLevel: warn is", async 
     'evpn-agent: --log-level: "loud" is not one of debug, info, warning (or warn), error\n',
   );
 });
+
+for (
+  const [addr, reason] of [
+    ["127.0.0.1", '"127.0.0.1" is not host:port (e.g. "127.0.0.1:9469")'],
+    ["127.0.0.1:70000", 'port 70000 in "127.0.0.1:70000" is outside 1..65535'],
+    ["127.0.0.1:", 'port "" in "127.0.0.1:" is not a number'],
+  ]
+) {
+  Deno.test(`evpn-agent status --addr ${addr} is refused with exit 2`, async () => {
+    const result = await cli(["status", "--addr", addr!]);
+    assert.equal(result.code, 2, result.stderr);
+    assert.equal(
+      result.stderr,
+      `evpn-agent: status --addr: ${reason}\nTry status --help.\n`,
+    );
+  });
+}
+
+Deno.test("evpn-agent status against a closed port says connection refused, exit 1", async () => {
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = closed.addr.port;
+  closed.close();
+  const result = await cli(["status", "--addr", `127.0.0.1:${port}`]);
+  assert.equal(result.code, 1, result.stderr);
+  assert.equal(
+    result.stderr.split("\n")[0],
+    `evpn-agent: status: cannot reach the agent: GET http://127.0.0.1:${port}/status: ` +
+      "connection refused",
+  );
+});

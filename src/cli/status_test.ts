@@ -185,8 +185,29 @@ Deno.test("fetchStatus() reads /status and names the address when it cannot", as
     const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const port = closed.addr.port;
     closed.close();
-    await assert.rejects(fetchStatus(`127.0.0.1:${port}`, 1_000));
+    await assert.rejects(fetchStatus(`127.0.0.1:${port}`, 1_000), {
+      message: `GET http://127.0.0.1:${port}/status: connection refused`,
+    });
   } finally {
     await server.shutdown();
+  }
+});
+
+Deno.test("fetchStatus() says when the agent does not answer in time", async () => {
+  // Accepts the connection, never answers.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) accepted.push(conn);
+  })();
+  try {
+    const addr = `127.0.0.1:${listener.addr.port}`;
+    await assert.rejects(fetchStatus(addr, 200), {
+      message: `GET http://${addr}/status: no answer within 0.2 s`,
+    });
+  } finally {
+    listener.close();
+    await accepting.catch(() => {});
+    for (const conn of accepted) conn.close();
   }
 });
