@@ -72,13 +72,20 @@ function fail(message: string, code: number): never {
   Deno.exit(code);
 }
 
-async function loadOrExit(path: string) {
+/**
+ * The configuration at `path`, or exit 2 with every issue. `hint` says how
+ * to name another file, for a file that does not exist.
+ */
+async function loadOrExit(path: string, hint: string) {
   const { loadConfig, ConfigError } = await import("./src/config/mod.ts");
   try {
     return await loadConfig(path);
   } catch (error) {
-    if (error instanceof ConfigError) fail(`refusing configuration ${path}:\n${error.message}`, 2);
-    throw error;
+    if (!(error instanceof ConfigError)) throw error;
+    const missing = error.cause instanceof Deno.errors.NotFound
+      ? `\nGive its path ${hint} (default ${DEFAULT_CONFIG}).`
+      : "";
+    fail(`refusing configuration ${path}:\n${error.message}${missing}`, 2);
   }
 }
 
@@ -128,7 +135,7 @@ async function checkConfigCommand(args: string[]): Promise<number> {
     fail("check-config: expected at most one FILE argument\nTry check-config --help.", 2);
   }
   const path = args[0] ?? DEFAULT_CONFIG;
-  const config = await loadOrExit(path);
+  const config = await loadOrExit(path, "as check-config FILE");
   const YAML = (await import("yaml")).default;
   const { toUserConfig } = await import("./src/config/render.ts");
   console.log(`# ${path}: valid. The resolved configuration, defaults filled in:`);
@@ -185,7 +192,7 @@ async function main(args: string[]): Promise<number> {
   }
 
   // Heavy modules (gRPC, FFI) load only after the command line is accepted.
-  const config = await loadOrExit(values.config ?? DEFAULT_CONFIG);
+  const config = await loadOrExit(values.config ?? DEFAULT_CONFIG, "with --config FILE");
   if (level) config.logLevel = level;
 
   const { setupLogging, shutdownLogging, logger } = await import("./src/log.ts");

@@ -161,3 +161,21 @@ Deno.test("evpn-agent status against a closed port says connection refused, exit
       "connection refused",
   );
 });
+
+Deno.test("a missing configuration file is named once, with a hint, exit 2", async () => {
+  const path = "/nonexistent/evpn-agent.yaml";
+  const agent = await cli(["--config", path]);
+  assert.equal(agent.code, 2);
+  assert.equal(
+    agent.stderr,
+    `evpn-agent: refusing configuration ${path}:\n(file): no such file\n` +
+      "Give its path with --config FILE (default /etc/evpn-agent/config.yaml).\n",
+  );
+  const check = await cli(["check-config", path]);
+  assert.equal(check.code, 2);
+  assert.equal(
+    check.stderr,
+    `evpn-agent: refusing configuration ${path}:\n(file): no such file\n` +
+      "Give its path as check-config FILE (default /etc/evpn-agent/config.yaml).\n",
+  );
+});

@@ -161,9 +161,19 @@ async function _readSmallFile(path: string): Promise<{ text: string } | { proble
 }
 
 /**
+ * An OS error's message without the `: stat '<path>'` Deno appends: the
+ * error already belongs to that file.
+ */
+function _withoutPath(message: string, path: string): string {
+  const suffix = /: \w+ '([^']*)'$/.exec(message);
+  return suffix?.[1] === path ? message.slice(0, suffix.index) : message;
+}
+
+/**
  * Reads, parses and resolves the configuration file at `path`.
  *
- * @throws {ConfigError} when the file cannot be read (naming the OS reason),
+ * @throws {ConfigError} when the file does not exist (`no such file`, the
+ * OS error as `cause`), cannot be read (naming the OS reason),
  * is not a regular file, is larger than {@linkcode MAX_CONFIG_BYTES}, is not
  * valid YAML, or breaks a configuration rule. Problems with the file itself
  * have the key path `(file)`.
@@ -178,7 +188,9 @@ export async function loadConfig(
   } catch (error) {
     throw new ConfigError([{
       path: FILE_ISSUE_PATH,
-      message: `cannot read the configuration file: ${_message(error)}`,
+      message: error instanceof Deno.errors.NotFound
+        ? "no such file"
+        : `cannot read the configuration file: ${_withoutPath(_message(error), path)}`,
     }], { file: path, cause: error });
   }
   if ("problem" in read) {

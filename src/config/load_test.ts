@@ -144,7 +144,7 @@ Deno.test("loadConfig() reads and resolves a file", async () => {
   }
 });
 
-Deno.test("loadConfig() names a missing file and the OS reason", async () => {
+Deno.test("loadConfig() says a missing file does not exist, without repeating its path", async () => {
   const path = "/nonexistent/evpn-agent/config.yaml";
   const error = await loadConfig(path, fakeEnv).then(
     () => assert.fail("expected a ConfigError"),
@@ -154,8 +154,22 @@ Deno.test("loadConfig() names a missing file and the OS reason", async () => {
   assert.ok(error.cause instanceof Deno.errors.NotFound);
   assert.equal(error.file, path);
   assert.equal(error.issues[0]?.path, "(file)");
-  assert.match(error.message, /^\(file\): cannot read the configuration file: /);
-  assert.match(error.message, /No such file or directory/);
+  assert.equal(error.message, "(file): no such file");
+});
+
+Deno.test("loadConfig() gives the OS reason for an unreadable file, naming it once", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "evpn-load-" });
+  try {
+    // A path through a regular file: the OS refuses with ENOTDIR.
+    await Deno.writeTextFile(`${dir}/file`, "");
+    const path = `${dir}/file/config.yaml`;
+    const error = await loadConfig(path, fakeEnv).then(() => undefined, (e: unknown) => e);
+    assert.ok(error instanceof ConfigError);
+    assert.match(error.message, /^\(file\): cannot read the configuration file: Not a directory/);
+    assert.ok(!error.message.includes(path), error.message);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 /** The one issue of a refused file, as `loadConfig()` reports it. */
