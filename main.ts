@@ -8,7 +8,12 @@
  */
 import { parseArgs } from "node:util";
 import { VERSION } from "./src/version.ts";
-import { LOG_LEVEL_CHOICES, parseLogLevel } from "./src/config/types.ts";
+import {
+  type CheckedConfig,
+  LOG_LEVEL_CHOICES,
+  parseLogLevel,
+  type ResolvedConfig,
+} from "./src/config/types.ts";
 
 const DEFAULT_CONFIG = "/etc/evpn-agent/config.yaml";
 
@@ -19,7 +24,7 @@ const HELP = `evpn-agent ${VERSION}: EVPN/VXLAN flood-list agent for GoBGP and L
 Usage:
   evpn-agent [--config FILE] [--log-level LEVEL] [--dry-run]
   evpn-agent status [--addr HOST:PORT] [--json]
-  evpn-agent check-config [FILE]
+  evpn-agent check-config [--offline] [FILE]
   evpn-agent --help | --version
 
 Options:
@@ -34,7 +39,8 @@ Commands:
   status        print a running agent's state from its /status endpoint
                 (--addr, default ${DEFAULT_STATUS_ADDR}; --json for the raw document)
   check-config  validate FILE (default ${DEFAULT_CONFIG}) and print the resolved
-                configuration with every default filled in
+                configuration with every default filled in (--offline: for
+                another host, without reading this host's interfaces)
 
 Exit codes: 0 after a clean stop (SIGTERM/SIGINT), 1 on a runtime failure,
 2 when the command line or the configuration is refused; status: 0 ready,
@@ -54,13 +60,16 @@ Options:
 Exit codes: 0 ready, 3 not ready, 1 agent unreachable, 2 command line refused.
 `;
 
-const CHECK_CONFIG_HELP = `Usage: evpn-agent check-config [FILE]
+const CHECK_CONFIG_HELP = `Usage: evpn-agent check-config [--offline] [FILE]
 
 Validate FILE (default ${DEFAULT_CONFIG}) and print the resolved
 configuration with every default filled in, or every problem found.
 
 Options:
-  -h, --help  show this help
+      --offline  the file is meant for another host: skip the checks that read
+                 this host's interfaces (node.localInterface); an empty
+                 node.localAddress stays empty
+  -h, --help     show this help
 
 Exit codes: 0 valid, 2 refused.
 `;
@@ -76,10 +85,17 @@ function fail(message: string, code: number): never {
  * The configuration at `path`, or exit 2 with every issue. `hint` says how
  * to name another file, for a file that does not exist.
  */
-async function loadOrExit(path: string, hint: string) {
-  const { loadConfig, ConfigError } = await import("./src/config/mod.ts");
+async function loadOrExit(path: string, hint: string): Promise<ResolvedConfig>;
+/** With `offline`, checked for another host (see `loadConfigOffline`). */
+async function loadOrExit(
+  path: string,
+  hint: string,
+  options: { offline: boolean },
+): Promise<CheckedConfig>;
+async function loadOrExit(path: string, hint: string, options = { offline: false }) {
+  const { loadConfig, loadConfigOffline, ConfigError } = await import("./src/config/mod.ts");
   try {
-    return await loadConfig(path);
+    return options.offline ? await loadConfigOffline(path) : await loadConfig(path);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     const missing = error.cause instanceof Deno.errors.NotFound
@@ -127,18 +143,39 @@ async function statusCommand(args: string[]): Promise<number> {
 }
 
 async function checkConfigCommand(args: string[]): Promise<number> {
-  if (args.length === 1 && (args[0] === "--help" || args[0] === "-h")) {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: { offline: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+      strict: true,
+      allowPositionals: true,
+    });
+  } catch (error) {
+    fail(
+      `check-config: ${error instanceof Error ? error.message : error}\nTry check-config --help.`,
+      2,
+    );
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
     console.log(CHECK_CONFIG_HELP.trimEnd());
     return 0;
   }
-  if (args.length > 1 || args[0]?.startsWith("-")) {
+  if (positionals.length > 1) {
     fail("check-config: expected at most one FILE argument\nTry check-config --help.", 2);
   }
-  const path = args[0] ?? DEFAULT_CONFIG;
-  const config = await loadOrExit(path, "as check-config FILE");
+  const path = positionals[0] ?? DEFAULT_CONFIG;
+  const offline = values.offline ?? false;
+  const config = await loadOrExit(path, "as check-config FILE", { offline });
   const YAML = (await import("yaml")).default;
   const { toUserConfig } = await import("./src/config/render.ts");
-  console.log(`# ${path}: valid. The resolved configuration, defaults filled in:`);
+  console.log(
+    offline
+      ? `# ${path}: valid (--offline: this host's interfaces not read). ` +
+        "The resolved configuration, defaults filled in:"
+      : `# ${path}: valid. The resolved configuration, defaults filled in:`,
+  );
   console.log(YAML.stringify(toUserConfig(config)).trimEnd());
   return 0;
 }

@@ -179,3 +179,31 @@ Deno.test("a missing configuration file is named once, with a hint, exit 2", asy
       "Give its path as check-config FILE (default /etc/evpn-agent/config.yaml).\n",
   );
 });
+
+Deno.test("evpn-agent check-config --offline checks a file for another host without its interfaces", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "evpn-cli-" });
+  try {
+    const path = `${dir}/other-host.yaml`;
+    await Deno.writeTextFile(
+      path,
+      toYaml({ communityAsn: 65000, node: { localInterface: "nosuch0" } }),
+    );
+    const here = await cli(["check-config", path]);
+    assert.equal(here.code, 2, here.stderr);
+    assert.match(here.stderr, /^node\.localInterface: interface "nosuch0" does not exist/m);
+
+    const offline = await cli(["check-config", "--offline", path]);
+    assert.equal(offline.code, 0, offline.stderr);
+    assert.match(offline.stdout, /^# .*other-host\.yaml: valid \(--offline: /);
+    assert.match(offline.stdout, /^ {2}localInterface: nosuch0$/m);
+    assert.match(offline.stdout, /^ {2}localAddress: ""$/m);
+    assert.deepEqual((await cli(["check-config", path, "--offline"])).code, 0);
+
+    await Deno.writeTextFile(path, toYaml({ communityAsn: 65000, node: { vxlanPort: 0 } }));
+    const bad = await cli(["check-config", "--offline", path]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /node\.vxlanPort: port 0 is outside 1\.\.65535/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -6,8 +6,8 @@
 
 import YAML, { LineCounter } from "yaml";
 import { ConfigError, type ConfigIssue, FILE_ISSUE_PATH } from "./errors.ts";
-import { type ConfigEnv, resolveConfig } from "./schema.ts";
-import type { ResolvedConfig } from "./types.ts";
+import { type ConfigEnv, resolveConfig, resolveConfigOffline } from "./schema.ts";
+import type { CheckedConfig, ResolvedConfig } from "./types.ts";
 
 /** The largest configuration file read, in bytes (1 MiB). */
 export const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -60,6 +60,11 @@ export function parseConfigText(
   fileName: string,
   env: ConfigEnv = defaultEnv(),
 ): ResolvedConfig {
+  return _parseText(text, fileName, (raw) => resolveConfig(raw, env));
+}
+
+/** {@linkcode parseConfigText} with `resolve` for the last step. */
+function _parseText<T>(text: string, fileName: string, resolve: (raw: unknown) => T): T {
   const lineCounter = new LineCounter();
   const doc = YAML.parseDocument(text, {
     lineCounter,
@@ -102,7 +107,7 @@ export function parseConfigText(
     });
   }
   try {
-    return resolveConfig(raw, env);
+    return resolve(raw);
   } catch (error) {
     if (error instanceof ConfigError) {
       throw new ConfigError(error.issues, { file: fileName });
@@ -182,6 +187,21 @@ export async function loadConfig(
   path: string,
   env: ConfigEnv = defaultEnv(),
 ): Promise<ResolvedConfig> {
+  return _parseText(await _readConfigFile(path), path, (raw) => resolveConfig(raw, env));
+}
+
+/**
+ * Reads, parses and checks the configuration file at `path` for another
+ * host, as {@linkcode resolveConfigOffline} does (`check-config --offline`).
+ *
+ * @throws {ConfigError} as {@linkcode loadConfig} does.
+ */
+export async function loadConfigOffline(path: string): Promise<CheckedConfig> {
+  return _parseText(await _readConfigFile(path), path, resolveConfigOffline);
+}
+
+/** The text of the configuration file at `path`; see {@linkcode loadConfig}. */
+async function _readConfigFile(path: string): Promise<string> {
   let read: { text: string } | { problem: string };
   try {
     read = await _readSmallFile(path);
@@ -196,5 +216,5 @@ export async function loadConfig(
   if ("problem" in read) {
     throw new ConfigError([{ path: FILE_ISSUE_PATH, message: read.problem }], { file: path });
   }
-  return parseConfigText(read.text, path, env);
+  return read.text;
 }

@@ -6,7 +6,7 @@
  */
 
 export { LOG_LEVELS } from "./types.ts";
-export type { LogLevel, ResolvedConfig, VniConfig } from "./types.ts";
+export type { CheckedConfig, LogLevel, ResolvedConfig, VniConfig } from "./types.ts";
 export {
   ConfigError,
   FILE_ISSUE_PATH,
@@ -23,8 +23,10 @@ export {
   formatPath,
   ifNameProblem,
   MAX_VNI,
+  OFFLINE_ENV,
   parseDuration,
   resolveConfig,
+  resolveConfigOffline,
   UserConfigSchema,
 } from "./schema.ts";
 export type {
@@ -34,5 +36,5 @@ export type {
   UserNodeConfig,
   UserVniConfig,
 } from "./schema.ts";
-export { defaultEnv, loadConfig, parseConfigText } from "./load.ts";
+export { defaultEnv, loadConfig, loadConfigOffline, parseConfigText } from "./load.ts";
 export { formatDuration, toUserConfig } from "./render.ts";

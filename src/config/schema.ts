@@ -20,6 +20,7 @@ import { type IpAddress, parseIpv4 } from "../net/ip.ts";
 import { ConfigError, type ConfigIssue } from "./errors.ts";
 import { closest } from "./suggest.ts";
 import {
+  type CheckedConfig,
   LOG_FORMATS,
   LOG_LEVEL_CHOICES,
   type LogFormat,
@@ -33,10 +34,15 @@ import {
 export interface ConfigEnv {
   /**
    * The IPv4 addresses of interface `name`, first one preferred;
-   * `undefined` when there is no such interface.
+   * `undefined` when there is no such interface; `null` when this machine
+   * cannot tell because the file is meant for another host (the address is
+   * then left to that host: see {@linkcode resolveConfigOffline}).
    */
-  interfaceAddresses(name: string): string[] | undefined;
+  interfaceAddresses(name: string): string[] | undefined | null;
 }
+
+/** The environment of a file checked for another host: no interface is known. */
+export const OFFLINE_ENV: ConfigEnv = { interfaceAddresses: () => null };
 
 /** The largest VXLAN network identifier (24 bits). */
 export const MAX_VNI = 16_777_215;
@@ -566,7 +572,7 @@ function _resolveLocalAddress(
   if (address === _INVALID || name === _INVALID) return "";
 
   const which = node["localInterface"] == null ? ` (the default)` : "";
-  let addresses: string[] | undefined;
+  let addresses: string[] | undefined | null;
   try {
     addresses = env.interfaceAddresses(name);
   } catch (error) {
@@ -577,6 +583,7 @@ function _resolveLocalAddress(
     );
     return "";
   }
+  if (addresses === null) return ""; // another host's interface: not checked here
   if (addresses === undefined) {
     refuse(
       "node.localInterface",
@@ -609,11 +616,38 @@ function _resolveLocalAddress(
  * @throws {ConfigError} listing every issue found, each with its key path.
  */
 export function resolveConfig(raw: unknown, env: ConfigEnv): ResolvedConfig {
+  const config = _resolve(raw, env);
+  const { localAddress } = config.node;
+  if (localAddress === "") {
+    // Only an env that answers null leaves it empty without an issue.
+    throw new ConfigError([{
+      path: "node.localInterface",
+      message: `interface "${config.node.localInterface}" cannot be looked up on this host; ` +
+        `set node.localAddress`,
+    }]);
+  }
+  return { ...config, node: { ...config.node, localAddress } };
+}
+
+/**
+ * Like {@linkcode resolveConfig}, for a file meant for another host
+ * (`check-config --offline`): every rule is checked except those that read
+ * this host's interfaces, and a VTEP address to be taken from
+ * `node.localInterface` stays `""`.
+ *
+ * @throws {ConfigError} listing every issue found, each with its key path.
+ */
+export function resolveConfigOffline(raw: unknown): CheckedConfig {
+  return _resolve(raw, OFFLINE_ENV);
+}
+
+function _resolve(raw: unknown, env: ConfigEnv): CheckedConfig {
   const input = raw ?? {};
   const parsed = UserConfigSchema.safeParse(input);
   const issues = parsed.success ? [] : parsed.error.issues.flatMap(_fromZod);
   const derived = _isRecord(input) ? _crossCheck(input, env, issues) : undefined;
-  if (!parsed.success || !derived?.localAddress || issues.length > 0) {
+  // An empty localAddress without an issue: the env could not tell (offline).
+  if (!parsed.success || !derived || issues.length > 0) {
     throw new ConfigError(issues);
   }
   const config = parsed.data;

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "./errors.ts";
-import { type ConfigEnv, parseDuration, resolveConfig, UserConfigSchema } from "./schema.ts";
+import {
+  type ConfigEnv,
+  parseDuration,
+  resolveConfig,
+  resolveConfigOffline,
+  UserConfigSchema,
+} from "./schema.ts";
 import type { ResolvedConfig } from "./types.ts";
 import { makeCommunity } from "../net/community.ts";
 import { type HostPort, parseHostPort } from "../net/host_port.ts";
@@ -433,4 +439,26 @@ Deno.test("resolveConfig() refuses bad logFormat, http.listen and resyncInterval
     assert.match(text, /^http\.prot: unknown key/m);
     assert.match(text, /^resyncInterval: "10ms" is shorter than 1s/m);
   }
+});
+
+Deno.test("resolveConfigOffline() reads no interface and leaves the VTEP address to the host", () => {
+  const config = resolveConfigOffline({ communityAsn: 1, node: { localInterface: "eth9" } });
+  assert.equal(config.node.localAddress, "");
+  assert.equal(config.node.localInterface, "eth9");
+  const written = resolveConfigOffline({ communityAsn: 1, node: { localAddress: "192.0.2.1" } });
+  assert.equal(written.node.localAddress, "192.0.2.1");
+  // Everything that does not depend on this host is still checked.
+  assertIssue(
+    (() => {
+      try {
+        resolveConfigOffline({ communityAsn: 1, node: { localInterface: "eth 0" } });
+      } catch (error) {
+        assert.ok(error instanceof ConfigError);
+        return error;
+      }
+      assert.fail("expected a ConfigError");
+    })(),
+    "node.localInterface",
+    "contains whitespace",
+  );
 });

@@ -80,3 +80,12 @@ export interface ResolvedConfig {
   /** Static VNIs; empty means "discover from the kernel with `communityAsn`". */
   vnis: VniConfig[];
 }
+
+/**
+ * A configuration checked for another host (`check-config --offline`):
+ * like {@linkcode ResolvedConfig}, but `node.localAddress` is `""` when the
+ * file leaves it to `node.localInterface` on the host that runs it.
+ */
+export type CheckedConfig = Omit<ResolvedConfig, "node"> & {
+  node: Omit<ResolvedConfig["node"], "localAddress"> & { localAddress: IpAddress | "" };
+};
