@@ -17,13 +17,14 @@ import {
 
 const DEFAULT_CONFIG = "/etc/evpn-agent/config.yaml";
 
+/** The agent's default `http.listen` (`DEFAULT_HTTP_LISTEN`), for help texts and examples. */
 const DEFAULT_STATUS_ADDR = "127.0.0.1:9469";
 
 const HELP = `evpn-agent ${VERSION}: EVPN/VXLAN flood-list agent for GoBGP and Linux
 
 Usage:
   evpn-agent [--config FILE] [--log-level LEVEL] [--dry-run]
-  evpn-agent status [--addr HOST:PORT] [--json]
+  evpn-agent status [--addr HOST:PORT | --config FILE] [--json]
   evpn-agent check-config [--offline] [FILE]
   evpn-agent --help | --version
 
@@ -37,7 +38,8 @@ Options:
 
 Commands:
   status        print a running agent's state from its /status endpoint
-                (--addr, default ${DEFAULT_STATUS_ADDR}; --json for the raw document)
+                (--addr, else http.listen from --config FILE, else
+                ${DEFAULT_STATUS_ADDR}; --json for the raw document)
   check-config  validate FILE (default ${DEFAULT_CONFIG}) and print the resolved
                 configuration with every default filled in (--offline: for
                 another host, without reading this host's interfaces)
@@ -48,16 +50,22 @@ Exit codes: 0 after a clean stop (SIGTERM/SIGINT), 1 on a runtime failure,
 options.
 `;
 
-const STATUS_HELP = `Usage: evpn-agent status [--addr HOST:PORT] [--json]
+const STATUS_HELP = `Usage: evpn-agent status [--addr HOST:PORT | --config FILE] [--json]
 
 Print a running agent's state from its /status endpoint.
 
+Where it asks: --addr; else http.listen in the configuration file (--config,
+default ${DEFAULT_CONFIG}; 0.0.0.0 and [::] are asked on loopback);
+else, when the default file does not exist, ${DEFAULT_STATUS_ADDR}.
+
 Options:
-  -a, --addr HOST:PORT  the agent's endpoint (default ${DEFAULT_STATUS_ADDR})
+  -a, --addr HOST:PORT  the agent's endpoint
+  -c, --config FILE     the configuration file to read http.listen from
       --json            print the raw /status document
   -h, --help            show this help
 
-Exit codes: 0 ready, 3 not ready, 1 agent unreachable, 2 command line refused.
+Exit codes: 0 ready, 3 not ready, 1 agent unreachable, 2 command line or
+configuration refused.
 `;
 
 const CHECK_CONFIG_HELP = `Usage: evpn-agent check-config [--offline] [FILE]
@@ -93,16 +101,55 @@ async function loadOrExit(
   options: { offline: boolean },
 ): Promise<CheckedConfig>;
 async function loadOrExit(path: string, hint: string, options = { offline: false }) {
-  const { loadConfig, loadConfigOffline, ConfigError } = await import("./src/config/mod.ts");
+  const { loadConfig, loadConfigOffline } = await import("./src/config/mod.ts");
   try {
     return options.offline ? await loadConfigOffline(path) : await loadConfig(path);
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    const missing = error.cause instanceof Deno.errors.NotFound
-      ? `\nGive its path ${hint} (default ${DEFAULT_CONFIG}).`
-      : "";
-    fail(`refusing configuration ${path}:\n${error.message}${missing}`, 2);
+    return await refuseConfig(path, hint, error);
   }
+}
+
+/** Exits 2 for a refused configuration (see {@linkcode loadOrExit}); rethrows anything else. */
+async function refuseConfig(path: string, hint: string, error: unknown): Promise<never> {
+  const { ConfigError } = await import("./src/config/mod.ts");
+  if (!(error instanceof ConfigError)) throw error;
+  const missing = error.cause instanceof Deno.errors.NotFound
+    ? `\nGive its path ${hint} (default ${DEFAULT_CONFIG}).`
+    : "";
+  fail(`refusing configuration ${path}:\n${error.message}${missing}`, 2);
+}
+
+/**
+ * Where `status` asks: `--addr`, else the configuration file's
+ * `http.listen` (read offline: only that key matters here), else
+ * {@linkcode DEFAULT_STATUS_ADDR} when the default file does not exist.
+ */
+async function statusAddr(flag: string | undefined, configFlag: string | undefined) {
+  const { parseHostPort } = await import("./src/net/host_port.ts");
+  if (flag !== undefined) {
+    const parsed = parseHostPort(flag, DEFAULT_STATUS_ADDR);
+    if ("problem" in parsed) fail(`status --addr: ${parsed.problem}\nTry status --help.`, 2);
+    return parsed.value;
+  }
+  const { loadConfigOffline, DEFAULT_HTTP_LISTEN } = await import("./src/config/mod.ts");
+  const { listenToStatusAddr } = await import("./src/cli/status.ts");
+  const path = configFlag ?? DEFAULT_CONFIG;
+  let listen;
+  try {
+    ({ listen } = (await loadConfigOffline(path)).http);
+  } catch (error) {
+    const noDefaultFile = configFlag === undefined &&
+      (error as { cause?: unknown }).cause instanceof Deno.errors.NotFound;
+    if (!noDefaultFile) return await refuseConfig(path, "with status --config FILE", error);
+    return DEFAULT_HTTP_LISTEN; // what an agent without a configured http.listen serves on
+  }
+  if (listen === "") {
+    fail(
+      `status: http.listen is "" in ${path}: the agent serves no /status; give --addr HOST:PORT`,
+      1,
+    );
+  }
+  return listenToStatusAddr(listen);
 }
 
 async function statusCommand(args: string[]): Promise<number> {
@@ -112,6 +159,7 @@ async function statusCommand(args: string[]): Promise<number> {
       args,
       options: {
         addr: { type: "string", short: "a" },
+        config: { type: "string", short: "c" },
         json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -125,12 +173,10 @@ async function statusCommand(args: string[]): Promise<number> {
     return 0;
   }
   const { fetchStatus, renderStatus } = await import("./src/cli/status.ts");
-  const { parseHostPort } = await import("./src/net/host_port.ts");
-  const parsed = parseHostPort(values.addr ?? DEFAULT_STATUS_ADDR, DEFAULT_STATUS_ADDR);
-  if ("problem" in parsed) fail(`status --addr: ${parsed.problem}\nTry status --help.`, 2);
+  const addr = await statusAddr(values.addr, values.config);
   let status;
   try {
-    status = await fetchStatus(parsed.value);
+    status = await fetchStatus(addr);
   } catch (error) {
     fail(
       `status: cannot reach the agent: ${error instanceof Error ? error.message : error}` +

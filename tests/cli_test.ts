@@ -207,3 +207,61 @@ Deno.test("evpn-agent check-config --offline checks a file for another host with
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** A loopback port nothing listens on. */
+function closedPort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  return port;
+}
+
+Deno.test("evpn-agent status without --addr asks at the configuration file's http.listen", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "evpn-cli-" });
+  try {
+    const path = `${dir}/config.yaml`;
+    const port = closedPort();
+    // Meant for this host, but checked offline: a missing interface does not matter here.
+    await Deno.writeTextFile(
+      path,
+      toYaml({
+        communityAsn: 65000,
+        node: { localInterface: "nosuch0" },
+        http: { listen: `0.0.0.0:${port}` },
+      }),
+    );
+    const fromFile = await cli(["status", "--config", path]);
+    assert.equal(fromFile.code, 1, fromFile.stderr);
+    assert.match(
+      fromFile.stderr,
+      new RegExp(
+        `^evpn-agent: status: cannot reach the agent: GET http://127\\.0\\.0\\.1:${port}/status: connection refused$`,
+        "m",
+      ),
+    );
+
+    const other = closedPort();
+    const flag = await cli(["status", "--config", path, "--addr", `127.0.0.1:${other}`]);
+    assert.equal(flag.code, 1, flag.stderr);
+    assert.match(flag.stderr, new RegExp(`GET http://127\\.0\\.0\\.1:${other}/status: `));
+
+    await Deno.writeTextFile(path, toYaml({ communityAsn: 65000, http: { listen: "" } }));
+    const disabled = await cli(["status", "--config", path]);
+    assert.equal(disabled.code, 1);
+    assert.equal(
+      disabled.stderr,
+      `evpn-agent: status: http.listen is "" in ${path}: the agent serves no /status; ` +
+        "give --addr HOST:PORT\n",
+    );
+
+    const missing = await cli(["status", "--config", `${dir}/nope.yaml`]);
+    assert.equal(missing.code, 2);
+    assert.equal(
+      missing.stderr,
+      `evpn-agent: refusing configuration ${dir}/nope.yaml:\n(file): no such file\n` +
+        "Give its path with status --config FILE (default /etc/evpn-agent/config.yaml).\n",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

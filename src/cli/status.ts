@@ -7,6 +7,7 @@
 import type { AgentStatus } from "../status/types.ts";
 import { FLOOD_MAC } from "../net/mac.ts";
 import { ipv4Value } from "../net/ip.ts";
+import type { HostPort } from "../net/host_port.ts";
 
 /** Numeric address order, as `bridge fdb show` readers expect (.9 before .12). */
 function byAddress(a: string, b: string): number {
@@ -98,6 +99,17 @@ export function renderStatus(status: AgentStatus): string {
     if (v.lastError) out.push(`  last error ${v.lastError.at}: ${v.lastError.message}`);
   }
   return out.join("\n") + "\n";
+}
+
+/**
+ * Where `status` asks an agent that listens on `listen` (its `http.listen`):
+ * there, or on loopback when it listens on every address (`0.0.0.0`, `[::]`).
+ */
+export function listenToStatusAddr(listen: HostPort): HostPort {
+  const colon = listen.lastIndexOf(":");
+  const host = listen.slice(0, colon);
+  const loopback = host === "0.0.0.0" ? "127.0.0.1" : host === "[::]" ? "[::1]" : host;
+  return `${loopback}${listen.slice(colon)}` as HostPort;
 }
 
 /** The innermost reason in `error`'s cause chain, in words. */

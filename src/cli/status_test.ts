@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import type { AgentStatus, VniStatus } from "../status/types.ts";
-import { fetchStatus, renderStatus } from "./status.ts";
+import { fetchStatus, listenToStatusAddr, renderStatus } from "./status.ts";
+import { type HostPort, parseHostPort } from "../net/host_port.ts";
+
+const endpoint = (text: string): HostPort => (parseHostPort(text, "") as { value: HostPort }).value;
 
 function vni(overrides: Partial<VniStatus> & Pick<VniStatus, "vni">): VniStatus {
   return {
@@ -210,4 +213,12 @@ Deno.test("fetchStatus() says when the agent does not answer in time", async () 
     await accepting.catch(() => {});
     for (const conn of accepted) conn.close();
   }
+});
+
+Deno.test("listenToStatusAddr() asks a wildcard listener on loopback, any other where it listens", () => {
+  assert.equal(listenToStatusAddr(endpoint("192.0.2.11:9469")), "192.0.2.11:9469");
+  assert.equal(listenToStatusAddr(endpoint("127.0.0.1:9470")), "127.0.0.1:9470");
+  assert.equal(listenToStatusAddr(endpoint("0.0.0.0:9469")), "127.0.0.1:9469");
+  assert.equal(listenToStatusAddr(endpoint("[::]:9469")), "[::1]:9469");
+  assert.equal(listenToStatusAddr(endpoint("[fd00::1]:9469")), "[fd00::1]:9469");
 });

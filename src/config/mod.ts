@@ -18,6 +18,7 @@ export type { ConfigErrorOptions, ConfigIssue } from "./errors.ts";
 export {
   DEFAULT_GOBGP_ADDRESS,
   DEFAULT_GOBGP_TIMEOUT_MS,
+  DEFAULT_HTTP_LISTEN,
   DEFAULT_LOCAL_INTERFACE,
   DEFAULT_VXLAN_PORT,
   formatPath,
