@@ -84,8 +84,12 @@ Deno.test("evpn-agent check-config of 20,000 VNIs with one mistake repeated prin
     assert.equal(result.code, 2, result.stderr.slice(0, 2000));
     const lines = result.stderr.trimEnd().split("\n");
     assert.equal(lines.length, 1 + 21, lines.slice(0, 30).join("\n"));
-    assert.equal(lines[1], 'vnis[0].communty: unknown key; did you mean "community"?');
-    assert.equal(lines[20], 'vnis[19].communty: unknown key; did you mean "community"?');
+    // Each with the line of its key: two lines per VNI, the list from line 5.
+    assert.equal(lines[1], `${path}:6:5: vnis[0].communty: unknown key; did you mean "community"?`);
+    assert.equal(
+      lines[20],
+      `${path}:44:5: vnis[19].communty: unknown key; did you mean "community"?`,
+    );
     assert.equal(lines[21], "... and 19980 more of the same kind as vnis[19].communty");
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -190,7 +194,12 @@ Deno.test("evpn-agent check-config --offline checks a file for another host with
     );
     const here = await cli(["check-config", path]);
     assert.equal(here.code, 2, here.stderr);
-    assert.match(here.stderr, /^node\.localInterface: interface "nosuch0" does not exist/m);
+    assert.ok(
+      here.stderr.includes(
+        `\n${path}:3:3: node.localInterface: interface "nosuch0" does not exist`,
+      ),
+      here.stderr,
+    );
 
     const offline = await cli(["check-config", "--offline", path]);
     assert.equal(offline.code, 0, offline.stderr);

@@ -4,9 +4,9 @@
  * @module
  */
 
-import YAML, { LineCounter } from "yaml";
+import YAML, { type Document, LineCounter } from "yaml";
 import { ConfigError, type ConfigIssue, FILE_ISSUE_PATH } from "./errors.ts";
-import { type ConfigEnv, resolveConfig, resolveConfigOffline } from "./schema.ts";
+import { type ConfigEnv, parsePath, resolveConfig, resolveConfigOffline } from "./schema.ts";
 import type { CheckedConfig, ResolvedConfig } from "./types.ts";
 
 /** The largest configuration file read, in bytes (1 MiB). */
@@ -36,6 +36,29 @@ function _linkExists(name: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Where the key at `path` is written (a list item: where it starts), or
+ * else its nearest enclosing key or item; `undefined` for the document.
+ */
+function _offsetOf(doc: Document, path: PropertyKey[] | undefined): number | undefined {
+  for (let keys = path ?? []; keys.length > 0; keys = keys.slice(0, -1)) {
+    const parent = keys.length === 1 ? doc.contents : doc.getIn(keys.slice(0, -1), true);
+    const last = keys[keys.length - 1];
+    if (YAML.isMap(parent)) {
+      const pair = parent.items.find((p) =>
+        String(YAML.isScalar(p.key) ? p.key.value : p.key) === String(last)
+      );
+      const offset = YAML.isNode(pair?.key) ? pair.key.range?.[0] : undefined;
+      if (offset !== undefined) return offset;
+    } else if (YAML.isSeq(parent) && typeof last === "number") {
+      const item = parent.items[last];
+      const offset = YAML.isNode(item) ? item.range?.[0] : undefined;
+      if (offset !== undefined) return offset;
+    }
+  }
+  return undefined;
 }
 
 /** The key written at `offset`, quoted, for duplicate-key errors (which point at its start). */
@@ -110,7 +133,11 @@ function _parseText<T>(text: string, fileName: string, resolve: (raw: unknown) =
     return resolve(raw);
   } catch (error) {
     if (error instanceof ConfigError) {
-      throw new ConfigError(error.issues, { file: fileName });
+      const located = error.issues.map((issue) => {
+        const offset = _offsetOf(doc, parsePath(issue.path));
+        return offset === undefined ? issue : { ...issue, at: at(offset) };
+      });
+      throw new ConfigError(located, { file: fileName });
     }
     throw error;
   }

@@ -434,6 +434,29 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
+const _PATH_PART = /\.?([A-Za-z_$][\w$-]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]/y;
+
+/**
+ * Reads a key path written by {@linkcode formatPath} back into its keys;
+ * `undefined` for anything else (`(file)`, `agent.yaml:3:1`).
+ */
+export function parsePath(text: string): PropertyKey[] | undefined {
+  const keys: PropertyKey[] = [];
+  _PATH_PART.lastIndex = 0;
+  while (_PATH_PART.lastIndex < text.length) {
+    const start = _PATH_PART.lastIndex;
+    const match = _PATH_PART.exec(text);
+    if (match === null) return undefined;
+    const [whole, name, index, quoted] = match;
+    if (name !== undefined) {
+      if (whole.startsWith(".") === (start === 0)) return undefined;
+      keys.push(name);
+    } else if (index !== undefined) keys.push(Number(index));
+    else keys.push(JSON.parse(quoted!) as string);
+  }
+  return keys;
+}
+
 function _fromZod(issue: z.core.$ZodIssue): ConfigIssue[] {
   if (issue.code === "unrecognized_keys") {
     return issue.keys.map((key) => ({

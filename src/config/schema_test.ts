@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { ConfigError } from "./errors.ts";
 import {
   type ConfigEnv,
+  formatPath,
   parseDuration,
+  parsePath,
   resolveConfig,
   resolveConfigOffline,
   UserConfigSchema,
@@ -461,4 +463,21 @@ Deno.test("resolveConfigOffline() reads no interface and leaves the VTEP address
     "node.localInterface",
     "contains whitespace",
   );
+});
+
+Deno.test("parsePath() reads back what formatPath() writes", () => {
+  const paths: PropertyKey[][] = [
+    [],
+    ["vnis"],
+    ["vnis", 1, "community"],
+    ["node", "a b"],
+    ["node", 'q"uote'],
+    ["gobgp", "address"],
+    [0],
+    ["x-y", 12, "z"],
+  ];
+  for (const path of paths) assert.deepEqual(parsePath(formatPath(path)), path);
+  assert.equal(parsePath("(file)"), undefined);
+  assert.equal(parsePath("agent.yaml:3:1"), undefined);
+  assert.equal(parsePath("vnis[x]"), undefined);
 });
