@@ -33,6 +33,24 @@ async function cli(args: string[]): Promise<CliResult> {
   return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
 }
 
+/** A loopback port nothing listens on. */
+function closedPort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  return port;
+}
+
+/** Runs `fn` in a new temporary directory, removed afterwards. */
+async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "evpn-cli-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 function assertRefusedFile(result: CliResult, path: string, reason: RegExp): void {
   assert.equal(result.code, 2, result.stderr);
   const [first, second, ...rest] = result.stderr.trimEnd().split("\n");
@@ -52,8 +70,7 @@ for (const args of [["check-config", "/dev/zero"], ["--config", "/dev/zero"]]) {
 }
 
 Deno.test("evpn-agent --config FIFO and --config DIR are refused with exit 2", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "evpn-cli-" });
-  try {
+  await inTempDir(async (dir) => {
     const fifo = `${dir}/fifo.yaml`;
     assert.equal((await new Deno.Command("mkfifo", { args: [fifo] }).output()).code, 0);
     assertRefusedFile(
@@ -66,14 +83,11 @@ Deno.test("evpn-agent --config FIFO and --config DIR are refused with exit 2", a
       dir,
       /^\(file\): not a regular file but a directory; /,
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("evpn-agent check-config of 20,000 VNIs with one mistake repeated prints 21 lines, exit 2", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "evpn-cli-" });
-  try {
+  await inTempDir(async (dir) => {
     const path = `${dir}/many.yaml`;
     const vnis = Array.from({ length: 20_000 }, (_, i) => ({ id: 10_000 + i, communty: "x" }));
     await Deno.writeTextFile(
@@ -91,9 +105,7 @@ Deno.test("evpn-agent check-config of 20,000 VNIs with one mistake repeated prin
       `${path}:44:5: vnis[19].communty: unknown key; did you mean "community"?`,
     );
     assert.equal(lines[21], "... and 19980 more of the same kind as vnis[19].communty");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 for (const command of ["status", "check-config"]) {
@@ -154,9 +166,7 @@ for (
 }
 
 Deno.test("evpn-agent status against a closed port says connection refused, exit 1", async () => {
-  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = closed.addr.port;
-  closed.close();
+  const port = closedPort();
   const result = await cli(["status", "--addr", `127.0.0.1:${port}`]);
   assert.equal(result.code, 1, result.stderr);
   assert.equal(
@@ -166,27 +176,27 @@ Deno.test("evpn-agent status against a closed port says connection refused, exit
   );
 });
 
-Deno.test("a missing configuration file is named once, with a hint, exit 2", async () => {
-  const path = "/nonexistent/evpn-agent.yaml";
-  const agent = await cli(["--config", path]);
-  assert.equal(agent.code, 2);
-  assert.equal(
-    agent.stderr,
-    `evpn-agent: refusing configuration ${path}:\n(file): no such file\n` +
-      "Give its path with --config FILE (default /etc/evpn-agent/config.yaml).\n",
-  );
-  const check = await cli(["check-config", path]);
-  assert.equal(check.code, 2);
-  assert.equal(
-    check.stderr,
-    `evpn-agent: refusing configuration ${path}:\n(file): no such file\n` +
-      "Give its path as check-config FILE (default /etc/evpn-agent/config.yaml).\n",
-  );
-});
+for (
+  const [args, hint] of [
+    [["--config"], "with --config FILE"],
+    [["check-config"], "as check-config FILE"],
+    [["status", "--config"], "with status --config FILE"],
+  ] as const
+) {
+  Deno.test(`evpn-agent ${args.join(" ")} of a missing file names it once, with a hint, exit 2`, async () => {
+    const path = "/nonexistent/evpn-agent.yaml";
+    const result = await cli([...args, path]);
+    assert.equal(result.code, 2);
+    assert.equal(
+      result.stderr,
+      `evpn-agent: refusing configuration ${path}:\n(file): no such file\n` +
+        `Give its path ${hint} (default /etc/evpn-agent/config.yaml).\n`,
+    );
+  });
+}
 
 Deno.test("evpn-agent check-config --offline checks a file for another host without its interfaces", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "evpn-cli-" });
-  try {
+  await inTempDir(async (dir) => {
     const path = `${dir}/other-host.yaml`;
     await Deno.writeTextFile(
       path,
@@ -212,22 +222,11 @@ Deno.test("evpn-agent check-config --offline checks a file for another host with
     const bad = await cli(["check-config", "--offline", path]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /node\.vxlanPort: port 0 is outside 1\.\.65535/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
-/** A loopback port nothing listens on. */
-function closedPort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = listener.addr.port;
-  listener.close();
-  return port;
-}
-
 Deno.test("evpn-agent status without --addr asks at the configuration file's http.listen", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "evpn-cli-" });
-  try {
+  await inTempDir(async (dir) => {
     const path = `${dir}/config.yaml`;
     const port = closedPort();
     // Meant for this host, but checked offline: a missing interface does not matter here.
@@ -262,15 +261,5 @@ Deno.test("evpn-agent status without --addr asks at the configuration file's htt
       `evpn-agent: status: http.listen is "" in ${path}: the agent serves no /status; ` +
         "give --addr HOST:PORT\n",
     );
-
-    const missing = await cli(["status", "--config", `${dir}/nope.yaml`]);
-    assert.equal(missing.code, 2);
-    assert.equal(
-      missing.stderr,
-      `evpn-agent: refusing configuration ${dir}/nope.yaml:\n(file): no such file\n` +
-        "Give its path with status --config FILE (default /etc/evpn-agent/config.yaml).\n",
-    );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
