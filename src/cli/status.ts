@@ -7,6 +7,7 @@
 import type { AgentStatus } from "../status/types.ts";
 import { FLOOD_MAC } from "../net/mac.ts";
 import { ipv4Value } from "../net/ip.ts";
+import type { HostPort } from "../net/host_port.ts";
 
 /** Numeric address order, as `bridge fdb show` readers expect (.9 before .12). */
 function byAddress(a: string, b: string): number {
@@ -100,13 +101,50 @@ export function renderStatus(status: AgentStatus): string {
   return out.join("\n") + "\n";
 }
 
-/** Fetches `/status` from `addr` (`host:port`). */
+/**
+ * Where `status` asks an agent that listens on `listen` (its `http.listen`):
+ * there, or on loopback when it listens on every address (`0.0.0.0`, `[::]`).
+ */
+export function listenToStatusAddr(listen: HostPort): HostPort {
+  const colon = listen.lastIndexOf(":");
+  const host = listen.slice(0, colon);
+  const loopback = host === "0.0.0.0" ? "127.0.0.1" : host === "[::]" ? "[::1]" : host;
+  return `${loopback}${listen.slice(colon)}` as HostPort;
+}
+
+/** The innermost reason in `error`'s cause chain, in words. */
+function _reason(error: unknown, timeoutMs: number): string {
+  const messages: string[] = [];
+  for (let e: unknown = error; e !== undefined && e !== null; e = (e as Error).cause) {
+    if (e instanceof DOMException && e.name === "TimeoutError") {
+      return `no answer within ${timeoutMs / 1000} s`;
+    }
+    messages.push(e instanceof Error ? e.message : String(e));
+    if (!(e instanceof Error)) break;
+  }
+  // Deno's fetch says only "fetch failed"; the OS reason is in the cause's text.
+  if (messages.some((m) => /connection refused/i.test(m))) return "connection refused";
+  return messages.at(-1) ?? "unknown error";
+}
+
+/**
+ * Fetches `/status` from `addr` (`host:port`).
+ *
+ * @throws {Error} `GET http://<addr>/status: <reason>` when the agent cannot
+ * be reached ("connection refused", "no answer within 5 s", or the OS
+ * reason), or `... answered <code>` for a status other than 2xx.
+ */
 export async function fetchStatus(addr: string, timeoutMs = 5_000): Promise<AgentStatus> {
-  const response = await fetch(`http://${addr}/status`, {
-    signal: AbortSignal.timeout(timeoutMs),
-  });
+  const url = `http://${addr}/status`;
+  let response: Response;
+  try {
+    response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  } catch (error) {
+    throw new Error(`GET ${url}: ${_reason(error, timeoutMs)}`, { cause: error });
+  }
   if (!response.ok) {
-    throw new Error(`GET http://${addr}/status answered ${response.status}`);
+    await response.body?.cancel();
+    throw new Error(`GET ${url} answered ${response.status}`);
   }
   return await response.json() as AgentStatus;
 }

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import type { AgentStatus, VniStatus } from "../status/types.ts";
-import { fetchStatus, renderStatus } from "./status.ts";
+import { fetchStatus, listenToStatusAddr, renderStatus } from "./status.ts";
+import { type HostPort, parseHostPort } from "../net/host_port.ts";
+
+const endpoint = (text: string): HostPort => (parseHostPort(text, "") as { value: HostPort }).value;
 
 function vni(overrides: Partial<VniStatus> & Pick<VniStatus, "vni">): VniStatus {
   return {
@@ -185,8 +188,37 @@ Deno.test("fetchStatus() reads /status and names the address when it cannot", as
     const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const port = closed.addr.port;
     closed.close();
-    await assert.rejects(fetchStatus(`127.0.0.1:${port}`, 1_000));
+    await assert.rejects(fetchStatus(`127.0.0.1:${port}`, 1_000), {
+      message: `GET http://127.0.0.1:${port}/status: connection refused`,
+    });
   } finally {
     await server.shutdown();
   }
+});
+
+Deno.test("fetchStatus() says when the agent does not answer in time", async () => {
+  // Accepts the connection, never answers.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) accepted.push(conn);
+  })();
+  try {
+    const addr = `127.0.0.1:${listener.addr.port}`;
+    await assert.rejects(fetchStatus(addr, 200), {
+      message: `GET http://${addr}/status: no answer within 0.2 s`,
+    });
+  } finally {
+    listener.close();
+    await accepting.catch(() => {});
+    for (const conn of accepted) conn.close();
+  }
+});
+
+Deno.test("listenToStatusAddr() asks a wildcard listener on loopback, any other where it listens", () => {
+  assert.equal(listenToStatusAddr(endpoint("192.0.2.11:9469")), "192.0.2.11:9469");
+  assert.equal(listenToStatusAddr(endpoint("127.0.0.1:9470")), "127.0.0.1:9470");
+  assert.equal(listenToStatusAddr(endpoint("0.0.0.0:9469")), "127.0.0.1:9469");
+  assert.equal(listenToStatusAddr(endpoint("[::]:9469")), "[::1]:9469");
+  assert.equal(listenToStatusAddr(endpoint("[fd00::1]:9469")), "[fd00::1]:9469");
 });

@@ -16,6 +16,11 @@ export interface ConfigIssue {
   path: string;
   /** Why it was refused, in words, quoting the offending value. */
   message: string;
+  /**
+   * Where in the file, as `<file>:<line>:<col>` (of the key, or of the
+   * nearest enclosing item when the key is absent); unset when unknown.
+   */
+  at?: string;
 }
 
 /** The path of an issue with the configuration file itself rather than its content. */
@@ -58,9 +63,12 @@ function _shownPath(issue: ConfigIssue): string {
   return issue.path === "" ? "(root)" : issue.path;
 }
 
-/** Renders one issue as `<path>: <reason>` (`(root): <reason>` for the document itself). */
+/**
+ * Renders one issue as `[<file>:<line>:<col>: ]<path>: <reason>`
+ * (`(root): <reason>` for the document itself).
+ */
 export function formatIssue(issue: ConfigIssue): string {
-  return `${_shownPath(issue)}: ${issue.message}`;
+  return `${issue.at === undefined ? "" : `${issue.at}: `}${_shownPath(issue)}: ${issue.message}`;
 }
 
 /**

@@ -4,10 +4,10 @@
  * @module
  */
 
-import YAML, { LineCounter } from "yaml";
+import YAML, { type Document, LineCounter } from "yaml";
 import { ConfigError, type ConfigIssue, FILE_ISSUE_PATH } from "./errors.ts";
-import { type ConfigEnv, resolveConfig } from "./schema.ts";
-import type { ResolvedConfig } from "./types.ts";
+import { type ConfigEnv, parsePath, resolveConfig, resolveConfigOffline } from "./schema.ts";
+import type { CheckedConfig, ResolvedConfig } from "./types.ts";
 
 /** The largest configuration file read, in bytes (1 MiB). */
 export const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -38,6 +38,29 @@ function _linkExists(name: string): boolean {
   }
 }
 
+/**
+ * Where the key at `path` is written (a list item: where it starts), or
+ * else its nearest enclosing key or item; `undefined` for the document.
+ */
+function _offsetOf(doc: Document, path: PropertyKey[] | undefined): number | undefined {
+  for (let keys = path ?? []; keys.length > 0; keys = keys.slice(0, -1)) {
+    const parent = keys.length === 1 ? doc.contents : doc.getIn(keys.slice(0, -1), true);
+    const last = keys[keys.length - 1];
+    if (YAML.isMap(parent)) {
+      const pair = parent.items.find((p) =>
+        String(YAML.isScalar(p.key) ? p.key.value : p.key) === String(last)
+      );
+      const offset = YAML.isNode(pair?.key) ? pair.key.range?.[0] : undefined;
+      if (offset !== undefined) return offset;
+    } else if (YAML.isSeq(parent) && typeof last === "number") {
+      const item = parent.items[last];
+      const offset = YAML.isNode(item) ? item.range?.[0] : undefined;
+      if (offset !== undefined) return offset;
+    }
+  }
+  return undefined;
+}
+
 /** The key written at `offset`, quoted, for duplicate-key errors (which point at its start). */
 function _keyAt(text: string, offset: number): string {
   const key = /^("[^"\n]*"|'[^'\n]*'|[^:,{}\n]*)/.exec(text.slice(offset))?.[1] ?? "";
@@ -60,6 +83,11 @@ export function parseConfigText(
   fileName: string,
   env: ConfigEnv = defaultEnv(),
 ): ResolvedConfig {
+  return _parseText(text, fileName, (raw) => resolveConfig(raw, env));
+}
+
+/** {@linkcode parseConfigText} with `resolve` for the last step. */
+function _parseText<T>(text: string, fileName: string, resolve: (raw: unknown) => T): T {
   const lineCounter = new LineCounter();
   const doc = YAML.parseDocument(text, {
     lineCounter,
@@ -102,10 +130,14 @@ export function parseConfigText(
     });
   }
   try {
-    return resolveConfig(raw, env);
+    return resolve(raw);
   } catch (error) {
     if (error instanceof ConfigError) {
-      throw new ConfigError(error.issues, { file: fileName });
+      const located = error.issues.map((issue) => {
+        const offset = _offsetOf(doc, parsePath(issue.path));
+        return offset === undefined ? issue : { ...issue, at: at(offset) };
+      });
+      throw new ConfigError(located, { file: fileName });
     }
     throw error;
   }
@@ -161,9 +193,19 @@ async function _readSmallFile(path: string): Promise<{ text: string } | { proble
 }
 
 /**
+ * An OS error's message without the `: stat '<path>'` Deno appends: the
+ * error already belongs to that file.
+ */
+function _withoutPath(message: string, path: string): string {
+  const suffix = /: \w+ '([^']*)'$/.exec(message);
+  return suffix?.[1] === path ? message.slice(0, suffix.index) : message;
+}
+
+/**
  * Reads, parses and resolves the configuration file at `path`.
  *
- * @throws {ConfigError} when the file cannot be read (naming the OS reason),
+ * @throws {ConfigError} when the file does not exist (`no such file`, the
+ * OS error as `cause`), cannot be read (naming the OS reason),
  * is not a regular file, is larger than {@linkcode MAX_CONFIG_BYTES}, is not
  * valid YAML, or breaks a configuration rule. Problems with the file itself
  * have the key path `(file)`.
@@ -172,17 +214,34 @@ export async function loadConfig(
   path: string,
   env: ConfigEnv = defaultEnv(),
 ): Promise<ResolvedConfig> {
+  return _parseText(await _readConfigFile(path), path, (raw) => resolveConfig(raw, env));
+}
+
+/**
+ * Reads, parses and checks the configuration file at `path` for another
+ * host, as {@linkcode resolveConfigOffline} does (`check-config --offline`).
+ *
+ * @throws {ConfigError} as {@linkcode loadConfig} does.
+ */
+export async function loadConfigOffline(path: string): Promise<CheckedConfig> {
+  return _parseText(await _readConfigFile(path), path, resolveConfigOffline);
+}
+
+/** The text of the configuration file at `path`; see {@linkcode loadConfig}. */
+async function _readConfigFile(path: string): Promise<string> {
   let read: { text: string } | { problem: string };
   try {
     read = await _readSmallFile(path);
   } catch (error) {
     throw new ConfigError([{
       path: FILE_ISSUE_PATH,
-      message: `cannot read the configuration file: ${_message(error)}`,
+      message: error instanceof Deno.errors.NotFound
+        ? "no such file"
+        : `cannot read the configuration file: ${_withoutPath(_message(error), path)}`,
     }], { file: path, cause: error });
   }
   if ("problem" in read) {
     throw new ConfigError([{ path: FILE_ISSUE_PATH, message: read.problem }], { file: path });
   }
-  return parseConfigText(read.text, path, env);
+  return read.text;
 }

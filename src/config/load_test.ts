@@ -120,7 +120,32 @@ Deno.test("parseConfigText() reports configuration issues by key path and names 
   );
   assert.equal(error.file, "agent.yaml");
   assert.deepEqual(error.issues.map((i) => i.path), ["node.vxlanport", "vnis[0].community"]);
-  assert.match(error.message, /^node\.vxlanport: unknown key; did you mean "vxlanPort"\?$/m);
+  assert.match(
+    error.message,
+    /^agent\.yaml:3:3: node\.vxlanport: unknown key; did you mean "vxlanPort"\?$/m,
+  );
+});
+
+Deno.test("parseConfigText() puts file:line:col of the key in front of configuration issues", () => {
+  const error = refusedText(
+    "communityAsn: 1\nnode:\n  vxlanport: 4789\n  vxlanPort: 0\nvnis:\n  - id: 10\n" +
+      '    community: 65000:70000\n  - community: "1:2"\n',
+  );
+  const at = (path: string) => error.issues.find((i) => i.path === path)?.at;
+  assert.equal(at("node.vxlanport"), "agent.yaml:3:3");
+  assert.equal(at("node.vxlanPort"), "agent.yaml:4:3");
+  assert.equal(at("vnis[0].community"), "agent.yaml:7:5");
+  // A required key that is absent: where its mapping starts.
+  assert.equal(at("vnis[1].id"), "agent.yaml:8:5");
+  assert.match(
+    error.message,
+    /^agent\.yaml:3:3: node\.vxlanport: unknown key; did you mean "vxlanPort"\?$/m,
+  );
+  assert.match(error.message, /^agent\.yaml:4:3: node\.vxlanPort: port 0 is outside 1\.\.65535$/m);
+  // No place in the file to point at: the key path alone.
+  const none = refusedText("advertiseSelf: true\n");
+  assert.equal(none.issues[0]?.at, undefined);
+  assert.match(none.message, /^vnis: no static VNIs/);
 });
 
 Deno.test("parseConfigText() refuses empty and null documents", () => {
@@ -144,7 +169,7 @@ Deno.test("loadConfig() reads and resolves a file", async () => {
   }
 });
 
-Deno.test("loadConfig() names a missing file and the OS reason", async () => {
+Deno.test("loadConfig() says a missing file does not exist, without repeating its path", async () => {
   const path = "/nonexistent/evpn-agent/config.yaml";
   const error = await loadConfig(path, fakeEnv).then(
     () => assert.fail("expected a ConfigError"),
@@ -154,8 +179,22 @@ Deno.test("loadConfig() names a missing file and the OS reason", async () => {
   assert.ok(error.cause instanceof Deno.errors.NotFound);
   assert.equal(error.file, path);
   assert.equal(error.issues[0]?.path, "(file)");
-  assert.match(error.message, /^\(file\): cannot read the configuration file: /);
-  assert.match(error.message, /No such file or directory/);
+  assert.equal(error.message, "(file): no such file");
+});
+
+Deno.test("loadConfig() gives the OS reason for an unreadable file, naming it once", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "evpn-load-" });
+  try {
+    // A path through a regular file: the OS refuses with ENOTDIR.
+    await Deno.writeTextFile(`${dir}/file`, "");
+    const path = `${dir}/file/config.yaml`;
+    const error = await loadConfig(path, fakeEnv).then(() => undefined, (e: unknown) => e);
+    assert.ok(error instanceof ConfigError);
+    assert.match(error.message, /^\(file\): cannot read the configuration file: Not a directory/);
+    assert.ok(!error.message.includes(path), error.message);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 /** The one issue of a refused file, as `loadConfig()` reports it. */

@@ -6,7 +6,7 @@
  */
 
 export { LOG_LEVELS } from "./types.ts";
-export type { LogLevel, ResolvedConfig, VniConfig } from "./types.ts";
+export type { CheckedConfig, LogLevel, ResolvedConfig, VniConfig } from "./types.ts";
 export {
   ConfigError,
   FILE_ISSUE_PATH,
@@ -18,13 +18,16 @@ export type { ConfigErrorOptions, ConfigIssue } from "./errors.ts";
 export {
   DEFAULT_GOBGP_ADDRESS,
   DEFAULT_GOBGP_TIMEOUT_MS,
+  DEFAULT_HTTP_LISTEN,
   DEFAULT_LOCAL_INTERFACE,
   DEFAULT_VXLAN_PORT,
   formatPath,
   ifNameProblem,
   MAX_VNI,
+  OFFLINE_ENV,
   parseDuration,
   resolveConfig,
+  resolveConfigOffline,
   UserConfigSchema,
 } from "./schema.ts";
 export type {
@@ -34,5 +37,5 @@ export type {
   UserNodeConfig,
   UserVniConfig,
 } from "./schema.ts";
-export { defaultEnv, loadConfig, parseConfigText } from "./load.ts";
+export { defaultEnv, loadConfig, loadConfigOffline, parseConfigText } from "./load.ts";
 export { formatDuration, toUserConfig } from "./render.ts";

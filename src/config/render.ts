@@ -6,7 +6,7 @@
  * @module
  */
 import { formatCommunity } from "../net/community.ts";
-import type { ResolvedConfig } from "./types.ts";
+import type { CheckedConfig } from "./types.ts";
 import type { UserConfig } from "./schema.ts";
 
 /** Formats milliseconds as a Go duration: 300000 → "5m", 1500 → "1.5s", 0 → "0". */
@@ -26,8 +26,11 @@ export function formatDuration(ms: number): string {
   return out;
 }
 
-/** The user-facing form of `config` (what a file with every key set would say). */
-export function toUserConfig(config: ResolvedConfig): UserConfig {
+/**
+ * The user-facing form of `config` (what a file with every key set would
+ * say); a resolved configuration is a checked one.
+ */
+export function toUserConfig(config: CheckedConfig): UserConfig {
   return {
     logLevel: config.logLevel,
     logFormat: config.logFormat,

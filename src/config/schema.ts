@@ -18,11 +18,14 @@ import {
 import { type HostPort, parseHostPort } from "../net/host_port.ts";
 import { type IpAddress, parseIpv4 } from "../net/ip.ts";
 import { ConfigError, type ConfigIssue } from "./errors.ts";
+import { closest } from "./suggest.ts";
 import {
+  type CheckedConfig,
   LOG_FORMATS,
-  LOG_LEVELS,
+  LOG_LEVEL_CHOICES,
   type LogFormat,
   type LogLevel,
+  parseLogLevel,
   type ResolvedConfig,
   type VniConfig,
 } from "./types.ts";
@@ -31,10 +34,15 @@ import {
 export interface ConfigEnv {
   /**
    * The IPv4 addresses of interface `name`, first one preferred;
-   * `undefined` when there is no such interface.
+   * `undefined` when there is no such interface; `null` when this machine
+   * cannot tell because the file is meant for another host (the address is
+   * then left to that host: see {@linkcode resolveConfigOffline}).
    */
-  interfaceAddresses(name: string): string[] | undefined;
+  interfaceAddresses(name: string): string[] | undefined | null;
 }
+
+/** The environment of a file checked for another host: no interface is known. */
+export const OFFLINE_ENV: ConfigEnv = { interfaceAddresses: () => null };
 
 /** The largest VXLAN network identifier (24 bits). */
 export const MAX_VNI = 16_777_215;
@@ -251,15 +259,11 @@ function _stringParsed<T>(what: string, parse: (text: string) => _Parsed<T>) {
   });
 }
 
-function _isLogLevel(text: string): text is LogLevel {
-  return (LOG_LEVELS as readonly string[]).includes(text);
-}
-
 const _LogLevel = _stringParsed<LogLevel>("a log level string", (text) => {
-  const level = text === "warn" ? "warning" : text;
-  return _isLogLevel(level)
+  const level = parseLogLevel(text);
+  return level !== undefined
     ? { value: level }
-    : { problem: `${_quote(text)} is not one of debug, info, warning (or warn), error` };
+    : { problem: `${_quote(text)} is not one of ${LOG_LEVEL_CHOICES}` };
 });
 
 const _Bool = z.boolean({ error: _expect("a boolean (true or false)") });
@@ -398,32 +402,11 @@ function _section(path: readonly PropertyKey[]): string {
   return typeof head === "string" ? head : "";
 }
 
-/** Levenshtein distance. */
-function _editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
-}
-
 function _unknownKeyMessage(parent: readonly PropertyKey[], key: string): string {
   const section = _section(parent);
   const known = _KNOWN_KEYS[section] ?? [];
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const candidate of known) {
-    const distance = _editDistance(key.toLowerCase(), candidate.toLowerCase());
-    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
-  }
-  if (best !== undefined && bestDistance <= Math.max(1, Math.floor(best.length / 3))) {
-    return `unknown key; did you mean ${_quote(best)}?`;
-  }
+  const best = closest(key, known);
+  if (best !== undefined) return `unknown key; did you mean ${_quote(best)}?`;
   // A known key written at the wrong level, e.g. `vxlanPort` at the top.
   for (const [other, keys] of Object.entries(_KNOWN_KEYS)) {
     const found = keys.find((k) => k.toLowerCase() === key.toLowerCase());
@@ -449,6 +432,29 @@ export function formatPath(path: readonly PropertyKey[]): string {
     } else out += `[${JSON.stringify(String(key))}]`;
   }
   return out;
+}
+
+const _PATH_PART = /\.?([A-Za-z_$][\w$-]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]/y;
+
+/**
+ * Reads a key path written by {@linkcode formatPath} back into its keys;
+ * `undefined` for anything else (`(file)`, `agent.yaml:3:1`).
+ */
+export function parsePath(text: string): PropertyKey[] | undefined {
+  const keys: PropertyKey[] = [];
+  _PATH_PART.lastIndex = 0;
+  while (_PATH_PART.lastIndex < text.length) {
+    const start = _PATH_PART.lastIndex;
+    const match = _PATH_PART.exec(text);
+    if (match === null) return undefined;
+    const [whole, name, index, quoted] = match;
+    if (name !== undefined) {
+      if (whole.startsWith(".") === (start === 0)) return undefined;
+      keys.push(name);
+    } else if (index !== undefined) keys.push(Number(index));
+    else keys.push(JSON.parse(quoted!) as string);
+  }
+  return keys;
 }
 
 function _fromZod(issue: z.core.$ZodIssue): ConfigIssue[] {
@@ -589,7 +595,7 @@ function _resolveLocalAddress(
   if (address === _INVALID || name === _INVALID) return "";
 
   const which = node["localInterface"] == null ? ` (the default)` : "";
-  let addresses: string[] | undefined;
+  let addresses: string[] | undefined | null;
   try {
     addresses = env.interfaceAddresses(name);
   } catch (error) {
@@ -600,6 +606,7 @@ function _resolveLocalAddress(
     );
     return "";
   }
+  if (addresses === null) return ""; // another host's interface: not checked here
   if (addresses === undefined) {
     refuse(
       "node.localInterface",
@@ -632,11 +639,38 @@ function _resolveLocalAddress(
  * @throws {ConfigError} listing every issue found, each with its key path.
  */
 export function resolveConfig(raw: unknown, env: ConfigEnv): ResolvedConfig {
+  const config = _resolve(raw, env);
+  const { localAddress } = config.node;
+  if (localAddress === "") {
+    // Only an env that answers null leaves it empty without an issue.
+    throw new ConfigError([{
+      path: "node.localInterface",
+      message: `interface "${config.node.localInterface}" cannot be looked up on this host; ` +
+        `set node.localAddress`,
+    }]);
+  }
+  return { ...config, node: { ...config.node, localAddress } };
+}
+
+/**
+ * Like {@linkcode resolveConfig}, for a file meant for another host
+ * (`check-config --offline`): every rule is checked except those that read
+ * this host's interfaces, and a VTEP address to be taken from
+ * `node.localInterface` stays `""`.
+ *
+ * @throws {ConfigError} listing every issue found, each with its key path.
+ */
+export function resolveConfigOffline(raw: unknown): CheckedConfig {
+  return _resolve(raw, OFFLINE_ENV);
+}
+
+function _resolve(raw: unknown, env: ConfigEnv): CheckedConfig {
   const input = raw ?? {};
   const parsed = UserConfigSchema.safeParse(input);
   const issues = parsed.success ? [] : parsed.error.issues.flatMap(_fromZod);
   const derived = _isRecord(input) ? _crossCheck(input, env, issues) : undefined;
-  if (!parsed.success || !derived?.localAddress || issues.length > 0) {
+  // An empty localAddress without an issue: the env could not tell (offline).
+  if (!parsed.success || !derived || issues.length > 0) {
     throw new ConfigError(issues);
   }
   const config = parsed.data;

@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "./errors.ts";
-import { type ConfigEnv, parseDuration, resolveConfig, UserConfigSchema } from "./schema.ts";
+import {
+  type ConfigEnv,
+  formatPath,
+  parseDuration,
+  parsePath,
+  resolveConfig,
+  resolveConfigOffline,
+  UserConfigSchema,
+} from "./schema.ts";
 import type { ResolvedConfig } from "./types.ts";
 import { makeCommunity } from "../net/community.ts";
 import { type HostPort, parseHostPort } from "../net/host_port.ts";
@@ -433,4 +441,43 @@ Deno.test("resolveConfig() refuses bad logFormat, http.listen and resyncInterval
     assert.match(text, /^http\.prot: unknown key/m);
     assert.match(text, /^resyncInterval: "10ms" is shorter than 1s/m);
   }
+});
+
+Deno.test("resolveConfigOffline() reads no interface and leaves the VTEP address to the host", () => {
+  const config = resolveConfigOffline({ communityAsn: 1, node: { localInterface: "eth9" } });
+  assert.equal(config.node.localAddress, "");
+  assert.equal(config.node.localInterface, "eth9");
+  const written = resolveConfigOffline({ communityAsn: 1, node: { localAddress: "192.0.2.1" } });
+  assert.equal(written.node.localAddress, "192.0.2.1");
+  // Everything that does not depend on this host is still checked.
+  assertIssue(
+    (() => {
+      try {
+        resolveConfigOffline({ communityAsn: 1, node: { localInterface: "eth 0" } });
+      } catch (error) {
+        assert.ok(error instanceof ConfigError);
+        return error;
+      }
+      assert.fail("expected a ConfigError");
+    })(),
+    "node.localInterface",
+    "contains whitespace",
+  );
+});
+
+Deno.test("parsePath() reads back what formatPath() writes", () => {
+  const paths: PropertyKey[][] = [
+    [],
+    ["vnis"],
+    ["vnis", 1, "community"],
+    ["node", "a b"],
+    ["node", 'q"uote'],
+    ["gobgp", "address"],
+    [0],
+    ["x-y", 12, "z"],
+  ];
+  for (const path of paths) assert.deepEqual(parsePath(formatPath(path)), path);
+  assert.equal(parsePath("(file)"), undefined);
+  assert.equal(parsePath("agent.yaml:3:1"), undefined);
+  assert.equal(parsePath("vnis[x]"), undefined);
 });

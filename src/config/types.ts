@@ -14,6 +14,15 @@ import type { IpAddress } from "../net/ip.ts";
 export const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
 export type LogLevel = typeof LOG_LEVELS[number];
 
+/** The accepted log levels in words, alias included, for messages. */
+export const LOG_LEVEL_CHOICES = "debug, info, warning (or warn), error";
+
+/** `text` as a log level (`warn` is `warning`), or `undefined` when it is none. */
+export function parseLogLevel(text: string): LogLevel | undefined {
+  const level = text === "warn" ? "warning" : text;
+  return (LOG_LEVELS as readonly string[]).includes(level) ? level as LogLevel : undefined;
+}
+
 /** One statically configured VNI. */
 export interface VniConfig {
   /** VXLAN network identifier, 1..16777215. */
@@ -71,3 +80,12 @@ export interface ResolvedConfig {
   /** Static VNIs; empty means "discover from the kernel with `communityAsn`". */
   vnis: VniConfig[];
 }
+
+/**
+ * A configuration checked for another host (`check-config --offline`):
+ * like {@linkcode ResolvedConfig}, but `node.localAddress` is `""` when the
+ * file leaves it to `node.localInterface` on the host that runs it.
+ */
+export type CheckedConfig = Omit<ResolvedConfig, "node"> & {
+  node: Omit<ResolvedConfig["node"], "localAddress"> & { localAddress: IpAddress | "" };
+};
