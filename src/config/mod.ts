@@ -36,3 +36,5 @@ export type {
 } from "./schema.ts";
 export { defaultEnv, loadConfig, parseConfigText } from "./load.ts";
 export { formatDuration, toUserConfig } from "./render.ts";
+export { planReload, RELOAD_KEYS } from "./reload.ts";
+export type { KeyChange, ReloadMode, ReloadPlan } from "./reload.ts";
