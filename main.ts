@@ -36,6 +36,9 @@ Commands:
   check-config  validate FILE (default ${DEFAULT_CONFIG}) and print the resolved
                 configuration with every default filled in
 
+Signals: SIGTERM/SIGINT stop the agent; SIGHUP reloads the configuration file
+(live keys only; see README, "Reload").
+
 Exit codes: 0 after a clean stop (SIGTERM/SIGINT), 1 on a runtime failure,
 2 when the command line or the configuration is refused; status: 0 ready,
 3 not ready, 1 agent unreachable.
@@ -132,15 +135,23 @@ async function main(args: string[]): Promise<number> {
   }
 
   // Heavy modules (gRPC, FFI) load only after the command line is accepted.
-  const config = await loadOrExit(values.config ?? DEFAULT_CONFIG);
+  const path = values.config ?? DEFAULT_CONFIG;
+  const config = await loadOrExit(path);
   if (level) config.logLevel = level as LogLevel;
+  // SIGHUP: the same file again; --log-level keeps winning over the file.
+  const reload = async () => {
+    const { loadConfig } = await import("./src/config/mod.ts");
+    const next = await loadConfig(path);
+    if (level) next.logLevel = level as LogLevel;
+    return next;
+  };
 
   const { setupLogging, shutdownLogging, logger } = await import("./src/log.ts");
   setupLogging(config.logLevel, config.logFormat);
   const log = logger("agent");
   const { run } = await import("./src/app/run.ts");
   try {
-    return await run(config, { dryRun: values["dry-run"] ?? false });
+    return await run(config, { dryRun: values["dry-run"] ?? false, reload });
   } catch (error) {
     log.fatal("{error}", { error: error instanceof Error ? error.message : String(error) });
     return 1;
