@@ -365,10 +365,21 @@ Deno.test("Agent.reconfigure() swaps VNIs without touching those that stay, one 
   assert.deepEqual([...kernel.fdb.get(9)!].sort(), ["192.0.2.12", "192.0.2.13"]);
   assert.deepEqual([...kernel.fdb.get(7)!], ["192.0.2.12"]);
   assert.deepEqual(dels, ["8 192.0.2.12"], "nothing else was deleted");
+  dels.length = 0;
   assert.deepEqual(bgp.calls, ["add 65000:10010,65000:10020", "add 65000:10010,65000:10030"]);
   assert.deepEqual(agent.vnis.all().map((v) => v.id), [10010, 10030]);
 
-  await agent.reconfigure({ ...config({}, [spec(10010), spec(10030)]), advertiseSelf: false });
+  // A removal alone: no new table to wait for; the entries go and the device is let go.
+  const stream = bgp.watch;
+  await agent.reconfigure(config({}, [spec(10010)]));
+  await tick();
+  assert.equal(bgp.watch, stream, "nothing to read again");
+  assert.deepEqual([...kernel.fdb.get(9)!], [], "the removed VNI's entries are gone");
+  assert.equal(agent.reconciler.programmed(10030), undefined, "no longer managed");
+  assert.deepEqual(dels.sort(), ["9 192.0.2.12", "9 192.0.2.13"], "only its entries");
+  assert.equal(bgp.calls.at(-1), "add 65000:10010");
+
+  await agent.reconfigure({ ...config({}, [spec(10010)]), advertiseSelf: false });
   assert.equal(bgp.calls.at(-1), "delete", "advertiseSelf off withdraws the route");
   const calls = bgp.calls.length;
   await agent.stop();
