@@ -19,6 +19,7 @@ import {
   GOBGP_API,
   type LabNode,
   printFailureLogs,
+  run,
   StopWaiting,
   tail,
   Topology,
@@ -269,6 +270,59 @@ Deno.test({
         assert.deepEqual(await topo.rib(hub), ribFinal);
         assert.deepEqual(monitors[0]!.lines.slice(lines), [], "no FDB change at all");
       });
+      await step(
+        "SIGHUP: http.listen moves, new listener first; a failed bind keeps the old",
+        async () => {
+          /** The HTTP status of GET /readyz on `addr` inside spoke1, 0 when nothing answers. */
+          const readyz = async (addr: string) => {
+            const r = await run(s1.ns, [
+              "curl",
+              "-s",
+              "-o",
+              "/dev/null",
+              "-m",
+              "3",
+              "-w",
+              "%{http_code}",
+              `http://${addr}/readyz`,
+            ]);
+            return Number(r.stdout.trim() || "0");
+          };
+          assert.equal(await readyz("127.0.0.1:9469"), 200);
+          await reload(JSON.stringify(spoke1Config({
+            logLevel: "debug",
+            vnis: [{ id: 10010 }],
+            http: { listen: "127.0.0.1:9470" },
+          })));
+          await waitFor(
+            async () => {
+              await alive(s1);
+              assert.equal(await readyz("127.0.0.1:9470"), 200);
+              assert.equal(await readyz("127.0.0.1:9469"), 0, "the old listener is closed");
+            },
+            CONVERGE_MS,
+            "the endpoint on 127.0.0.1:9470 only",
+          );
+          // gobgpd holds 127.0.0.1:50051 in this namespace: the bind fails.
+          await reload(JSON.stringify(spoke1Config({
+            logLevel: "debug",
+            vnis: [{ id: 10010 }],
+            http: { listen: GOBGP_API },
+          })));
+          await waitFor(
+            async () => {
+              await alive(s1);
+              const lines = await logLines(/cannot serve http\.listen/);
+              assert.equal(lines.length, 1);
+              assert.match(lines[0]!, /still serving "?127\.0\.0\.1:9470/);
+            },
+            CONVERGE_MS,
+            "the failed bind's log line",
+          );
+          assert.equal(await readyz("127.0.0.1:9470"), 200, "the old listener stays");
+          assert.deepEqual(await floods(s1, DEVS), final);
+        },
+      );
     } finally {
       for (const monitor of monitors) await monitor.close();
       if (failed.length > 0) await printFailureLogs(topo, failed);
