@@ -21,6 +21,7 @@ import { rootOnly } from "../scripts/lab/privileges.ts";
 import {
   type ConfigEnv,
   parseConfigText,
+  RELOAD_KEYS,
   resolveConfig,
   toUserConfig,
   UserConfigSchema,
@@ -202,7 +203,9 @@ Deno.test("every key in config.example.yaml has a comment", () => {
 
 Deno.test("README's configuration table lists every key with its default", async () => {
   const readme = await Deno.readTextFile(`${REPO}/README.md`);
-  const section = readme.slice(readme.indexOf("\n## Configuration"));
+  // The Configuration section only: Operations has a table of the same keys (Reload).
+  const start = readme.indexOf("\n## Configuration");
+  const section = readme.slice(start, readme.indexOf("\n## ", start + 1));
   const rows = new Map<string, string>();
   for (const match of section.matchAll(/^\| `([^`]+)`\s*\| ([^|]+)\|/gm)) {
     rows.set(match[1] ?? "", (match[2] ?? "").trim());
@@ -235,6 +238,22 @@ Deno.test("README's configuration table lists every key with its default", async
     checked.push(path);
   }
   assert.ok(checked.length >= 14, checked.join(", "));
+});
+
+Deno.test("README's Reload table says live or restart for every key as planReload() does", async () => {
+  const readme = await Deno.readTextFile(`${REPO}/README.md`);
+  const start = readme.indexOf("\n### Reload");
+  const section = readme.slice(start, readme.indexOf("\n### ", start + 1));
+  const rows = new Map<string, string>();
+  for (const match of section.matchAll(/^\| `([^`]+)`\s*\| ([^|]+)\|/gm)) {
+    rows.set(match[1] ?? "", (match[2] ?? "").trim());
+  }
+  for (const [key, mode] of Object.entries(RELOAD_KEYS)) {
+    assert.ok(rows.get(key)?.startsWith(mode), `README Reload row of ${key}: want ${mode}`);
+  }
+  const leaves = schemaKeyPaths().filter((path) => !path.startsWith("vnis"));
+  const missing = leaves.filter((path) => !rows.has(path) && !path.match(/^(gobgp|http|node)$/));
+  assert.deepEqual(missing, [], "keys without a row in README's Reload table");
 });
 
 // ---------------------------------------------------------------------------
