@@ -201,15 +201,27 @@ Deno.test("every key in config.example.yaml has a comment", () => {
   assert.deepEqual(uncommented, []);
 });
 
-Deno.test("README's configuration table lists every key with its default", async () => {
+/**
+ * The rows of README's tables in the section under `heading` (up to the next
+ * heading of that level): the first column's key in backticks → the second column.
+ */
+async function readmeKeyTable(heading: string): Promise<Map<string, string>> {
   const readme = await Deno.readTextFile(`${REPO}/README.md`);
-  // The Configuration section only: Operations has a table of the same keys (Reload).
-  const start = readme.indexOf("\n## Configuration");
-  const section = readme.slice(start, readme.indexOf("\n## ", start + 1));
+  const level = heading.slice(0, heading.indexOf(" ") + 1);
+  const start = readme.indexOf(`\n${heading}\n`);
+  assert.ok(start >= 0, `README has no "${heading}"`);
+  const end = readme.indexOf(`\n${level}`, start + 1);
+  const section = readme.slice(start, end < 0 ? undefined : end);
   const rows = new Map<string, string>();
   for (const match of section.matchAll(/^\| `([^`]+)`\s*\| ([^|]+)\|/gm)) {
     rows.set(match[1] ?? "", (match[2] ?? "").trim());
   }
+  return rows;
+}
+
+Deno.test("README's configuration table lists every key with its default", async () => {
+  // The Configuration section only: Operations has a table of the same keys (Reload).
+  const rows = await readmeKeyTable("## Configuration");
   const paths = schemaKeyPaths();
   const leaves = paths.filter((path) =>
     !paths.some((other) =>
@@ -241,13 +253,7 @@ Deno.test("README's configuration table lists every key with its default", async
 });
 
 Deno.test("README's Reload table says live or restart for every key as planReload() does", async () => {
-  const readme = await Deno.readTextFile(`${REPO}/README.md`);
-  const start = readme.indexOf("\n### Reload");
-  const section = readme.slice(start, readme.indexOf("\n### ", start + 1));
-  const rows = new Map<string, string>();
-  for (const match of section.matchAll(/^\| `([^`]+)`\s*\| ([^|]+)\|/gm)) {
-    rows.set(match[1] ?? "", (match[2] ?? "").trim());
-  }
+  const rows = await readmeKeyTable("### Reload");
   for (const [key, mode] of Object.entries(RELOAD_KEYS)) {
     assert.ok(rows.get(key)?.startsWith(mode), `README Reload row of ${key}: want ${mode}`);
   }
