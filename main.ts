@@ -44,6 +44,9 @@ Commands:
                 configuration with every default filled in (--offline: for
                 another host, without reading this host's interfaces)
 
+Signals: SIGTERM/SIGINT stop the agent; SIGHUP reloads the configuration file
+(live keys only; see README, "Reload").
+
 Exit codes: 0 after a clean stop (SIGTERM/SIGINT), 1 on a runtime failure,
 2 when the command line or the configuration is refused; status: 0 ready,
 3 not ready, 1 agent unreachable. "evpn-agent COMMAND --help" shows a command's
@@ -275,15 +278,23 @@ async function main(args: string[]): Promise<number> {
   }
 
   // Heavy modules (gRPC, FFI) load only after the command line is accepted.
-  const config = await loadOrExit(values.config ?? DEFAULT_CONFIG, "with --config FILE");
+  const path = values.config ?? DEFAULT_CONFIG;
+  const config = await loadOrExit(path, "with --config FILE");
   if (level) config.logLevel = level;
+  // SIGHUP: the same file again; --log-level keeps winning over the file.
+  const reload = async () => {
+    const { loadConfig } = await import("./src/config/mod.ts");
+    const next = await loadConfig(path);
+    if (level) next.logLevel = level;
+    return next;
+  };
 
   const { setupLogging, shutdownLogging, logger } = await import("./src/log.ts");
   setupLogging(config.logLevel, config.logFormat);
   const log = logger("agent");
   const { run } = await import("./src/app/run.ts");
   try {
-    return await run(config, { dryRun: values["dry-run"] ?? false });
+    return await run(config, { dryRun: values["dry-run"] ?? false, reload });
   } catch (error) {
     log.fatal("{error}", { error: error instanceof Error ? error.message : String(error) });
     return 1;

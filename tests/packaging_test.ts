@@ -21,6 +21,7 @@ import { rootOnly } from "../scripts/lab/privileges.ts";
 import {
   type ConfigEnv,
   parseConfigText,
+  RELOAD_KEYS,
   resolveConfig,
   toUserConfig,
   UserConfigSchema,
@@ -200,13 +201,27 @@ Deno.test("every key in config.example.yaml has a comment", () => {
   assert.deepEqual(uncommented, []);
 });
 
-Deno.test("README's configuration table lists every key with its default", async () => {
+/**
+ * The rows of README's tables in the section under `heading` (up to the next
+ * heading of that level): the first column's key in backticks → the second column.
+ */
+async function readmeKeyTable(heading: string): Promise<Map<string, string>> {
   const readme = await Deno.readTextFile(`${REPO}/README.md`);
-  const section = readme.slice(readme.indexOf("\n## Configuration"));
+  const level = heading.slice(0, heading.indexOf(" ") + 1);
+  const start = readme.indexOf(`\n${heading}\n`);
+  assert.ok(start >= 0, `README has no "${heading}"`);
+  const end = readme.indexOf(`\n${level}`, start + 1);
+  const section = readme.slice(start, end < 0 ? undefined : end);
   const rows = new Map<string, string>();
   for (const match of section.matchAll(/^\| `([^`]+)`\s*\| ([^|]+)\|/gm)) {
     rows.set(match[1] ?? "", (match[2] ?? "").trim());
   }
+  return rows;
+}
+
+Deno.test("README's configuration table lists every key with its default", async () => {
+  // The Configuration section only: Operations has a table of the same keys (Reload).
+  const rows = await readmeKeyTable("## Configuration");
   const paths = schemaKeyPaths();
   const leaves = paths.filter((path) =>
     !paths.some((other) =>
@@ -237,6 +252,16 @@ Deno.test("README's configuration table lists every key with its default", async
   assert.ok(checked.length >= 14, checked.join(", "));
 });
 
+Deno.test("README's Reload table says live or restart for every key as planReload() does", async () => {
+  const rows = await readmeKeyTable("### Reload");
+  for (const [key, mode] of Object.entries(RELOAD_KEYS)) {
+    assert.ok(rows.get(key)?.startsWith(mode), `README Reload row of ${key}: want ${mode}`);
+  }
+  const leaves = schemaKeyPaths().filter((path) => !path.startsWith("vnis"));
+  const missing = leaves.filter((path) => !rows.has(path) && !path.match(/^(gobgp|http|node)$/));
+  assert.deepEqual(missing, [], "keys without a row in README's Reload table");
+});
+
 // ---------------------------------------------------------------------------
 // The systemd unit
 
@@ -260,7 +285,7 @@ function unitSection(text: string, name: string): Map<string, string[]> {
   return out;
 }
 
-Deno.test("the unit runs unprivileged with CAP_NET_ADMIN, after gobgpd, without ExecReload", async () => {
+Deno.test("the unit runs unprivileged with CAP_NET_ADMIN, after gobgpd, reloading with SIGHUP", async () => {
   const text = await Deno.readTextFile(UNIT);
   const unit = unitSection(text, "Unit");
   const service = unitSection(text, "Service");
@@ -274,7 +299,7 @@ Deno.test("the unit runs unprivileged with CAP_NET_ADMIN, after gobgpd, without 
   assert.equal(one("User"), undefined);
   assert.equal(one("AmbientCapabilities"), "CAP_NET_ADMIN");
   assert.equal(one("CapabilityBoundingSet"), "CAP_NET_ADMIN");
-  assert.equal(one("ExecReload"), undefined, "the agent does not reload on SIGHUP yet");
+  assert.equal(one("ExecReload"), "/bin/kill -HUP $MAINPID", "systemctl reload sends SIGHUP");
   // Options that would break netlink, the host's network namespace or V8's JIT.
   for (const key of ["PrivateNetwork", "MemoryDenyWriteExecute", "IPAddressDeny", "PrivateUsers"]) {
     assert.equal(one(key), undefined, `${key} must not be set`);

@@ -119,6 +119,43 @@ export class Agent implements MetricsSource {
     this.#deps.bgp.close();
   }
 
+  /**
+   * Applies a reloaded configuration whose changes are all live (see
+   * `config/reload.ts`, `planReload`): the static VNIs, `advertiseSelf` and
+   * the values read later (`node.skipLinkCleanup`). VNIs that stay keep
+   * their entries untouched; a removed VNI's entries are removed; an added
+   * VNI is brought online through the same kernel re-read as at start, and
+   * the membership route follows with one update.
+   */
+  async reconfigure(next: ResolvedConfig): Promise<void> {
+    if (this.#stopped) return;
+    const old = this.#config;
+    this.#config = next;
+    if (old.vnis.length > 0 && next.vnis.length > 0) this.#reconfigureVnis(next);
+    await this.#bgp.setAdvertise(next.advertiseSelf);
+  }
+
+  #reconfigureVnis(next: ResolvedConfig): void {
+    const reconciler = this.#reconciler;
+    const out = this.#desired.vnis.reconfigure(next.vnis);
+    for (const vni of out.removed) {
+      log.info("VNI {vni} is no longer configured: removing its flood entries on {device}", {
+        vni: vni.id,
+        device: vni.device,
+      });
+      if (vni.ifindex !== undefined) reconciler.release(vni.id);
+    }
+    if (out.added.length > 0 || out.recommunitied.length > 0) {
+      // Routes of communities that were not configured were not kept: read
+      // gobgpd's table again, keeping entries it may yet list meanwhile.
+      reconciler.holdDeletes(next.gobgp.restartHoldMs);
+      this.#bgp.reread();
+    }
+    // The same path as at start: list links, bring VNIs online, create
+    // missing devices, hand the online VNIs to the membership route.
+    this.#kernel.resync(false);
+  }
+
   /** Re-reads links and every managed device's flood entries (the safety-net resync). */
   resync(): void {
     this.#kernel.resync(true);

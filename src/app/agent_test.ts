@@ -324,3 +324,64 @@ Deno.test("Agent.status() and health() are built from memory: a scrape never cal
     await agent.stop();
   }
 });
+
+Deno.test("Agent.reconfigure() swaps VNIs without touching those that stay, one membership update", async () => {
+  const kernel = new FakeKernel();
+  kernel.addVxlan(7, 10010);
+  kernel.addVxlan(8, 10020);
+  kernel.addVxlan(9, 10030);
+  const dels: string[] = [];
+  const del = kernel.delFlood.bind(kernel);
+  kernel.delFlood = (ifindex, dst) => {
+    dels.push(`${ifindex} ${dst}`);
+    del(ifindex, dst);
+  };
+  const spec = (id: number) => ({
+    id,
+    community: C(id),
+    device: `vxlan${id}`,
+    underlayInterface: undefined,
+  });
+  const table = [
+    route("192.0.2.12", [C(10010), C(10020), C(10030)]),
+    route("192.0.2.13", [C(10030)]),
+  ];
+  const { agent, bgp } = start(kernel, config({}, [spec(10010), spec(10020)]));
+  bgp.watch!.onPeer?.({ type: "init", address: "192.0.2.10", established: true });
+  bgp.watch!.onTable(table);
+  await tick();
+  assert.deepEqual([...kernel.fdb.get(7)!], ["192.0.2.12"]);
+  assert.deepEqual([...kernel.fdb.get(8)!], ["192.0.2.12"]);
+  assert.deepEqual(bgp.calls, ["add 65000:10010,65000:10020"]);
+  const firstStream = bgp.watch;
+
+  await agent.reconfigure(config({}, [spec(10010), spec(10030)]));
+  await tick();
+  assert.deepEqual([...kernel.fdb.get(8)!], [], "the removed VNI's entries are gone");
+  assert.notEqual(bgp.watch, firstStream, "gobgpd's table is read again for the new VNI");
+  bgp.watch!.onPeer?.({ type: "init", address: "192.0.2.10", established: true });
+  bgp.watch!.onTable(table);
+  await tick();
+  assert.deepEqual([...kernel.fdb.get(9)!].sort(), ["192.0.2.12", "192.0.2.13"]);
+  assert.deepEqual([...kernel.fdb.get(7)!], ["192.0.2.12"]);
+  assert.deepEqual(dels, ["8 192.0.2.12"], "nothing else was deleted");
+  dels.length = 0;
+  assert.deepEqual(bgp.calls, ["add 65000:10010,65000:10020", "add 65000:10010,65000:10030"]);
+  assert.deepEqual(agent.vnis.all().map((v) => v.id), [10010, 10030]);
+
+  // A removal alone: no new table to wait for; the entries go and the device is let go.
+  const stream = bgp.watch;
+  await agent.reconfigure(config({}, [spec(10010)]));
+  await tick();
+  assert.equal(bgp.watch, stream, "nothing to read again");
+  assert.deepEqual([...kernel.fdb.get(9)!], [], "the removed VNI's entries are gone");
+  assert.equal(agent.reconciler.programmed(10030), undefined, "no longer managed");
+  assert.deepEqual(dels.sort(), ["9 192.0.2.12", "9 192.0.2.13"], "only its entries");
+  assert.equal(bgp.calls.at(-1), "add 65000:10010");
+
+  await agent.reconfigure({ ...config({}, [spec(10010)]), advertiseSelf: false });
+  assert.equal(bgp.calls.at(-1), "delete", "advertiseSelf off withdraws the route");
+  const calls = bgp.calls.length;
+  await agent.stop();
+  assert.equal(bgp.calls.length, calls, "nothing more to withdraw at stop");
+});

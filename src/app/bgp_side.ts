@@ -66,8 +66,10 @@ export function loggedMembershipEffects(prefix: string): MembershipEffects {
 
 export class BgpSide {
   readonly watcher: Watcher;
-  readonly membership: MembershipAdvertiser | undefined;
+  #membership: MembershipAdvertiser | undefined;
   #opts: BgpSideOptions;
+  /** The stream was restarted by `reread()`, not lost: gobgpd still holds our path. */
+  #rereading = false;
   #completeness: TableCompleteness;
   #membershipTimer: Cancel | undefined;
   #stopped = false;
@@ -75,7 +77,6 @@ export class BgpSide {
   constructor(options: BgpSideOptions) {
     this.#opts = options;
     const { config, bgp, reconciler } = options;
-    const effects = options.effects;
     this.#completeness = new TableCompleteness({
       maxHoldMs: config.gobgp.restartHoldMs,
       onComplete: (reason) => {
@@ -99,6 +100,7 @@ export class BgpSide {
         }
       },
       onDown: (error, retryInMs) => {
+        this.#rereading = false;
         this.#completeness.reset();
         options.onDown();
         log.bgp.warning(
@@ -111,17 +113,47 @@ export class BgpSide {
       firstMessageTimeoutMs: Math.max(config.gobgp.timeoutMs, 1_000) * 2,
       backoffMaxMs: config.gobgp.reconnectMaxMs,
     });
-    if (config.advertiseSelf) {
-      this.membership = new MembershipAdvertiser(bgp, config.node.localAddress, {
-        onApplied: (communities) => effects.applied(communities),
-        onError: (error, retryInMs) => {
-          log.membership.warning(
-            "Cannot update membership route in gobgpd: {error}; retrying in {retryInMs} ms",
-            { error: error instanceof Error ? error.message : String(error), retryInMs },
-          );
-        },
-      });
+    if (config.advertiseSelf) this.#membership = this.#advertiser();
+  }
+
+  /** The membership advertiser; undefined while `advertiseSelf` is off. */
+  get membership(): MembershipAdvertiser | undefined {
+    return this.#membership;
+  }
+
+  /**
+   * Turns the membership route on (advertised with the online VNIs) or off
+   * (withdrawn, waiting at most 1 s), for a reload of `advertiseSelf`.
+   */
+  async setAdvertise(on: boolean): Promise<void> {
+    if (this.#stopped || on === (this.#membership !== undefined)) return;
+    if (on) {
+      this.#membership = this.#advertiser();
+      this.updateMembership();
+      return;
     }
+    const membership = this.#membership!;
+    this.#membership = undefined;
+    if (await membership.withdraw(1_000)) this.#opts.effects.applied([]);
+    else {
+      log.membership.warning(
+        "Could not withdraw the membership route after advertiseSelf was turned off; " +
+          "it stays in gobgpd until the next start of the agent on this node",
+      );
+    }
+  }
+
+  /**
+   * Reads gobgpd's table again through a new stream (a reload added
+   * communities whose routes were not kept). The new table replaces the
+   * old one as after a reconnect; the membership path is not re-sent.
+   */
+  reread(): void {
+    if (this.#stopped) return;
+    this.#rereading = true;
+    this.watcher.stop();
+    this.#completeness.reset();
+    this.watcher.start();
   }
 
   /**
@@ -132,11 +164,11 @@ export class BgpSide {
    * stayed queued until some other event woke Deno's event loop.
    */
   updateMembership(): void {
-    if (this.#stopped || !this.membership || this.#membershipTimer !== undefined) return;
+    if (this.#stopped || !this.#membership || this.#membershipTimer !== undefined) return;
     this.#membershipTimer = later(() => {
       this.#membershipTimer = undefined;
       if (this.#stopped) return;
-      this.membership?.set(this.#opts.desired.vnis.online().map((vni) => vni.community));
+      this.#membership?.set(this.#opts.desired.vnis.online().map((vni) => vni.community));
     }, 0);
   }
 
@@ -150,8 +182,21 @@ export class BgpSide {
 
   /** Withdraws the membership route at shutdown, waiting at most 1 s. */
   async withdraw(): Promise<void> {
-    if (!this.membership) return;
-    this.#opts.effects.withdrawnAtStop(await this.membership.withdraw(1_000));
+    if (!this.#membership) return;
+    this.#opts.effects.withdrawnAtStop(await this.#membership.withdraw(1_000));
+  }
+
+  #advertiser(): MembershipAdvertiser {
+    const { bgp, config, effects } = this.#opts;
+    return new MembershipAdvertiser(bgp, config.node.localAddress, {
+      onApplied: (communities) => effects.applied(communities),
+      onError: (error, retryInMs) => {
+        log.membership.warning(
+          "Cannot update membership route in gobgpd: {error}; retrying in {retryInMs} ms",
+          { error: error instanceof Error ? error.message : String(error), retryInMs },
+        );
+      },
+    });
   }
 
   #onSnapshot(decoded: Decoded[]): void {
@@ -162,7 +207,8 @@ export class BgpSide {
       vteps: desired.routes.size,
     });
     // gobgpd may have restarted and lost our path: write it again.
-    this.membership?.resend();
+    if (!this.#rereading) this.#membership?.resend();
+    this.#rereading = false;
     this.updateMembership();
     if (!reconciler.active) reconciler.activate();
     // Entries the table lacks stay until it is known to be complete (see

@@ -2,7 +2,7 @@
  * The composition root: builds the edges (gobgpd over gRPC, libnl, the HTTP
  * endpoint, metrics), wraps them for `--dry-run`, wires them to the agent,
  * and runs it until SIGTERM or SIGINT, then stops it cleanly within the 2 s
- * budget.
+ * budget. SIGHUP reloads the configuration (`reload.ts`).
  *
  * @module
  */
@@ -10,18 +10,24 @@ import type { ResolvedConfig } from "../config/types.ts";
 import { GobgpClient } from "../bgp/client.ts";
 import { Netlink, NetlinkEvents } from "../netlink/mod.ts";
 import { bindAgentMetrics, createMetrics } from "../http/agent_metrics.ts";
-import { serveEndpoint } from "../http/server.ts";
-import { logger } from "../log.ts";
+import { type EndpointSource, serveEndpoint } from "../http/server.ts";
+import { logger, setupLogging } from "../log.ts";
 import { hasNetAdmin } from "../privileges.ts";
 import { VERSION } from "../version.ts";
 import { Agent } from "./agent.ts";
 import type { Http1Server } from "../http/http1.ts";
 import { dryRunEdges } from "./dry_run.ts";
 import type { AgentDeps, OpenEvents } from "./ports.ts";
+import { Reloader } from "./reload.ts";
 
 export interface RunOptions {
   /** Watch and compute, but change neither the kernel nor the RIB. */
   dryRun?: boolean;
+  /**
+   * Reads the configuration again on SIGHUP; throws when the file is
+   * refused. @default none: SIGHUP is logged and ignored
+   */
+  reload?: () => Promise<ResolvedConfig>;
 }
 
 /** Resolves with the exit code once the agent has stopped. */
@@ -58,16 +64,31 @@ export async function run(config: ResolvedConfig, options: RunOptions = {}): Pro
   const agent = new Agent(config, dryRun ? dryRunEdges(edges) : edges);
   bindAgentMetrics(metrics.registry, agent);
 
-  const stopHttp = new AbortController();
-  let server: Http1Server | undefined;
+  const source: EndpointSource = {
+    metrics: () => metrics.registry.render(),
+    health: () => agent.health(),
+    ready: () => agent.ready,
+    status: () => agent.status(),
+  };
+  let http: { server: Http1Server; stop: AbortController } | undefined;
+  /** Serves on `listen` ("" = off): the new listener first, then the old one closes. */
+  const listen = async (address: ResolvedConfig["http"]["listen"]) => {
+    let next: typeof http;
+    if (address) {
+      const stop = new AbortController();
+      next = {
+        server: await serveEndpoint(source, { listen: address, signal: stop.signal }),
+        stop,
+      };
+    }
+    const old = http;
+    http = next;
+    old?.stop.abort();
+    await old?.server.finished;
+  };
   if (config.http.listen) {
     try {
-      server = await serveEndpoint({
-        metrics: () => metrics.registry.render(),
-        health: () => agent.health(),
-        ready: () => agent.ready,
-        status: () => agent.status(),
-      }, { listen: config.http.listen, signal: stopHttp.signal });
+      await listen(config.http.listen);
     } catch (error) {
       netlink.close();
       client.close();
@@ -88,22 +109,42 @@ export async function run(config: ResolvedConfig, options: RunOptions = {}): Pro
     return [signal, handler] as const;
   });
   agent.start();
-  const resync = config.resyncIntervalMs > 0
-    ? setInterval(() => agent.resync(), config.resyncIntervalMs)
+  let resync: ReturnType<typeof setInterval> | undefined;
+  const resyncEvery = (ms: number) => {
+    clearInterval(resync);
+    resync = ms > 0 ? setInterval(() => agent.resync(), ms) : undefined;
+  };
+  resyncEvery(config.resyncIntervalMs);
+  const load = options.reload;
+  const reloader = load
+    ? new Reloader(config, {
+      load,
+      logging: (level, format) => setupLogging(level, format),
+      listen,
+      resyncEvery,
+      reconfigure: (next) => agent.reconfigure(next),
+    })
     : undefined;
+  const onHangup = () => {
+    if (reloader) reloader.reload();
+    else log.warning("Received SIGHUP, but this run cannot reload its configuration; ignored");
+  };
+  Deno.addSignalListener("SIGHUP", onHangup);
   const signal = await stopped;
   log.info("Received {signal}", { signal });
   for (const [sig, handler] of handlers) Deno.removeSignalListener(sig, handler);
+  Deno.removeSignalListener("SIGHUP", onHangup);
   clearInterval(resync);
   // A hard deadline: whatever hangs, the process is gone within 2 s.
   const deadline = setTimeout(() => {
     log.error("Shutdown took longer than 1.8 s; exiting anyway");
     Deno.exit(1);
   }, 1_800);
-  stopHttp.abort();
+  const server = http;
+  server?.stop.abort();
   await agent.stop();
   netlink.close();
-  await server?.finished;
+  await server?.server.finished;
   clearTimeout(deadline);
   log.info("Stopped");
   return 0;

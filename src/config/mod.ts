@@ -39,3 +39,5 @@ export type {
 } from "./schema.ts";
 export { defaultEnv, loadConfig, loadConfigOffline, parseConfigText } from "./load.ts";
 export { formatDuration, toUserConfig } from "./render.ts";
+export { planReload, RELOAD_KEYS } from "./reload.ts";
+export type { KeyChange, ReloadMode, ReloadPlan } from "./reload.ts";

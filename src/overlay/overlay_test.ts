@@ -126,3 +126,45 @@ Deno.test("VniRegistry warns when a device's local address is not the node's VTE
     /local address 192\.0\.2\.112, but this node advertises 192\.0\.2\.12/,
   );
 });
+
+const spec = (id: number, community = C(id), device = `vxlan${id}`) => ({
+  id,
+  community,
+  device,
+  underlayInterface: undefined,
+});
+
+Deno.test("VniRegistry.reconfigure() keeps staying VNIs, drops removed ones, adds new ones", () => {
+  const reg = new VniRegistry({ kind: "static", vnis: [spec(10010), spec(10020)] });
+  reg.observeLink(vxlan(5, "vxlan10010", 10010));
+  reg.observeLink(vxlan(6, "vxlan10020", 10020));
+  const staying = reg.byId(10010);
+  const out = reg.reconfigure([spec(10010), spec(10030)]);
+  assert.deepEqual(out.removed.map((v) => [v.id, v.ifindex]), [[10020, 6]]);
+  assert.deepEqual(out.added.map((v) => v.id), [10030]);
+  assert.deepEqual(out.recommunitied, []);
+  assert.equal(reg.byId(10010), staying, "the same entry, still online");
+  assert.equal(staying?.ifindex, 5);
+  assert.equal(reg.byId(10020), undefined);
+  assert.ok(!reg.keeps(C(10020)) && reg.keeps(C(10030)));
+  assert.equal(out.removed[0]!.configured, false, "a removed VNI is not re-created");
+  // The removed VNI's device is none of our business any more.
+  assert.deepEqual(reg.observeLink(vxlan(6, "vxlan10020", 10020)).online, []);
+});
+
+Deno.test("VniRegistry.reconfigure() changes a community in place and re-creates on a new device", () => {
+  const reg = new VniRegistry({ kind: "static", vnis: [spec(10010), spec(10020)] });
+  reg.observeLink(vxlan(5, "vxlan10010", 10010));
+  reg.observeLink(vxlan(6, "vxlan10020", 10020));
+  const out = reg.reconfigure([spec(10010, C(7)), spec(10020, C(10020), "vx-b")]);
+  assert.deepEqual(out.recommunitied.map((v) => [v.id, v.ifindex]), [[10010, 5]]);
+  assert.equal(reg.byCommunity(C(7))?.id, 10010);
+  assert.equal(reg.byCommunity(C(10010)), undefined);
+  assert.deepEqual(out.removed.map((v) => v.device), ["vxlan10020"]);
+  assert.deepEqual(out.added.map((v) => [v.device, v.ifindex]), [["vx-b", undefined]]);
+});
+
+Deno.test("VniRegistry.reconfigure() refuses discovery mode", () => {
+  const reg = new VniRegistry({ kind: "discover", asn: 65000 });
+  assert.throws(() => reg.reconfigure([spec(1)]), TypeError);
+});

@@ -59,6 +59,16 @@ export interface LinkOutcome {
   warnings: string[];
 }
 
+/** What changed after {@linkcode VniRegistry.reconfigure}. */
+export interface ReconfigureOutcome {
+  /** VNIs no longer configured, as they were (an online one still has its ifindex). */
+  removed: Vni[];
+  /** VNIs newly configured (offline until their device is observed). */
+  added: Vni[];
+  /** VNIs that stay with a new community (online ones keep their ifindex). */
+  recommunitied: Vni[];
+}
+
 export type VniMode =
   | { kind: "static"; vnis: readonly VniSpec[] }
   | { kind: "discover"; asn: number };
@@ -94,6 +104,49 @@ export class VniRegistry {
         });
       }
     }
+  }
+
+  /**
+   * Replaces the static VNIs (a reload). A VNI that stays keeps its entry and
+   * its online state; a changed community is changed in place; a changed
+   * device name counts as removed and added. Refused in discovery mode.
+   */
+  reconfigure(specs: readonly VniSpec[]): ReconfigureOutcome {
+    if (this.#mode.kind !== "static") {
+      throw new TypeError("Cannot reconfigure VNIs in discovery mode: restart the agent");
+    }
+    const out: ReconfigureOutcome = { removed: [], added: [], recommunitied: [] };
+    const next = new Map(specs.map((spec) => [spec.id, spec]));
+    for (const vni of this.all()) {
+      const spec = next.get(vni.id);
+      if (spec && spec.device === vni.device) continue;
+      this.#byId.delete(vni.id);
+      this.#byCommunity.delete(vni.community);
+      vni.configured = false;
+      out.removed.push(vni);
+    }
+    this.#byCommunity.clear();
+    for (const spec of specs) {
+      let vni = this.#byId.get(spec.id);
+      if (!vni) {
+        vni = {
+          id: spec.id,
+          community: spec.community,
+          device: spec.device,
+          ifindex: undefined,
+          configured: true,
+          underlayInterface: spec.underlayInterface,
+        };
+        out.added.push(vni);
+      } else if (vni.community !== spec.community) {
+        vni.community = spec.community;
+        out.recommunitied.push(vni);
+      }
+      vni.underlayInterface = spec.underlayInterface;
+      this.#add(vni);
+    }
+    this.#mode = { kind: "static", vnis: specs };
+    return out;
   }
 
   /** True when routes with `community` can matter to this node, now or later. */

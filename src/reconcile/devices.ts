@@ -77,7 +77,7 @@ export class OwnDevices {
     const wait = Math.max(0, last + RECREATE_MIN_INTERVAL_MS - Date.now());
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
-      if (!this.#closed && vni.ifindex === undefined) this.#create(vni);
+      if (!this.#closed && vni.configured && vni.ifindex === undefined) this.#create(vni);
     }, wait);
     this.#timers.add(timer);
   }

@@ -224,3 +224,42 @@ Deno.test("Reconciler manages a second entry kind through its own port, on one i
   assert.deepEqual(writes.at(-1), "del vx1 aa:bb:cc:00:00:01 192.0.2.9");
   assert.ok(rec.idle);
 });
+
+Deno.test("Reconciler.release() removes the VNI's entries, then stops managing it", () => {
+  const desired = new Map([[1, new Set(["192.0.2.1", "192.0.2.2"])]]);
+  const { rec, fdb } = setup(desired);
+  rec.attach({ vni: 1, ifindex: 3, device: "vx1" });
+  rec.activate();
+  rec.flush();
+  rec.release(1); // desired still lists both: release wins
+  rec.flush();
+  assert.deepEqual(fdb.listFlood(3), []);
+  assert.equal(rec.programmed(1), undefined, "detached once empty");
+  fdb.lists.get(3)!.add("192.0.2.7"); // not ours any more
+  rec.observe(3, "192.0.2.7", true);
+  rec.flush();
+  assert.deepEqual(fdb.listFlood(3), ["192.0.2.7"]);
+});
+
+Deno.test("Reconciler.release() removes entries even during a hold, and retries failures", () => {
+  const desired = new Map([[1, new Set(["192.0.2.1"])]]);
+  const fdb = new FakeFdb();
+  const { rec, timers } = setup(desired, fdb);
+  rec.attach({ vni: 1, ifindex: 3, device: "vx1" });
+  rec.activate();
+  rec.flush();
+  rec.holdDeletes(60_000);
+  const del = fdb.delFlood.bind(fdb);
+  let fail = true;
+  fdb.delFlood = (ifindex, dst) => {
+    if (fail) throw new Error("EBUSY");
+    del(ifindex, dst);
+  };
+  rec.release(1);
+  rec.flush();
+  assert.deepEqual(rec.programmed(1), ["192.0.2.1"], "still managed after a failed delete");
+  fail = false;
+  timers.at(-1)!();
+  assert.deepEqual(fdb.listFlood(3), []);
+  assert.equal(rec.programmed(1), undefined);
+});

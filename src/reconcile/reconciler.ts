@@ -75,7 +75,11 @@ interface Managed extends Target {
   /** Entries kept during a hold (see `holdDeletes`). */
   stale: Set<string>;
   failures: number;
+  /** Released (see `release`): every entry goes, then the device is detached. */
+  releasing?: boolean;
 }
+
+const NOTHING: ReadonlySet<string> = new Set();
 
 export class Reconciler implements Disposable {
   #opts: ReconcilerOptions;
@@ -117,6 +121,18 @@ export class Reconciler implements Disposable {
     this.#managed.delete(vni);
     if (this.#byIfindex.get(managed.ifindex) === managed) this.#byIfindex.delete(managed.ifindex);
     this.#dirty.delete(vni);
+  }
+
+  /**
+   * Stops managing a VNI that is no longer served while its device stays:
+   * its entries are removed (even during a hold, retried on failure), then
+   * it is detached. `attach` of the same VNI before that cancels it.
+   */
+  release(vni: number): void {
+    const managed = this.#managed.get(vni);
+    if (!managed) return;
+    managed.releasing = true;
+    this.markDirty(vni);
   }
 
   /**
@@ -242,9 +258,9 @@ export class Reconciler implements Disposable {
 
   /** What to write on one device now: the difference, less what a hold keeps. */
   #plan(managed: Managed, holding: boolean): Plan {
-    const desired = this.#opts.desired(managed.vni);
+    const desired = managed.releasing ? NOTHING : this.#opts.desired(managed.vni);
     const { add, del } = diff(desired, managed.programmed);
-    if (!holding) {
+    if (!holding || managed.releasing) {
       managed.stale.clear();
       return { add, del, held: false };
     }
@@ -280,6 +296,7 @@ export class Reconciler implements Disposable {
       pass.retry(this.#backoff(managed.failures));
     } else {
       managed.failures = 0;
+      if (managed.releasing && managed.programmed.size === 0) this.detach(managed.vni);
     }
   }
 

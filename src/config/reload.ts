@@ -1,0 +1,129 @@
+/**
+ * What a reload (SIGHUP) may change while the agent runs. {@linkcode planReload}
+ * compares the running and the newly loaded configuration key by key, in
+ * the keys users write, and sorts every difference into `apply` (live) or
+ * `refuse` (needs a restart). Pure: applying the plan is the caller's job.
+ *
+ * @module
+ */
+import { toUserConfig } from "./render.ts";
+import type { ResolvedConfig } from "./types.ts";
+
+/** Whether a key can change on reload (`live`) or only with a restart. */
+export type ReloadMode = "live" | "restart";
+
+/**
+ * Every configuration key and how a change of it is taken on reload
+ * (`vnis` covers `vnis[].id`, `community`, `device`, `underlayInterface`
+ * while the VNIs stay static; switching between static VNIs and discovery
+ * needs a restart). The README's table lists the same.
+ */
+export const RELOAD_KEYS: Readonly<Record<string, ReloadMode>> = {
+  logLevel: "live",
+  logFormat: "live",
+  resyncInterval: "live",
+  "http.listen": "live",
+  advertiseSelf: "live",
+  /** Live with static VNIs (it only fills in their communities); restart in discovery mode. */
+  communityAsn: "live",
+  "gobgp.address": "restart",
+  "gobgp.timeout": "restart",
+  "gobgp.reconnectMaxDelay": "restart",
+  "gobgp.restartHoldTime": "restart",
+  "node.localInterface": "restart",
+  "node.localAddress": "restart",
+  "node.vxlanPort": "restart",
+  "node.skipLinkCleanup": "live",
+  "node.autoRecreateVxlan": "restart",
+  vnis: "live",
+};
+
+/** One key whose value differs, in the file's words. */
+export interface KeyChange {
+  /** `logLevel`, `gobgp.address`, `vnis[10010]`, `vnis[10010].community`, ... */
+  key: string;
+  from: string;
+  to: string;
+}
+
+export interface ReloadPlan {
+  /** Changes that can be applied while running. */
+  apply: KeyChange[];
+  /** Changes that need a restart; when any is present, nothing is applied. */
+  refuse: KeyChange[];
+}
+
+const NONE = "(none)";
+
+/** Sorts the differences between `old` and `next` into live and restart-only changes. */
+export function planReload(old: ResolvedConfig, next: ResolvedConfig): ReloadPlan {
+  const plan: ReloadPlan = { apply: [], refuse: [] };
+  const a = toUserConfig(old);
+  const b = toUserConfig(next);
+  const scalars: [string, unknown, unknown][] = [
+    ["logLevel", a.logLevel, b.logLevel],
+    ["logFormat", a.logFormat, b.logFormat],
+    ["resyncInterval", a.resyncInterval, b.resyncInterval],
+    ["http.listen", a.http?.listen, b.http?.listen],
+    ["advertiseSelf", a.advertiseSelf, b.advertiseSelf],
+    ["communityAsn", a.communityAsn, b.communityAsn],
+    ["gobgp.address", a.gobgp?.address, b.gobgp?.address],
+    ["gobgp.timeout", a.gobgp?.timeout, b.gobgp?.timeout],
+    ["gobgp.reconnectMaxDelay", a.gobgp?.reconnectMaxDelay, b.gobgp?.reconnectMaxDelay],
+    ["gobgp.restartHoldTime", a.gobgp?.restartHoldTime, b.gobgp?.restartHoldTime],
+    ["node.localInterface", a.node?.localInterface, b.node?.localInterface],
+    ["node.localAddress", a.node?.localAddress, b.node?.localAddress],
+    ["node.vxlanPort", a.node?.vxlanPort, b.node?.vxlanPort],
+    ["node.skipLinkCleanup", a.node?.skipLinkCleanup, b.node?.skipLinkCleanup],
+    ["node.autoRecreateVxlan", a.node?.autoRecreateVxlan, b.node?.autoRecreateVxlan],
+  ];
+  const discovery = old.vnis.length === 0 || next.vnis.length === 0;
+  for (const [key, from, to] of scalars) {
+    if (from === to) continue;
+    const change = { key, from: show(from), to: show(to) };
+    const live = RELOAD_KEYS[key] === "live" && !(key === "communityAsn" && discovery);
+    (live ? plan.apply : plan.refuse).push(change);
+  }
+  if ((old.vnis.length === 0) !== (next.vnis.length === 0)) {
+    plan.refuse.push({
+      key: "vnis",
+      from: old.vnis.length === 0 ? "discovery" : `${old.vnis.length} static VNIs`,
+      to: next.vnis.length === 0 ? "discovery" : `${next.vnis.length} static VNIs`,
+    });
+    return plan;
+  }
+  plan.apply.push(...vniChanges(a.vnis ?? [], b.vnis ?? []));
+  return plan;
+}
+
+type UserVni = NonNullable<ReturnType<typeof toUserConfig>["vnis"]>[number];
+
+function vniChanges(old: readonly UserVni[], next: readonly UserVni[]): KeyChange[] {
+  const before = new Map(old.map((v) => [v.id, v]));
+  const after = new Map(next.map((v) => [v.id, v]));
+  const ids = [...new Set([...before.keys(), ...after.keys()])].sort((x, y) => x - y);
+  const changes: KeyChange[] = [];
+  for (const id of ids) {
+    const from = before.get(id);
+    const to = after.get(id);
+    if (!from || !to) {
+      changes.push({ key: `vnis[${id}]`, from: describe(from), to: describe(to) });
+      continue;
+    }
+    for (const field of ["community", "device", "underlayInterface"] as const) {
+      if (from[field] === to[field]) continue;
+      changes.push({ key: `vnis[${id}].${field}`, from: show(from[field]), to: show(to[field]) });
+    }
+  }
+  return changes;
+}
+
+function describe(vni: UserVni | undefined): string {
+  return vni ? `${vni.device} ${vni.community}` : NONE;
+}
+
+function show(value: unknown): string {
+  if (value === undefined) return NONE;
+  if (value === "") return '""';
+  return String(value);
+}
