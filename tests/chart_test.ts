@@ -932,13 +932,12 @@ async function ribAttrs(node: LabNode): Promise<Record<string, { type: number }[
 /**
  * Metrics the dashboard queries that the agent leaves without samples under
  * the compiled executable's permissions (scripts/build.sh: no --allow-all):
- * Deno refuses /proc/self/stat and /proc/self/fd without --allow-all, and
- * src/http/agent_metrics.ts reads them there. A fix belongs in src/ (e.g.
- * CPU time from node:process cpuUsage(), which needs no permission); the
- * test then fails until this set is emptied.
+ * Deno opens /proc/self/fd only with --allow-all, and no other source counts
+ * open fds. (CPU time comes from node:process cpuUsage(), which needs no
+ * permission: process_cpu_seconds_total must have samples here.) The test
+ * fails once a member gets samples, so the set shrinks with each fix.
  */
 const EMPTY_UNDER_BUILD_PERMISSIONS: ReadonlySet<string> = new Set([
-  "process_cpu_seconds_total",
   "process_open_fds",
 ]);
 
@@ -1164,6 +1163,7 @@ Deno.test({
             );
           }
           assert.equal(sampleValue(families, "evpn_agent_ready"), 1);
+          assert.ok(sampleValue(families, "process_cpu_seconds_total")! > 0, "CPU time");
           assert.equal(
             sampleValue(families, "evpn_agent_flood_entries", { state: "programmed" }),
             1,

@@ -1,10 +1,11 @@
 /**
  * The agent's Prometheus metrics: counters read from `Agent.stats`, gauges
  * read from its status on scrape, two histograms fed as events happen, and
- * the standard `process_*` metrics from /proc.
+ * the standard `process_*` metrics.
  *
  * @module
  */
+import process from "node:process";
 import type { MetricsSource } from "../status/types.ts";
 import { SKIP_REASONS } from "../overlay/route.ts";
 import { type Histogram, LATENCY_BUCKETS, Registry } from "./metrics.ts";
@@ -112,16 +113,17 @@ export function bindAgentMetrics(registry: Registry, agent: MetricsSource): void
   bindProcessMetrics(registry);
 }
 
-/** The standard process metrics of Prometheus client libraries, from /proc/self. */
+/**
+ * The standard process metrics of Prometheus client libraries. CPU time comes
+ * from `node:process` `cpuUsage()`, which needs no permission. Virtual memory
+ * and open fds come from /proc/self, which Deno opens only with --allow-all:
+ * under the compiled executable's permissions (scripts/build.sh) the two are
+ * declared without samples.
+ */
 function bindProcessMetrics(registry: Registry): void {
-  const ticks = 100; // USER_HZ on Linux
   registry.counterFrom("process_cpu_seconds_total", "User and system CPU time spent.", () => {
-    const stat = readProc("/proc/self/stat");
-    if (!stat) return [];
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const utime = Number(fields[11]);
-    const stime = Number(fields[12]);
-    return [[{}, (utime + stime) / ticks]];
+    const { user, system } = process.cpuUsage();
+    return [[{}, (user + system) / 1e6]];
   });
   registry.gauge("process_resident_memory_bytes", "Resident memory size.", () => {
     return [[{}, Deno.memoryUsage().rss]];

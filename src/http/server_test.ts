@@ -1,5 +1,6 @@
 import { serveHttp1 } from "./http1.ts";
 import assert from "node:assert/strict";
+import process from "node:process";
 import { Agent } from "../app/agent.ts";
 import type { BgpPort, FdbPort, LinkPort } from "../app/ports.ts";
 import type { AgentStatus, Health } from "../status/types.ts";
@@ -258,6 +259,9 @@ Deno.test("the agent's /metrics parses and follows conventions before the first 
     "no sync yet",
   );
   assert.ok(sampleValue(families, "process_resident_memory_bytes")! > 1_000_000);
+  const cpu = sampleValue(families, "process_cpu_seconds_total")!;
+  const { user, system } = process.cpuUsage();
+  assert.ok(cpu > 0 && cpu <= (user + system) / 1e6, `CPU ${cpu} s from cpuUsage()`);
   await agent.stop();
 });
 
