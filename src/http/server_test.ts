@@ -259,6 +259,13 @@ Deno.test("the agent's /metrics parses and follows conventions before the first 
     "no sync yet",
   );
   assert.ok(sampleValue(families, "process_resident_memory_bytes")! > 1_000_000);
+  // Enumerated label values are snake_case; names and numbers (vni, device, le, version) are data.
+  const data = new Set(["vni", "device", "le", "version"]);
+  const notSnake = [...families.values()].flatMap((f) => f.samples).flatMap((s) =>
+    Object.entries(s.labels).filter(([k, v]) => !data.has(k) && !/^[a-z][a-z0-9_]*$/.test(v))
+      .map(([k, v]) => `${s.name}{${k}="${v}"}`)
+  );
+  assert.deepEqual(notSnake, [], "label values not in snake_case");
   const cpu = sampleValue(families, "process_cpu_seconds_total")!;
   const { user, system } = process.cpuUsage();
   assert.ok(cpu > 0 && cpu <= (user + system) / 1e6, `CPU ${cpu} s from cpuUsage()`);
@@ -291,8 +298,8 @@ Deno.test("the agent's /metrics, /readyz and /status agree after a table and an 
   assert.equal(v("evpn_agent_fdb_operations_total", { op: "del", result: "ok" }), 1);
   assert.equal(v("evpn_agent_route_events_total", { kind: "add" }), 3);
   assert.equal(v("evpn_agent_route_events_total", { kind: "withdraw" }), 1);
-  assert.equal(v("evpn_agent_routes_skipped_total", { reason: "own-address" }), 1);
-  assert.equal(v("evpn_agent_routes_skipped_total", { reason: "unknown-vni" }), 1);
+  assert.equal(v("evpn_agent_routes_skipped_total", { reason: "own_address" }), 1);
+  assert.equal(v("evpn_agent_routes_skipped_total", { reason: "unknown_vni" }), 1);
   assert.equal(v("evpn_agent_membership_advertised"), 1);
   assert.ok(v("evpn_agent_reconcile_duration_seconds_count")! >= 2);
   assert.equal(v("evpn_agent_event_to_kernel_seconds_count"), 1, "the withdrawal's delete");
