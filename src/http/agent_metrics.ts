@@ -8,6 +8,7 @@
 import process from "node:process";
 import type { MetricsSource } from "../status/types.ts";
 import { SKIP_REASONS } from "../overlay/route.ts";
+import { VERSION } from "../version.ts";
 import { type Histogram, LATENCY_BUCKETS, Registry } from "./metrics.ts";
 
 export interface AgentMetrics {
@@ -43,16 +44,32 @@ export function bindAgentMetrics(registry: Registry, agent: MetricsSource): void
     [{}, agent.vnisOnline],
   ]);
   registry.gauge(
+    "evpn_agent_build_info",
+    "Always 1; the agent's version in a label.",
+    () => [[{ version: VERSION }, 1]],
+  );
+  // One status() per scrape, shared by the per-VNI gauges below.
+  const vnis = perScrape(() => agent.status().vnis.filter((vni) => vni.online));
+  registry.gauge(
     "evpn_agent_flood_entries",
     "Flood FDB entries per VNI: desired (from BGP) and programmed (in the kernel).",
     function* () {
-      for (const vni of agent.status().vnis) {
-        if (!vni.online) continue;
+      for (const vni of vnis()) {
         const labels = { vni: String(vni.vni), device: vni.device };
         yield [{ ...labels, state: "desired" }, vni.desired.length];
         yield [{ ...labels, state: "programmed" }, vni.programmed.length];
       }
     },
+  );
+  registry.gauge(
+    "evpn_agent_flood_entries_missing",
+    "Flood FDB entries per VNI that BGP asks for but the kernel lacks.",
+    () => vnis().map((vni) => [{ vni: String(vni.vni), device: vni.device }, vni.missing.length]),
+  );
+  registry.gauge(
+    "evpn_agent_flood_entries_extra",
+    "Flood FDB entries per VNI in the kernel that BGP does not ask for.",
+    () => vnis().map((vni) => [{ vni: String(vni.vni), device: vni.device }, vni.extra.length]),
   );
   registry.counterFrom(
     "evpn_agent_fdb_operations_total",
@@ -145,6 +162,21 @@ function bindProcessMetrics(registry: Registry): void {
   registry.gauge("process_start_time_seconds", "Start time since the Unix epoch.", () => [
     [{}, START_TIME],
   ]);
+}
+
+/**
+ * `read` once per scrape: a render is synchronous, so the value is dropped
+ * in the microtask after the first call.
+ */
+function perScrape<T>(read: () => T): () => T {
+  let cached: { value: T } | undefined;
+  return () => {
+    if (!cached) {
+      cached = { value: read() };
+      queueMicrotask(() => cached = undefined);
+    }
+    return cached.value;
+  };
 }
 
 function readProc(path: string): string | undefined {

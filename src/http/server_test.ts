@@ -13,6 +13,7 @@ import { parseExposition, sampleValue } from "../../tests/_ops_prom.ts";
 import { bindAgentMetrics, createMetrics } from "./agent_metrics.ts";
 import { type EndpointSource, handle, serveEndpoint } from "./server.ts";
 import type { HostPort } from "../net/host_port.ts";
+import { VERSION } from "../version.ts";
 
 const STATUS: AgentStatus = {
   version: "0.0.0-test",
@@ -145,12 +146,16 @@ class FakeKernel implements LinkPort, FdbPort {
   getLinkByIndex = (ifindex: number) => this.links.get(ifindex);
   createVxlan = () => -1;
   deleteLink() {}
+  /** Destinations whose writes the kernel refuses. */
+  refuse = new Set<string>();
   listFlood = (ifindex: number) => [...(this.fdb.get(ifindex) ?? [])];
   appendFlood(ifindex: number, dst: string) {
+    if (this.refuse.has(dst)) throw new Error(`refused append ${dst}`);
     if (!this.fdb.has(ifindex)) this.fdb.set(ifindex, new Set());
     this.fdb.get(ifindex)!.add(dst);
   }
   delFlood(ifindex: number, dst: string) {
+    if (this.refuse.has(dst)) throw new Error(`refused del ${dst}`);
     this.fdb.get(ifindex)?.delete(dst);
   }
   close() {}
@@ -228,7 +233,10 @@ Deno.test("the agent's /metrics parses and follows conventions before the first 
   for (
     const name of [
       "evpn_agent_vnis_online",
+      "evpn_agent_build_info",
       "evpn_agent_flood_entries",
+      "evpn_agent_flood_entries_missing",
+      "evpn_agent_flood_entries_extra",
       "evpn_agent_fdb_operations_total",
       "evpn_agent_route_events_total",
       "evpn_agent_routes_skipped_total",
@@ -251,6 +259,7 @@ Deno.test("the agent's /metrics parses and follows conventions before the first 
   }
   assert.equal(families.get("evpn_agent_reconcile_duration_seconds")!.type, "histogram");
   assert.equal(sampleValue(families, "evpn_agent_vnis_online"), 2);
+  assert.equal(sampleValue(families, "evpn_agent_build_info", { version: VERSION }), 1);
   assert.equal(sampleValue(families, "evpn_agent_ready"), 0);
   assert.equal(sampleValue(families, "evpn_agent_bgp_stream_up"), 0, "up only once a table came");
   assert.equal(
@@ -323,6 +332,30 @@ Deno.test("the agent's /metrics, /readyz and /status agree after a table and an 
   const after = await scrape();
   assert.equal(sampleValue(after, "evpn_agent_bgp_stream_up"), 0);
   assert.equal(sampleValue(after, "evpn_agent_bgp_stream_losses_total"), 1);
+  await agent.stop();
+});
+
+Deno.test("the agent's /metrics counts missing and extra entries even when the totals agree", async () => {
+  const { agent, kernel, bgp, source, scrape } = agentEndpoint();
+  agent.start();
+  bgp.watch!.onTable([route("192.0.2.13", [C(10010)])]);
+  await until(() => handle(get("/readyz"), source).status === 200, "ready after the table");
+  // A foreign entry appears and a new VTEP arrives; the kernel refuses both writes.
+  kernel.refuse = new Set(["192.0.2.12", "192.0.2.99"]);
+  kernel.fdb.get(7)!.add("192.0.2.99");
+  agent.resync();
+  bgp.watch!.onTable([route("192.0.2.12", [C(10010)])]);
+  await until(() => agent.stats.fdbErrors.append > 0 && agent.stats.fdbErrors.del > 0, "refused");
+
+  const families = await scrape();
+  const v = (name: string, labels: Record<string, string>) => sampleValue(families, name, labels);
+  const vni = { vni: "10010", device: "vxlan10010" };
+  assert.equal(v("evpn_agent_flood_entries", { ...vni, state: "desired" }), 2);
+  assert.equal(v("evpn_agent_flood_entries", { ...vni, state: "programmed" }), 2);
+  assert.equal(v("evpn_agent_flood_entries_missing", vni), 1, "192.0.2.12");
+  assert.equal(v("evpn_agent_flood_entries_extra", vni), 1, "192.0.2.99");
+  assert.equal(v("evpn_agent_flood_entries_missing", { vni: "10011" }), 0);
+  assert.equal(v("evpn_agent_flood_entries_extra", { vni: "10011" }), 0);
   await agent.stop();
 });
 
