@@ -87,6 +87,8 @@ export class Agent implements MetricsSource {
       reconciler: this.#reconciler,
       node: config.node,
       onMembership: () => this.#bgp.updateMembership(),
+      onOverrun: () => stats.netlinkOverruns++,
+      onResync: (trigger) => stats.resyncs[trigger]++,
     });
   }
 
@@ -98,7 +100,7 @@ export class Agent implements MetricsSource {
       this.#kernel.handlers((error) => this.#eventsFailed = error.message),
     );
     this.#events.start();
-    this.#kernel.resync(false);
+    this.#kernel.resync();
     this.#bgp.watcher.start();
   }
 
@@ -119,9 +121,9 @@ export class Agent implements MetricsSource {
     this.#deps.bgp.close();
   }
 
-  /** Re-reads links and every managed device's flood entries (the safety-net resync). */
+  /** Re-reads links and every managed device's flood entries (the periodic safety-net resync). */
   resync(): void {
-    this.#kernel.resync(true);
+    this.#kernel.resync("interval");
   }
 
   /** Read-only views for status output and tests. */

@@ -11,7 +11,7 @@ import { FLOOD_MAC } from "../net/mac.ts";
 import { logger } from "../log.ts";
 import { SKIP_REASONS, type SkipReason } from "../overlay/route.ts";
 import type { Target, WriteOp } from "../reconcile/reconciler.ts";
-import type { AgentStats } from "../status/types.ts";
+import { type AgentStats, RESYNC_TRIGGERS, type ResyncTrigger } from "../status/types.ts";
 import { loggedMembershipEffects, type MembershipEffects } from "./bgp_side.ts";
 
 const log = {
@@ -30,6 +30,11 @@ export function newStats(): AgentStats {
     fdbErrors: { append: 0, del: 0 },
     membershipUpdates: 0,
     streamDowns: 0,
+    resyncs: Object.fromEntries(RESYNC_TRIGGERS.map((t) => [t, 0])) as Record<
+      ResyncTrigger,
+      number
+    >,
+    netlinkOverruns: 0,
   };
 }
 

@@ -6,7 +6,7 @@
  * @module
  */
 import process from "node:process";
-import type { MetricsSource } from "../status/types.ts";
+import { type MetricsSource, RESYNC_TRIGGERS } from "../status/types.ts";
 import { SKIP_REASONS } from "../overlay/route.ts";
 import { VERSION } from "../version.ts";
 import { type Histogram, LATENCY_BUCKETS, Registry } from "./metrics.ts";
@@ -105,6 +105,16 @@ export function bindAgentMetrics(registry: Registry, agent: MetricsSource): void
     "evpn_agent_bgp_reconnects_total",
     "WatchEvent streams started after the first.",
     () => [[{}, agent.reconnects]],
+  );
+  registry.counterFrom(
+    "evpn_agent_resyncs_total",
+    "Full resyncs (links and flood entries read again), by trigger: interval, netlink_overrun, netlink_error.",
+    () => RESYNC_TRIGGERS.map((trigger) => [{ trigger }, s.resyncs[trigger]]),
+  );
+  registry.counterFrom(
+    "evpn_agent_netlink_overruns_total",
+    "Times the kernel dropped notifications to the agent (netlink socket overrun); each starts a full resync.",
+    () => [[{}, s.netlinkOverruns]],
   );
   registry.gauge(
     "evpn_agent_membership_advertised",

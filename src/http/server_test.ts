@@ -2,7 +2,7 @@ import { serveHttp1 } from "./http1.ts";
 import assert from "node:assert/strict";
 import process from "node:process";
 import { Agent } from "../app/agent.ts";
-import type { BgpPort, FdbPort, LinkPort } from "../app/ports.ts";
+import type { BgpPort, EventHandlers, FdbPort, LinkPort } from "../app/ports.ts";
 import type { AgentStatus, Health } from "../status/types.ts";
 import { resolveConfig, type ResolvedConfig } from "../config/mod.ts";
 import type { WatchHandlers } from "../bgp/client.ts";
@@ -201,11 +201,15 @@ function agentEndpoint() {
   const kernel = new FakeKernel();
   const bgp = new FakeBgp();
   const metrics = createMetrics();
+  let events: EventHandlers | undefined;
   const agent = new Agent(structuredClone(CONFIG), {
     links: kernel,
     fdb: kernel,
     bgp,
-    openEvents: () => ({ start() {}, close() {} }),
+    openEvents: (handlers) => {
+      events = handlers;
+      return { start() {}, close() {} };
+    },
     observers: {
       eventToKernel: (s) => metrics.eventToKernel.observe(s),
       reconcile: (s) => metrics.reconcile.observe(s),
@@ -223,7 +227,7 @@ function agentEndpoint() {
     assert.equal(response.status, 200);
     return parseExposition(await response.text());
   };
-  return { agent, kernel, bgp, source, scrape };
+  return { agent, kernel, bgp, source, scrape, events: () => events! };
 }
 
 Deno.test("the agent's /metrics parses and follows conventions before the first table", async () => {
@@ -238,6 +242,8 @@ Deno.test("the agent's /metrics parses and follows conventions before the first 
       "evpn_agent_flood_entries_missing",
       "evpn_agent_flood_entries_extra",
       "evpn_agent_fdb_operations_total",
+      "evpn_agent_resyncs_total",
+      "evpn_agent_netlink_overruns_total",
       "evpn_agent_route_events_total",
       "evpn_agent_routes_skipped_total",
       "evpn_agent_bgp_stream_up",
@@ -356,6 +362,29 @@ Deno.test("the agent's /metrics counts missing and extra entries even when the t
   assert.equal(v("evpn_agent_flood_entries_extra", vni), 1, "192.0.2.99");
   assert.equal(v("evpn_agent_flood_entries_missing", { vni: "10011" }), 0);
   assert.equal(v("evpn_agent_flood_entries_extra", { vni: "10011" }), 0);
+  await agent.stop();
+});
+
+Deno.test("the agent's /metrics counts resyncs by trigger and netlink overruns", async () => {
+  const { agent, scrape, events } = agentEndpoint();
+  agent.start();
+  const before = await scrape();
+  for (const trigger of ["interval", "netlink_overrun", "netlink_error"]) {
+    assert.equal(sampleValue(before, "evpn_agent_resyncs_total", { trigger }), 0, trigger);
+  }
+  assert.equal(
+    sampleValue(before, "evpn_agent_netlink_overruns_total"),
+    0,
+    "start-up is no resync",
+  );
+  agent.resync();
+  events().onOverrun();
+  events().onOverrun();
+  events().onError(new Error("socket closed"));
+  const after = await scrape();
+  const v = (trigger: string) => sampleValue(after, "evpn_agent_resyncs_total", { trigger });
+  assert.deepEqual([v("interval"), v("netlink_overrun"), v("netlink_error")], [1, 2, 1]);
+  assert.equal(sampleValue(after, "evpn_agent_netlink_overruns_total"), 2);
   await agent.stop();
 });
 

@@ -8,7 +8,20 @@
  */
 import type { SkipReason } from "../overlay/route.ts";
 
-/** Counters for operators (and, later, /metrics). */
+/**
+ * What started a full resync (links and every device's flood entries read
+ * again): the periodic `resyncInterval`, lost kernel notifications (socket
+ * overrun), or a failed notification socket. Metric label values.
+ */
+export type ResyncTrigger = "interval" | "netlink_overrun" | "netlink_error";
+
+export const RESYNC_TRIGGERS: readonly ResyncTrigger[] = [
+  "interval",
+  "netlink_overrun",
+  "netlink_error",
+];
+
+/** Counters for `/metrics`. */
 export interface AgentStats {
   routeEvents: { add: number; withdraw: number };
   skipped: Record<SkipReason, number>;
@@ -16,6 +29,10 @@ export interface AgentStats {
   fdbErrors: { append: number; del: number };
   membershipUpdates: number;
   streamDowns: number;
+  /** Full resyncs, by what started them. */
+  resyncs: Record<ResyncTrigger, number>;
+  /** Times the kernel reported lost notifications (netlink socket overrun, ENOBUFS). */
+  netlinkOverruns: number;
 }
 
 /** Per-VNI state for `/status` and `evpn-agent status`. */
