@@ -20,7 +20,14 @@ import { VERSION } from "../version.ts";
 import { BgpSide } from "./bgp_side.ts";
 import { floodEntries } from "./flood_entries.ts";
 import { KernelSide } from "./kernel_side.ts";
-import { countedMembership, FdbObservers, logStart, newStats, noteSkip } from "./observers.ts";
+import {
+  countedBgp,
+  countedMembership,
+  FdbObservers,
+  logStart,
+  newStats,
+  noteSkip,
+} from "./observers.ts";
 import type { AgentDeps, EventsPort } from "./ports.ts";
 
 const log = logger("agent");
@@ -73,7 +80,7 @@ export class Agent implements MetricsSource {
     });
     this.#bgp = new BgpSide({
       config,
-      bgp: deps.bgp,
+      bgp: countedBgp(deps.bgp, stats),
       desired: this.#desired,
       reconciler: this.#reconciler,
       onDown: () => stats.streamDowns++,

@@ -6,7 +6,7 @@
  * @module
  */
 import process from "node:process";
-import { type MetricsSource, RESYNC_TRIGGERS } from "../status/types.ts";
+import { GOBGP_RPCS, type MetricsSource, RESYNC_TRIGGERS } from "../status/types.ts";
 import { SKIP_REASONS } from "../overlay/route.ts";
 import { VERSION } from "../version.ts";
 import { type Histogram, LATENCY_BUCKETS, Registry } from "./metrics.ts";
@@ -115,6 +115,11 @@ export function bindAgentMetrics(registry: Registry, agent: MetricsSource): void
     "evpn_agent_netlink_overruns_total",
     "Times the kernel dropped notifications to the agent (netlink socket overrun); each starts a full resync.",
     () => [[{}, s.netlinkOverruns]],
+  );
+  registry.counterFrom(
+    "evpn_agent_gobgp_api_errors_total",
+    "gobgpd API calls that failed with a gRPC error, by RPC: add_path, delete_path, watch_event (a stream that ended with one).",
+    () => GOBGP_RPCS.map((rpc) => [{ rpc }, s.gobgpErrors[rpc]]),
   );
   registry.gauge(
     "evpn_agent_membership_advertised",

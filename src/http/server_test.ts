@@ -167,7 +167,10 @@ class FakeBgp implements BgpPort {
     this.watch = handlers;
     return { cancel: () => {} };
   }
-  addPath = () => Promise.resolve(new Uint8Array(16));
+  /** What AddPath fails with, while set. */
+  addPathError: Error | undefined;
+  addPath = () =>
+    this.addPathError ? Promise.reject(this.addPathError) : Promise.resolve(new Uint8Array(16));
   deletePath = () => Promise.resolve();
   close() {}
 }
@@ -243,6 +246,7 @@ Deno.test("the agent's /metrics parses and follows conventions before the first 
       "evpn_agent_flood_entries_extra",
       "evpn_agent_fdb_operations_total",
       "evpn_agent_resyncs_total",
+      "evpn_agent_gobgp_api_errors_total",
       "evpn_agent_netlink_overruns_total",
       "evpn_agent_route_events_total",
       "evpn_agent_routes_skipped_total",
@@ -385,6 +389,36 @@ Deno.test("the agent's /metrics counts resyncs by trigger and netlink overruns",
   const v = (trigger: string) => sampleValue(after, "evpn_agent_resyncs_total", { trigger });
   assert.deepEqual([v("interval"), v("netlink_overrun"), v("netlink_error")], [1, 2, 1]);
   assert.equal(sampleValue(after, "evpn_agent_netlink_overruns_total"), 2);
+  await agent.stop();
+});
+
+/** What grpc-js rejects with: an Error with a numeric status `code`. */
+function grpcError(code: number, message: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+Deno.test("the agent's /metrics counts gobgpd API errors by RPC, gRPC errors only", async () => {
+  const { agent, bgp, source, scrape } = agentEndpoint();
+  const errors = async (rpc: string) =>
+    sampleValue(await scrape(), "evpn_agent_gobgp_api_errors_total", { rpc });
+  bgp.addPathError = grpcError(14, "14 UNAVAILABLE: No connection established");
+  agent.start();
+  assert.deepEqual(
+    [await errors("add_path"), await errors("delete_path"), await errors("watch_event")],
+    [0, 0, 0],
+  );
+  bgp.watch!.onTable([route("192.0.2.13", [C(10010)])]);
+  await until(() => agent.stats.gobgpErrors.add_path > 0, "AddPath failed");
+  bgp.addPathError = undefined;
+  await until(() => handle(get("/readyz"), source).status === 200, "ready");
+  const addPathErrors = await errors("add_path");
+  assert.ok(addPathErrors! >= 1, `add_path ${addPathErrors}`);
+  bgp.watch!.onEnd(new Error("gobgpd closed the WatchEvent stream")); // no gRPC status
+  assert.equal(await errors("watch_event"), 0);
+  await until(() => agent.watchState === "connecting", "re-subscribed");
+  bgp.watch!.onEnd(grpcError(14, "14 UNAVAILABLE: Connection dropped"));
+  assert.equal(await errors("watch_event"), 1);
+  assert.equal(await errors("delete_path"), 0);
   await agent.stop();
 });
 

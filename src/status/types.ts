@@ -21,6 +21,11 @@ export const RESYNC_TRIGGERS: readonly ResyncTrigger[] = [
   "netlink_error",
 ];
 
+/** The gobgpd API calls the agent makes, as metric label values. */
+export type GobgpRpc = "add_path" | "delete_path" | "watch_event";
+
+export const GOBGP_RPCS: readonly GobgpRpc[] = ["add_path", "delete_path", "watch_event"];
+
 /** Counters for `/metrics`. */
 export interface AgentStats {
   routeEvents: { add: number; withdraw: number };
@@ -31,6 +36,12 @@ export interface AgentStats {
   streamDowns: number;
   /** Full resyncs, by what started them. */
   resyncs: Record<ResyncTrigger, number>;
+  /**
+   * gobgpd API calls that failed with a gRPC error, by RPC. For WatchEvent: a
+   * stream that ended with one (a subset of `streamDowns`, which also counts
+   * a server close and no initial table in time).
+   */
+  gobgpErrors: Record<GobgpRpc, number>;
   /** Times the kernel reported lost notifications (netlink socket overrun, ENOBUFS). */
   netlinkOverruns: number;
 }
