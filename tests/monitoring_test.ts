@@ -70,7 +70,7 @@ const LOOSE_EXPRS: Readonly<Record<string, string>> = {
   // ok writes counted as failures
   EvpnAgentFdbWritesFailing:
     "sum without (op, result) (rate(evpn_agent_fdb_operations_total[5m])) > 0",
-  EvpnAgentReconnectStorm: "increase(evpn_agent_bgp_reconnects_total[10m]) > 2",
+  EvpnAgentReconnectStorm: "increase(evpn_agent_bgp_stream_losses_total[10m]) > 2",
 };
 
 /** Mistakes that read too little, for the alerts where one is plausible. */
@@ -234,7 +234,7 @@ Deno.test("the dashboard is valid JSON with the panels an operator needs", async
       "evpn_agent_routes_skipped_total",
       "evpn_agent_fdb_operations_total",
       "evpn_agent_event_to_kernel_seconds_bucket",
-      "evpn_agent_bgp_reconnects_total",
+      "evpn_agent_bgp_stream_losses_total",
       "process_resident_memory_bytes",
       "process_cpu_seconds_total",
     ]

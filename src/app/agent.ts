@@ -146,9 +146,6 @@ export class Agent implements MetricsSource {
   get watchState(): string {
     return this.#bgp.watcher.state;
   }
-  get reconnects(): number {
-    return this.#bgp.watcher.reconnects;
-  }
   /** The communities gobgpd holds for this node, if known. */
   get advertised(): readonly number[] | undefined {
     return this.#deps.views?.membershipKnown === false

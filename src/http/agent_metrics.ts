@@ -96,15 +96,12 @@ export function bindAgentMetrics(registry: Registry, agent: MetricsSource): void
     "1 while the WatchEvent stream to gobgpd is up.",
     () => [[{}, agent.watchState === "up" ? 1 : 0]],
   );
+  // One stream counter: every loss is followed by one new stream (the old
+  // evpn_agent_bgp_reconnects_total was this count, late by at most one).
   registry.counterFrom(
     "evpn_agent_bgp_stream_losses_total",
-    "Times the WatchEvent stream was lost.",
+    "WatchEvent streams lost: failed, closed by gobgpd, or without an initial table in time; each is followed by a new stream after a backoff.",
     () => [[{}, s.streamDowns]],
-  );
-  registry.counterFrom(
-    "evpn_agent_bgp_reconnects_total",
-    "WatchEvent streams started after the first.",
-    () => [[{}, agent.reconnects]],
   );
   registry.counterFrom(
     "evpn_agent_resyncs_total",

@@ -252,7 +252,6 @@ Deno.test("the agent's /metrics parses and follows conventions before the first 
       "evpn_agent_routes_skipped_total",
       "evpn_agent_bgp_stream_up",
       "evpn_agent_bgp_stream_losses_total",
-      "evpn_agent_bgp_reconnects_total",
       "evpn_agent_membership_advertised",
       "evpn_agent_last_sync_timestamp_seconds",
       "evpn_agent_reconcile_duration_seconds",

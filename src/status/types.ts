@@ -92,7 +92,6 @@ export interface MetricsSource {
   /** Number of VNIs whose device exists. */
   readonly vnisOnline: number;
   readonly watchState: string;
-  readonly reconnects: number;
   /** The communities gobgpd holds for this node, if known. */
   readonly advertised: readonly number[] | undefined;
   readonly lastSync: Date | undefined;
