@@ -71,6 +71,7 @@ const LOOSE_EXPRS: Readonly<Record<string, string>> = {
   EvpnAgentFdbWritesFailing:
     "sum without (op, result) (rate(evpn_agent_fdb_operations_total[5m])) > 0",
   EvpnAgentReconnectStorm: "increase(evpn_agent_bgp_stream_losses_total[10m]) > 2",
+  EvpnAgentNetlinkOverruns: "increase(evpn_agent_netlink_overruns_total[10m]) >= 0", // none too
 };
 
 /** Mistakes that read too little, for the alerts where one is plausible. */
@@ -235,6 +236,9 @@ Deno.test("the dashboard is valid JSON with the panels an operator needs", async
       "evpn_agent_fdb_operations_total",
       "evpn_agent_event_to_kernel_seconds_bucket",
       "evpn_agent_bgp_stream_losses_total",
+      "evpn_agent_gobgp_api_errors_total",
+      "evpn_agent_resyncs_total",
+      "evpn_agent_netlink_overruns_total",
       "process_resident_memory_bytes",
       "process_cpu_seconds_total",
     ]
