@@ -43,6 +43,7 @@ import {
 } from "../scripts/lab/topology.ts";
 import {
   applyHelmSets,
+  buildPermissions,
   CHART_DIR,
   command,
   type ContainerSecurityContext,
@@ -904,16 +905,6 @@ Deno.test({
 
 // ---------------------------------------------------------------------------
 // The hub-spoke topology for real: gobgpd (and the agent) in namespaces
-
-/** The permission flags `deno task build` compiles into the executable (scripts/build.sh). */
-async function buildPermissions(): Promise<string[]> {
-  const text = await Deno.readTextFile(`${REPO_DIR}/scripts/build.sh`);
-  const code = text.split("\n").filter((l) => !l.trimStart().startsWith("#")).join("\n");
-  const flags = [...new Set([...code.matchAll(/--allow-[a-z-]+(?:=\S+)?/g)].map((m) => m[0]))];
-  assert.ok(flags.length > 0, "no --allow-* flags in scripts/build.sh");
-  assert.ok(!flags.includes("--allow-all") && !code.includes(" -A "), "build.sh must not use -A");
-  return flags;
-}
 
 /** `gobgp -j global rib -a ipv4` as prefix → the best path's attributes. */
 async function ribAttrs(node: LabNode): Promise<Record<string, { type: number }[]>> {
