@@ -7,6 +7,7 @@
  * @module
  */
 
+import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { inCi } from "../scripts/lab/privileges.ts";
 
@@ -312,4 +313,14 @@ export function rssBytes(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The permission flags `deno task build` compiles into the executable (scripts/build.sh). */
+export async function buildPermissions(): Promise<string[]> {
+  const text = await Deno.readTextFile(`${REPO_DIR}/scripts/build.sh`);
+  const code = text.split("\n").filter((l) => !l.trimStart().startsWith("#")).join("\n");
+  const flags = [...new Set([...code.matchAll(/--allow-[a-z-]+(?:=\S+)?/g)].map((m) => m[0]))];
+  assert.ok(flags.length > 0, "no --allow-* flags in scripts/build.sh");
+  assert.ok(!flags.includes("--allow-all") && !code.includes(" -A "), "build.sh must not use -A");
+  return flags;
 }

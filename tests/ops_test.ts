@@ -312,7 +312,7 @@ Deno.test({
         assert.ok(v("evpn_agent_fdb_operations_total", { op: "append", result: "ok" })! >= 1);
         assert.equal(v("evpn_agent_fdb_operations_total", { op: "append", result: "error" }), 0);
         assert.ok(v("evpn_agent_route_events_total", { kind: "add" })! >= 1);
-        assert.ok(v("evpn_agent_bgp_reconnects_total")! >= 1, "it started before gobgpd");
+        assert.ok(v("evpn_agent_bgp_stream_losses_total")! >= 1, "it started before gobgpd");
         assert.ok(v("evpn_agent_event_to_kernel_seconds_count")! >= 1);
         const synced = v("evpn_agent_last_sync_timestamp_seconds")!;
         assert.ok(Math.abs(Date.now() / 1000 - synced) < 60, `last sync ${synced}`);

@@ -20,7 +20,14 @@ import { VERSION } from "../version.ts";
 import { BgpSide } from "./bgp_side.ts";
 import { floodEntries } from "./flood_entries.ts";
 import { KernelSide } from "./kernel_side.ts";
-import { countedMembership, FdbObservers, logStart, newStats, noteSkip } from "./observers.ts";
+import {
+  countedBgp,
+  countedMembership,
+  FdbObservers,
+  logStart,
+  newStats,
+  noteSkip,
+} from "./observers.ts";
 import type { AgentDeps, EventsPort } from "./ports.ts";
 
 const log = logger("agent");
@@ -73,7 +80,7 @@ export class Agent implements MetricsSource {
     });
     this.#bgp = new BgpSide({
       config,
-      bgp: deps.bgp,
+      bgp: countedBgp(deps.bgp, stats),
       desired: this.#desired,
       reconciler: this.#reconciler,
       onDown: () => stats.streamDowns++,
@@ -87,6 +94,8 @@ export class Agent implements MetricsSource {
       reconciler: this.#reconciler,
       node: config.node,
       onMembership: () => this.#bgp.updateMembership(),
+      onOverrun: () => stats.netlinkOverruns++,
+      onResync: (trigger) => stats.resyncs[trigger]++,
     });
   }
 
@@ -98,7 +107,7 @@ export class Agent implements MetricsSource {
       this.#kernel.handlers((error) => this.#eventsFailed = error.message),
     );
     this.#events.start();
-    this.#kernel.resync(false);
+    this.#kernel.resync();
     this.#bgp.watcher.start();
   }
 
@@ -153,12 +162,12 @@ export class Agent implements MetricsSource {
     }
     // The same path as at start: list links, bring VNIs online, create
     // missing devices, hand the online VNIs to the membership route.
-    this.#kernel.resync(false);
+    this.#kernel.resync(); // links only, as at start
   }
 
-  /** Re-reads links and every managed device's flood entries (the safety-net resync). */
+  /** Re-reads links and every managed device's flood entries (the periodic safety-net resync). */
   resync(): void {
-    this.#kernel.resync(true);
+    this.#kernel.resync("interval");
   }
 
   /** Read-only views for status output and tests. */
@@ -173,9 +182,6 @@ export class Agent implements MetricsSource {
   }
   get watchState(): string {
     return this.#bgp.watcher.state;
-  }
-  get reconnects(): number {
-    return this.#bgp.watcher.reconnects;
   }
   /** The communities gobgpd holds for this node, if known. */
   get advertised(): readonly number[] | undefined {

@@ -13,6 +13,7 @@ import type { LinkEvent, NeighEvent } from "../netlink/types.ts";
 import type { LinkOutcome, VniRegistry } from "../overlay/vnis.ts";
 import { OwnDevices } from "../reconcile/devices.ts";
 import type { Reconciler } from "../reconcile/reconciler.ts";
+import type { ResyncTrigger } from "../status/types.ts";
 import type { EventHandlers, LinkPort } from "./ports.ts";
 
 const log = logger("link");
@@ -29,6 +30,10 @@ export interface KernelSideOptions {
   };
   /** The set of online VNIs may have changed. */
   onMembership(): void;
+  /** Kernel notifications were lost (socket overrun); a resync follows. */
+  onOverrun?(): void;
+  /** A full resync (flood entries relisted) starts, and why. */
+  onResync?(trigger: ResyncTrigger): void;
 }
 
 export class KernelSide {
@@ -71,9 +76,14 @@ export class KernelSide {
     });
   }
 
-  /** Lists links (and, with `relist`, every managed device's flood entries) again. */
-  resync(relist = true): void {
+  /**
+   * Lists links again; with a `trigger`, every managed device's flood entries
+   * too (a full resync). Without one: the start-up listing.
+   */
+  resync(trigger?: ResyncTrigger): void {
     if (this.#stopped) return;
+    const relist = trigger !== undefined;
+    if (relist) this.#opts.onResync?.(trigger);
     const { links, vnis, reconciler } = this.#opts;
     const all = links.listLinks();
     const present = new Set(all.map((l) => l.ifindex));
@@ -94,15 +104,16 @@ export class KernelSide {
       onLink: (event) => this.onLink(event),
       onNeigh: (event) => this.onNeigh(event),
       onOverrun: () => {
+        this.#opts.onOverrun?.();
         log.warning("Kernel notifications were lost (socket overrun): full resync");
-        this.resync();
+        this.resync("netlink_overrun");
       },
       onError: (error) => {
         failed(error);
         log.error("Kernel notification socket failed: {error}; full resync", {
           error: error.message,
         });
-        this.resync();
+        this.resync("netlink_error");
       },
     };
   }

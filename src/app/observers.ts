@@ -11,7 +11,14 @@ import { FLOOD_MAC } from "../net/mac.ts";
 import { logger } from "../log.ts";
 import { SKIP_REASONS, type SkipReason } from "../overlay/route.ts";
 import type { Target, WriteOp } from "../reconcile/reconciler.ts";
-import type { AgentStats } from "../status/types.ts";
+import {
+  type AgentStats,
+  GOBGP_RPCS,
+  type GobgpRpc,
+  RESYNC_TRIGGERS,
+  type ResyncTrigger,
+} from "../status/types.ts";
+import type { BgpPort } from "./ports.ts";
 import { loggedMembershipEffects, type MembershipEffects } from "./bgp_side.ts";
 
 const log = {
@@ -30,7 +37,40 @@ export function newStats(): AgentStats {
     fdbErrors: { append: 0, del: 0 },
     membershipUpdates: 0,
     streamDowns: 0,
+    resyncs: Object.fromEntries(RESYNC_TRIGGERS.map((t) => [t, 0])) as Record<
+      ResyncTrigger,
+      number
+    >,
+    netlinkOverruns: 0,
+    gobgpErrors: Object.fromEntries(GOBGP_RPCS.map((r) => [r, 0])) as Record<GobgpRpc, number>,
   };
+}
+
+/** `bgp` with every failed gobgpd API call counted in `stats.gobgpErrors` by RPC. */
+export function countedBgp(bgp: BgpPort, stats: AgentStats): BgpPort {
+  const counted = <T>(rpc: GobgpRpc, call: Promise<T>): Promise<T> =>
+    call.catch((error: unknown) => {
+      if (isGrpcError(error)) stats.gobgpErrors[rpc]++;
+      throw error;
+    });
+  return {
+    addPath: (path) => counted("add_path", bgp.addPath(path)),
+    deletePath: (path) => counted("delete_path", bgp.deletePath(path)),
+    watchBest: (handlers) =>
+      bgp.watchBest({
+        ...handlers,
+        onEnd: (error) => {
+          if (isGrpcError(error)) stats.gobgpErrors.watch_event++;
+          handlers.onEnd(error);
+        },
+      }),
+    close: () => bgp.close(),
+  };
+}
+
+/** A gRPC status error (grpc-js `ServiceError`: a numeric `code`), not a local refusal. */
+function isGrpcError(error: unknown): boolean {
+  return error instanceof Error && typeof (error as { code?: unknown }).code === "number";
 }
 
 /** Counts a skipped path and logs why at debug level. */

@@ -83,7 +83,7 @@ export function decodePath(path: PathMessage): Decoded {
   }
   const text = `${prefix.prefix}/${prefix.prefixLen}`;
   if (prefix.prefixLen !== hostPrefixLength(4)) {
-    return { ok: false, reason: "not-host-route", detail: `prefix ${text} is not a /32` };
+    return { ok: false, reason: "not_host_route", detail: `prefix ${text} is not a /32` };
   }
   const vtep = admitVtep(prefix.prefix, text);
   if (!("vtep" in vtep)) return { ok: false, ...vtep };

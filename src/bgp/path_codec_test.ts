@@ -75,14 +75,14 @@ Deno.test("decodePath() skips other families", () => {
 
 Deno.test("decodePath() skips prefixes that are not /32", () => {
   const decoded = decodePath(wire(hostRoute("192.0.2.0", 24, [5])));
-  assert.equal(!decoded.ok && decoded.reason, "not-host-route");
+  assert.equal(!decoded.ok && decoded.reason, "not_host_route");
   assert.match(!decoded.ok ? decoded.detail : "", /192\.0\.2\.0\/24/);
 });
 
 Deno.test("decodePath() skips addresses that cannot be a VTEP", () => {
   for (const addr of ["0.0.0.0", "255.255.255.255", "127.0.0.1", "224.0.0.5", "169.254.1.1"]) {
     const decoded = decodePath(wire(hostRoute(addr, 32, [5])));
-    assert.equal(!decoded.ok && decoded.reason, "not-a-vtep", addr);
+    assert.equal(!decoded.ok && decoded.reason, "not_a_vtep", addr);
   }
 });
 

@@ -1,12 +1,14 @@
 /**
  * The agent's Prometheus metrics: counters read from `Agent.stats`, gauges
  * read from its status on scrape, two histograms fed as events happen, and
- * the standard `process_*` metrics from /proc.
+ * the standard `process_*` metrics.
  *
  * @module
  */
-import type { MetricsSource } from "../status/types.ts";
+import process from "node:process";
+import { GOBGP_RPCS, type MetricsSource, RESYNC_TRIGGERS } from "../status/types.ts";
 import { SKIP_REASONS } from "../overlay/route.ts";
+import { VERSION } from "../version.ts";
 import { type Histogram, LATENCY_BUCKETS, Registry } from "./metrics.ts";
 
 export interface AgentMetrics {
@@ -42,16 +44,32 @@ export function bindAgentMetrics(registry: Registry, agent: MetricsSource): void
     [{}, agent.vnisOnline],
   ]);
   registry.gauge(
+    "evpn_agent_build_info",
+    "Always 1; the agent's version in a label.",
+    () => [[{ version: VERSION }, 1]],
+  );
+  // One status() per scrape, shared by the per-VNI gauges below.
+  const vnis = perScrape(() => agent.status().vnis.filter((vni) => vni.online));
+  registry.gauge(
     "evpn_agent_flood_entries",
     "Flood FDB entries per VNI: desired (from BGP) and programmed (in the kernel).",
     function* () {
-      for (const vni of agent.status().vnis) {
-        if (!vni.online) continue;
+      for (const vni of vnis()) {
         const labels = { vni: String(vni.vni), device: vni.device };
         yield [{ ...labels, state: "desired" }, vni.desired.length];
         yield [{ ...labels, state: "programmed" }, vni.programmed.length];
       }
     },
+  );
+  registry.gauge(
+    "evpn_agent_flood_entries_missing",
+    "Flood FDB entries per VNI that BGP asks for but the kernel lacks.",
+    () => vnis().map((vni) => [{ vni: String(vni.vni), device: vni.device }, vni.missing.length]),
+  );
+  registry.gauge(
+    "evpn_agent_flood_entries_extra",
+    "Flood FDB entries per VNI in the kernel that BGP does not ask for.",
+    () => vnis().map((vni) => [{ vni: String(vni.vni), device: vni.device }, vni.extra.length]),
   );
   registry.counterFrom(
     "evpn_agent_fdb_operations_total",
@@ -78,15 +96,27 @@ export function bindAgentMetrics(registry: Registry, agent: MetricsSource): void
     "1 while the WatchEvent stream to gobgpd is up.",
     () => [[{}, agent.watchState === "up" ? 1 : 0]],
   );
+  // One stream counter: every loss is followed by one new stream (the old
+  // evpn_agent_bgp_reconnects_total was this count, late by at most one).
   registry.counterFrom(
     "evpn_agent_bgp_stream_losses_total",
-    "Times the WatchEvent stream was lost.",
+    "WatchEvent streams lost: failed, closed by gobgpd, or without an initial table in time; each is followed by a new stream after a backoff.",
     () => [[{}, s.streamDowns]],
   );
   registry.counterFrom(
-    "evpn_agent_bgp_reconnects_total",
-    "WatchEvent streams started after the first.",
-    () => [[{}, agent.reconnects]],
+    "evpn_agent_resyncs_total",
+    "Full resyncs (links and flood entries read again), by trigger: interval, netlink_overrun, netlink_error.",
+    () => RESYNC_TRIGGERS.map((trigger) => [{ trigger }, s.resyncs[trigger]]),
+  );
+  registry.counterFrom(
+    "evpn_agent_netlink_overruns_total",
+    "Times the kernel dropped notifications to the agent (netlink socket overrun); each starts a full resync.",
+    () => [[{}, s.netlinkOverruns]],
+  );
+  registry.counterFrom(
+    "evpn_agent_gobgp_api_errors_total",
+    "gobgpd API calls that failed with a gRPC error, by RPC: add_path, delete_path, watch_event (a stream that ended with one).",
+    () => GOBGP_RPCS.map((rpc) => [{ rpc }, s.gobgpErrors[rpc]]),
   );
   registry.gauge(
     "evpn_agent_membership_advertised",
@@ -112,16 +142,17 @@ export function bindAgentMetrics(registry: Registry, agent: MetricsSource): void
   bindProcessMetrics(registry);
 }
 
-/** The standard process metrics of Prometheus client libraries, from /proc/self. */
+/**
+ * The standard process metrics of Prometheus client libraries. CPU time comes
+ * from `node:process` `cpuUsage()`, which needs no permission. Virtual memory
+ * and open fds come from /proc/self, which Deno opens only with --allow-all:
+ * under the compiled executable's permissions (scripts/build.sh) the two are
+ * declared without samples.
+ */
 function bindProcessMetrics(registry: Registry): void {
-  const ticks = 100; // USER_HZ on Linux
   registry.counterFrom("process_cpu_seconds_total", "User and system CPU time spent.", () => {
-    const stat = readProc("/proc/self/stat");
-    if (!stat) return [];
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const utime = Number(fields[11]);
-    const stime = Number(fields[12]);
-    return [[{}, (utime + stime) / ticks]];
+    const { user, system } = process.cpuUsage();
+    return [[{}, (user + system) / 1e6]];
   });
   registry.gauge("process_resident_memory_bytes", "Resident memory size.", () => {
     return [[{}, Deno.memoryUsage().rss]];
@@ -143,6 +174,21 @@ function bindProcessMetrics(registry: Registry): void {
   registry.gauge("process_start_time_seconds", "Start time since the Unix epoch.", () => [
     [{}, START_TIME],
   ]);
+}
+
+/**
+ * `read` once per scrape: a render is synchronous, so the value is dropped
+ * in the microtask after the first call.
+ */
+function perScrape<T>(read: () => T): () => T {
+  let cached: { value: T } | undefined;
+  return () => {
+    if (!cached) {
+      cached = { value: read() };
+      queueMicrotask(() => cached = undefined);
+    }
+    return cached.value;
+  };
 }
 
 function readProc(path: string): string | undefined {

@@ -1,7 +1,8 @@
 import { serveHttp1 } from "./http1.ts";
 import assert from "node:assert/strict";
+import process from "node:process";
 import { Agent } from "../app/agent.ts";
-import type { BgpPort, FdbPort, LinkPort } from "../app/ports.ts";
+import type { BgpPort, EventHandlers, FdbPort, LinkPort } from "../app/ports.ts";
 import type { AgentStatus, Health } from "../status/types.ts";
 import { resolveConfig, type ResolvedConfig } from "../config/mod.ts";
 import type { WatchHandlers } from "../bgp/client.ts";
@@ -12,6 +13,7 @@ import { parseExposition, sampleValue } from "../../tests/_ops_prom.ts";
 import { bindAgentMetrics, createMetrics } from "./agent_metrics.ts";
 import { type EndpointSource, handle, serveEndpoint } from "./server.ts";
 import type { HostPort } from "../net/host_port.ts";
+import { VERSION } from "../version.ts";
 
 const STATUS: AgentStatus = {
   version: "0.0.0-test",
@@ -144,12 +146,16 @@ class FakeKernel implements LinkPort, FdbPort {
   getLinkByIndex = (ifindex: number) => this.links.get(ifindex);
   createVxlan = () => -1;
   deleteLink() {}
+  /** Destinations whose writes the kernel refuses. */
+  refuse = new Set<string>();
   listFlood = (ifindex: number) => [...(this.fdb.get(ifindex) ?? [])];
   appendFlood(ifindex: number, dst: string) {
+    if (this.refuse.has(dst)) throw new Error(`refused append ${dst}`);
     if (!this.fdb.has(ifindex)) this.fdb.set(ifindex, new Set());
     this.fdb.get(ifindex)!.add(dst);
   }
   delFlood(ifindex: number, dst: string) {
+    if (this.refuse.has(dst)) throw new Error(`refused del ${dst}`);
     this.fdb.get(ifindex)?.delete(dst);
   }
   close() {}
@@ -161,7 +167,10 @@ class FakeBgp implements BgpPort {
     this.watch = handlers;
     return { cancel: () => {} };
   }
-  addPath = () => Promise.resolve(new Uint8Array(16));
+  /** What AddPath fails with, while set. */
+  addPathError: Error | undefined;
+  addPath = () =>
+    this.addPathError ? Promise.reject(this.addPathError) : Promise.resolve(new Uint8Array(16));
   deletePath = () => Promise.resolve();
   close() {}
 }
@@ -195,11 +204,15 @@ function agentEndpoint() {
   const kernel = new FakeKernel();
   const bgp = new FakeBgp();
   const metrics = createMetrics();
+  let events: EventHandlers | undefined;
   const agent = new Agent(structuredClone(CONFIG), {
     links: kernel,
     fdb: kernel,
     bgp,
-    openEvents: () => ({ start() {}, close() {} }),
+    openEvents: (handlers) => {
+      events = handlers;
+      return { start() {}, close() {} };
+    },
     observers: {
       eventToKernel: (s) => metrics.eventToKernel.observe(s),
       reconcile: (s) => metrics.reconcile.observe(s),
@@ -217,7 +230,7 @@ function agentEndpoint() {
     assert.equal(response.status, 200);
     return parseExposition(await response.text());
   };
-  return { agent, kernel, bgp, source, scrape };
+  return { agent, kernel, bgp, source, scrape, events: () => events! };
 }
 
 Deno.test("the agent's /metrics parses and follows conventions before the first table", async () => {
@@ -227,13 +240,18 @@ Deno.test("the agent's /metrics parses and follows conventions before the first 
   for (
     const name of [
       "evpn_agent_vnis_online",
+      "evpn_agent_build_info",
       "evpn_agent_flood_entries",
+      "evpn_agent_flood_entries_missing",
+      "evpn_agent_flood_entries_extra",
       "evpn_agent_fdb_operations_total",
+      "evpn_agent_resyncs_total",
+      "evpn_agent_gobgp_api_errors_total",
+      "evpn_agent_netlink_overruns_total",
       "evpn_agent_route_events_total",
       "evpn_agent_routes_skipped_total",
       "evpn_agent_bgp_stream_up",
       "evpn_agent_bgp_stream_losses_total",
-      "evpn_agent_bgp_reconnects_total",
       "evpn_agent_membership_advertised",
       "evpn_agent_last_sync_timestamp_seconds",
       "evpn_agent_reconcile_duration_seconds",
@@ -250,6 +268,7 @@ Deno.test("the agent's /metrics parses and follows conventions before the first 
   }
   assert.equal(families.get("evpn_agent_reconcile_duration_seconds")!.type, "histogram");
   assert.equal(sampleValue(families, "evpn_agent_vnis_online"), 2);
+  assert.equal(sampleValue(families, "evpn_agent_build_info", { version: VERSION }), 1);
   assert.equal(sampleValue(families, "evpn_agent_ready"), 0);
   assert.equal(sampleValue(families, "evpn_agent_bgp_stream_up"), 0, "up only once a table came");
   assert.equal(
@@ -258,6 +277,16 @@ Deno.test("the agent's /metrics parses and follows conventions before the first 
     "no sync yet",
   );
   assert.ok(sampleValue(families, "process_resident_memory_bytes")! > 1_000_000);
+  // Enumerated label values are snake_case; names and numbers (vni, device, le, version) are data.
+  const data = new Set(["vni", "device", "le", "version"]);
+  const notSnake = [...families.values()].flatMap((f) => f.samples).flatMap((s) =>
+    Object.entries(s.labels).filter(([k, v]) => !data.has(k) && !/^[a-z][a-z0-9_]*$/.test(v))
+      .map(([k, v]) => `${s.name}{${k}="${v}"}`)
+  );
+  assert.deepEqual(notSnake, [], "label values not in snake_case");
+  const cpu = sampleValue(families, "process_cpu_seconds_total")!;
+  const { user, system } = process.cpuUsage();
+  assert.ok(cpu > 0 && cpu <= (user + system) / 1e6, `CPU ${cpu} s from cpuUsage()`);
   await agent.stop();
 });
 
@@ -287,8 +316,8 @@ Deno.test("the agent's /metrics, /readyz and /status agree after a table and an 
   assert.equal(v("evpn_agent_fdb_operations_total", { op: "del", result: "ok" }), 1);
   assert.equal(v("evpn_agent_route_events_total", { kind: "add" }), 3);
   assert.equal(v("evpn_agent_route_events_total", { kind: "withdraw" }), 1);
-  assert.equal(v("evpn_agent_routes_skipped_total", { reason: "own-address" }), 1);
-  assert.equal(v("evpn_agent_routes_skipped_total", { reason: "unknown-vni" }), 1);
+  assert.equal(v("evpn_agent_routes_skipped_total", { reason: "own_address" }), 1);
+  assert.equal(v("evpn_agent_routes_skipped_total", { reason: "unknown_vni" }), 1);
   assert.equal(v("evpn_agent_membership_advertised"), 1);
   assert.ok(v("evpn_agent_reconcile_duration_seconds_count")! >= 2);
   assert.equal(v("evpn_agent_event_to_kernel_seconds_count"), 1, "the withdrawal's delete");
@@ -312,6 +341,83 @@ Deno.test("the agent's /metrics, /readyz and /status agree after a table and an 
   const after = await scrape();
   assert.equal(sampleValue(after, "evpn_agent_bgp_stream_up"), 0);
   assert.equal(sampleValue(after, "evpn_agent_bgp_stream_losses_total"), 1);
+  await agent.stop();
+});
+
+Deno.test("the agent's /metrics counts missing and extra entries even when the totals agree", async () => {
+  const { agent, kernel, bgp, source, scrape } = agentEndpoint();
+  agent.start();
+  bgp.watch!.onTable([route("192.0.2.13", [C(10010)])]);
+  await until(() => handle(get("/readyz"), source).status === 200, "ready after the table");
+  // A foreign entry appears and a new VTEP arrives; the kernel refuses both writes.
+  kernel.refuse = new Set(["192.0.2.12", "192.0.2.99"]);
+  kernel.fdb.get(7)!.add("192.0.2.99");
+  agent.resync();
+  bgp.watch!.onTable([route("192.0.2.12", [C(10010)])]);
+  await until(() => agent.stats.fdbErrors.append > 0 && agent.stats.fdbErrors.del > 0, "refused");
+
+  const families = await scrape();
+  const v = (name: string, labels: Record<string, string>) => sampleValue(families, name, labels);
+  const vni = { vni: "10010", device: "vxlan10010" };
+  assert.equal(v("evpn_agent_flood_entries", { ...vni, state: "desired" }), 2);
+  assert.equal(v("evpn_agent_flood_entries", { ...vni, state: "programmed" }), 2);
+  assert.equal(v("evpn_agent_flood_entries_missing", vni), 1, "192.0.2.12");
+  assert.equal(v("evpn_agent_flood_entries_extra", vni), 1, "192.0.2.99");
+  assert.equal(v("evpn_agent_flood_entries_missing", { vni: "10011" }), 0);
+  assert.equal(v("evpn_agent_flood_entries_extra", { vni: "10011" }), 0);
+  await agent.stop();
+});
+
+Deno.test("the agent's /metrics counts resyncs by trigger and netlink overruns", async () => {
+  const { agent, scrape, events } = agentEndpoint();
+  agent.start();
+  const before = await scrape();
+  for (const trigger of ["interval", "netlink_overrun", "netlink_error"]) {
+    assert.equal(sampleValue(before, "evpn_agent_resyncs_total", { trigger }), 0, trigger);
+  }
+  assert.equal(
+    sampleValue(before, "evpn_agent_netlink_overruns_total"),
+    0,
+    "start-up is no resync",
+  );
+  agent.resync();
+  events().onOverrun();
+  events().onOverrun();
+  events().onError(new Error("socket closed"));
+  const after = await scrape();
+  const v = (trigger: string) => sampleValue(after, "evpn_agent_resyncs_total", { trigger });
+  assert.deepEqual([v("interval"), v("netlink_overrun"), v("netlink_error")], [1, 2, 1]);
+  assert.equal(sampleValue(after, "evpn_agent_netlink_overruns_total"), 2);
+  await agent.stop();
+});
+
+/** What grpc-js rejects with: an Error with a numeric status `code`. */
+function grpcError(code: number, message: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+Deno.test("the agent's /metrics counts gobgpd API errors by RPC, gRPC errors only", async () => {
+  const { agent, bgp, source, scrape } = agentEndpoint();
+  const errors = async (rpc: string) =>
+    sampleValue(await scrape(), "evpn_agent_gobgp_api_errors_total", { rpc });
+  bgp.addPathError = grpcError(14, "14 UNAVAILABLE: No connection established");
+  agent.start();
+  assert.deepEqual(
+    [await errors("add_path"), await errors("delete_path"), await errors("watch_event")],
+    [0, 0, 0],
+  );
+  bgp.watch!.onTable([route("192.0.2.13", [C(10010)])]);
+  await until(() => agent.stats.gobgpErrors.add_path > 0, "AddPath failed");
+  bgp.addPathError = undefined;
+  await until(() => handle(get("/readyz"), source).status === 200, "ready");
+  const addPathErrors = await errors("add_path");
+  assert.ok(addPathErrors! >= 1, `add_path ${addPathErrors}`);
+  bgp.watch!.onEnd(new Error("gobgpd closed the WatchEvent stream")); // no gRPC status
+  assert.equal(await errors("watch_event"), 0);
+  await until(() => agent.watchState === "connecting", "re-subscribed");
+  bgp.watch!.onEnd(grpcError(14, "14 UNAVAILABLE: Connection dropped"));
+  assert.equal(await errors("watch_event"), 1);
+  assert.equal(await errors("delete_path"), 0);
   await agent.stop();
 });
 

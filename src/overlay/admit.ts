@@ -20,7 +20,7 @@ export interface Skip {
 export function admitVtep(address: string, prefix: string): { vtep: IpAddress } | Skip {
   const parsed = parseVtep(address);
   if ("vtep" in parsed) return parsed;
-  return { reason: "not-a-vtep", detail: `prefix ${prefix}: ${parsed.problem}` };
+  return { reason: "not_a_vtep", detail: `prefix ${prefix}: ${parsed.problem}` };
 }
 
 /** What to do with a decoded route. */
@@ -34,7 +34,7 @@ export interface Admission {
 /**
  * The node-specific rules: a route for `own` (this node's VTEP) is dropped;
  * an announcement none of whose communities maps to a known VNI is counted
- * as `unknown-vni` but still stored (in discovery mode its VNI may appear
+ * as `unknown_vni` but still stored (in discovery mode its VNI may appear
  * later). Withdrawals are always stored.
  */
 export function admitRoute(
@@ -45,7 +45,7 @@ export function admitRoute(
   if (route.vtep === own) {
     return {
       skip: {
-        reason: "own-address",
+        reason: "own_address",
         detail: `prefix ${hostPrefix(route.vtep)} is this node's own VTEP`,
       },
       store: false,
@@ -55,7 +55,7 @@ export function admitRoute(
   const communities = route.communities.map(formatCommunity).join(" ") || "none";
   return {
     skip: {
-      reason: "unknown-vni",
+      reason: "unknown_vni",
       detail: `prefix ${
         hostPrefix(route.vtep)
       } carries no community of a known VNI (${communities})`,

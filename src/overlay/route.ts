@@ -20,18 +20,18 @@ export interface Route {
 export type SkipReason =
   | "family" // not IPv4 unicast
   | "malformed" // payload that does not decode
-  | "not-host-route" // prefix length is not 32
-  | "not-a-vtep" // 0.0.0.0, broadcast, loopback, multicast, link-local, ...
-  | "own-address" // the node's own VTEP address
-  | "unknown-vni"; // no community maps to a VNI this node knows
+  | "not_host_route" // prefix length is not 32
+  | "not_a_vtep" // 0.0.0.0, broadcast, loopback, multicast, link-local, ...
+  | "own_address" // the node's own VTEP address
+  | "unknown_vni"; // no community maps to a VNI this node knows
 
 export const SKIP_REASONS: readonly SkipReason[] = [
   "family",
   "malformed",
-  "not-host-route",
-  "not-a-vtep",
-  "own-address",
-  "unknown-vni",
+  "not_host_route",
+  "not_a_vtep",
+  "own_address",
+  "unknown_vni",
 ];
 
 /** Outcome of decoding one path. */

@@ -8,7 +8,25 @@
  */
 import type { SkipReason } from "../overlay/route.ts";
 
-/** Counters for operators (and, later, /metrics). */
+/**
+ * What started a full resync (links and every device's flood entries read
+ * again): the periodic `resyncInterval`, lost kernel notifications (socket
+ * overrun), or a failed notification socket. Metric label values.
+ */
+export type ResyncTrigger = "interval" | "netlink_overrun" | "netlink_error";
+
+export const RESYNC_TRIGGERS: readonly ResyncTrigger[] = [
+  "interval",
+  "netlink_overrun",
+  "netlink_error",
+];
+
+/** The gobgpd API calls the agent makes, as metric label values. */
+export type GobgpRpc = "add_path" | "delete_path" | "watch_event";
+
+export const GOBGP_RPCS: readonly GobgpRpc[] = ["add_path", "delete_path", "watch_event"];
+
+/** Counters for `/metrics`. */
 export interface AgentStats {
   routeEvents: { add: number; withdraw: number };
   skipped: Record<SkipReason, number>;
@@ -16,6 +34,16 @@ export interface AgentStats {
   fdbErrors: { append: number; del: number };
   membershipUpdates: number;
   streamDowns: number;
+  /** Full resyncs, by what started them. */
+  resyncs: Record<ResyncTrigger, number>;
+  /**
+   * gobgpd API calls that failed with a gRPC error, by RPC. For WatchEvent: a
+   * stream that ended with one (a subset of `streamDowns`, which also counts
+   * a server close and no initial table in time).
+   */
+  gobgpErrors: Record<GobgpRpc, number>;
+  /** Times the kernel reported lost notifications (netlink socket overrun, ENOBUFS). */
+  netlinkOverruns: number;
 }
 
 /** Per-VNI state for `/status` and `evpn-agent status`. */
@@ -64,7 +92,6 @@ export interface MetricsSource {
   /** Number of VNIs whose device exists. */
   readonly vnisOnline: number;
   readonly watchState: string;
-  readonly reconnects: number;
   /** The communities gobgpd holds for this node, if known. */
   readonly advertised: readonly number[] | undefined;
   readonly lastSync: Date | undefined;
