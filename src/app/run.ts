@@ -10,7 +10,7 @@ import type { ResolvedConfig } from "../config/types.ts";
 import { GobgpClient } from "../bgp/client.ts";
 import { Netlink, NetlinkEvents } from "../netlink/mod.ts";
 import { bindAgentMetrics, createMetrics } from "../http/agent_metrics.ts";
-import { type EndpointSource, serveEndpoint } from "../http/server.ts";
+import { agentEndpointSource, serveEndpoint } from "../http/server.ts";
 import { logger, setupLogging } from "../log.ts";
 import { hasNetAdmin } from "../privileges.ts";
 import { VERSION } from "../version.ts";
@@ -64,12 +64,7 @@ export async function run(config: ResolvedConfig, options: RunOptions = {}): Pro
   const agent = new Agent(config, dryRun ? dryRunEdges(edges) : edges);
   bindAgentMetrics(metrics.registry, agent);
 
-  const source: EndpointSource = {
-    metrics: () => metrics.registry.render(),
-    health: () => agent.health(),
-    ready: () => agent.ready,
-    status: () => agent.status(),
-  };
+  const source = agentEndpointSource(metrics.registry, agent);
   let http: { server: Http1Server; stop: AbortController } | undefined;
   /** Serves on `listen` ("" = off): the new listener first, then the old one closes. */
   const listen = async (address: ResolvedConfig["http"]["listen"]) => {

@@ -19,6 +19,19 @@ export interface EndpointSource {
   status(): AgentStatus;
 }
 
+/** What the endpoint serves for an agent and its metrics registry (run.ts and the tests wire it so). */
+export function agentEndpointSource(
+  registry: { render(): string },
+  agent: { health(): Health; readonly ready: boolean; status(): AgentStatus },
+): EndpointSource {
+  return {
+    metrics: () => registry.render(),
+    health: () => agent.health(),
+    ready: () => agent.ready,
+    status: () => agent.status(),
+  };
+}
+
 /** Where and how to serve; the connection limits default as in {@linkcode Http1Limits}. */
 export interface EndpointOptions extends Http1Limits {
   /** `host:port`; IPv6 hosts in brackets. */

@@ -11,7 +11,7 @@ import { makeCommunity } from "../net/community.ts";
 import type { LinkInfo } from "../netlink/types.ts";
 import { parseExposition, sampleValue } from "../../tests/_ops_prom.ts";
 import { bindAgentMetrics, createMetrics } from "./agent_metrics.ts";
-import { type EndpointSource, handle, serveEndpoint } from "./server.ts";
+import { agentEndpointSource, type EndpointSource, handle, serveEndpoint } from "./server.ts";
 import type { HostPort } from "../net/host_port.ts";
 import { VERSION } from "../version.ts";
 
@@ -219,12 +219,7 @@ function agentEndpoint() {
     },
   });
   bindAgentMetrics(metrics.registry, agent);
-  const source: EndpointSource = {
-    metrics: () => metrics.registry.render(),
-    health: () => agent.health(),
-    ready: () => agent.ready,
-    status: () => agent.status(),
-  };
+  const source = agentEndpointSource(metrics.registry, agent);
   const scrape = async () => {
     const response = handle(get("/metrics"), source);
     assert.equal(response.status, 200);
