@@ -64,6 +64,10 @@ if [ "${1:-}" = "--for-tests" ]; then
   command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
   command -v yamllint >/dev/null 2>&1 || missing+=(yamllint)
   command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+  # EVPN interop tests run FRR's zebra and bgpd in namespaces; TLS tests make
+  # their certificates with openssl.
+  [ -x /usr/lib/frr/bgpd ] && command -v vtysh >/dev/null 2>&1 || missing+=(frr)
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   [ -f /usr/share/gocode/src/github.com/osrg/gobgp/api/gobgp.proto ] ||
     missing+=(golang-github-osrg-gobgp-dev)
 fi
