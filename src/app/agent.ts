@@ -226,6 +226,7 @@ export class Agent implements MetricsSource {
       ready: this.ready,
       node: {
         localAddress: cfg.node.localAddress,
+        addressFamily: cfg.node.addressFamily,
         mode: cfg.vnis.length > 0 ? "static" : "discover",
       },
       bgp: {
@@ -246,6 +247,7 @@ export class Agent implements MetricsSource {
           this.#desired.desired(vni.id),
           programmed(vni),
           this.#fdbObservers.lastError(vni.id),
+          this.#desired.mismatched(vni.id),
         )
       ),
     };

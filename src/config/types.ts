@@ -35,6 +35,10 @@ export interface VniConfig {
   underlayInterface: string | undefined;
 }
 
+/** Underlay address families accepted in `node.addressFamily`. */
+export const ADDRESS_FAMILIES = ["ipv4", "ipv6"] as const;
+export type AddressFamily = typeof ADDRESS_FAMILIES[number];
+
 /** Log line formats accepted in `logFormat`. */
 export const LOG_FORMATS = ["text", "json"] as const;
 export type LogFormat = typeof LOG_FORMATS[number];
@@ -68,8 +72,13 @@ export interface ResolvedConfig {
   node: {
     /** @default "eth0" */
     localInterface: string;
-    /** The node's VTEP address: `localAddress` if set, else the first IPv4 of `localInterface`. */
+    /**
+     * The node's VTEP address: `localAddress` if set, else the first address
+     * of `addressFamily` on `localInterface` (IPv6: the first global one).
+     */
     localAddress: IpAddress;
+    /** The family of `localAddress`. @default "ipv4" */
+    addressFamily: AddressFamily;
     /** @default 4789 */
     vxlanPort: number;
     /** @default false */

@@ -37,12 +37,15 @@ const EMPTY: ReadonlySet<string> = new Set();
 export class DesiredState {
   readonly vnis: VniRegistry;
   readonly routes: RouteTable;
+  /** VTEPs of the other address family (never desired: see `admitRoute`). */
+  readonly otherFamily: RouteTable;
   #opts: DesiredStateOptions;
 
   constructor(options: DesiredStateOptions) {
     this.#opts = options;
     this.vnis = new VniRegistry(options.mode, options.localAddress);
     this.routes = new RouteTable((c) => this.vnis.keeps(c));
+    this.otherFamily = new RouteTable((c) => this.vnis.keeps(c));
   }
 
   /** The remote VTEPs that `vni`'s flood list should hold (live view; do not mutate). */
@@ -51,9 +54,19 @@ export class DesiredState {
     return entry ? this.routes.vteps(entry.community) : EMPTY;
   }
 
+  /**
+   * The remote VTEPs of the other address family that carry `vni`'s
+   * community: members this node cannot reach (live view; do not mutate).
+   */
+  mismatched(vni: number): ReadonlySet<string> {
+    const entry = this.vnis.byId(vni);
+    return entry ? this.otherFamily.vteps(entry.community) : EMPTY;
+  }
+
   /** The complete table of a new stream replaces everything (the caller re-checks every VNI). */
   replace(decoded: readonly Decoded[]): void {
     this.routes.clear();
+    this.otherFamily.clear();
     for (const item of decoded) this.#ingest(item, false);
   }
 
@@ -76,6 +89,9 @@ export class DesiredState {
     );
     if (!admission.store) {
       if (admission.skip) observer?.skipped?.(admission.skip.reason, admission.skip.detail);
+      if (!admission.otherFamily) return;
+      if (route.withdraw) this.otherFamily.delete(route.vtep);
+      else this.otherFamily.set(route.vtep, route.communities);
       return;
     }
     observer?.route?.(route.withdraw ? "withdraw" : "add");

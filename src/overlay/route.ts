@@ -18,12 +18,13 @@ export interface Route {
 
 /** Why a path was skipped. Used as a metric label, so keep the values stable. */
 export type SkipReason =
-  | "family" // not IPv4 unicast
+  | "family" // neither IPv4 nor IPv6 unicast
   | "malformed" // payload that does not decode
-  | "not_host_route" // prefix length is not 32
-  | "not_a_vtep" // 0.0.0.0, broadcast, loopback, multicast, link-local, ...
+  | "not_host_route" // prefix length is not 32 (IPv4) or 128 (IPv6)
+  | "not_a_vtep" // 0.0.0.0, broadcast, loopback, multicast, link-local, IPv4-mapped, ...
   | "own_address" // the node's own VTEP address
-  | "unknown_vni"; // no community maps to a VNI this node knows
+  | "unknown_vni" // no community maps to a VNI this node knows
+  | "family_mismatch"; // a VTEP of the other address family than this node's, for a known VNI
 
 export const SKIP_REASONS: readonly SkipReason[] = [
   "family",
@@ -32,6 +33,7 @@ export const SKIP_REASONS: readonly SkipReason[] = [
   "not_a_vtep",
   "own_address",
   "unknown_vni",
+  "family_mismatch",
 ];
 
 /** Outcome of decoding one path. */

@@ -61,6 +61,11 @@ export interface VniStatus {
   missing: string[];
   /** Programmed but not desired. */
   extra: string[];
+  /**
+   * Remote VTEPs of the other address family carrying this VNI's community:
+   * never programmed (skip reason `family_mismatch`).
+   */
+  familyMismatch: string[];
   lastError: { message: string; at: string } | null;
 }
 
@@ -68,7 +73,7 @@ export interface AgentStatus {
   version: string;
   dryRun: boolean;
   ready: boolean;
-  node: { localAddress: string; mode: "static" | "discover" };
+  node: { localAddress: string; addressFamily: "ipv4" | "ipv6"; mode: "static" | "discover" };
   bgp: {
     address: string;
     stream: string;
