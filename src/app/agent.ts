@@ -26,7 +26,7 @@ import {
   FdbObservers,
   logStart,
   newStats,
-  noteSkip,
+  skipNotes,
 } from "./observers.ts";
 import type { AgentDeps, EventsPort } from "./ports.ts";
 
@@ -60,7 +60,7 @@ export class Agent implements MetricsSource {
       localAddress: config.node.localAddress,
       onDirty: (vni) => this.#reconciler.markDirty(vni),
       observer: {
-        skipped: (reason, detail) => noteSkip(stats, reason, detail),
+        skipped: skipNotes(stats),
         route: (kind) => stats.routeEvents[kind]++,
         changed: (vtep) => this.#fdbObservers.arrived(vtep),
       },

@@ -7,6 +7,7 @@
  * @module
  */
 import { TableCompleteness } from "../bgp/completeness.ts";
+import { missingFamilyWarning } from "../bgp/families.ts";
 import { MembershipAdvertiser } from "../bgp/membership.ts";
 import { Watcher } from "../bgp/watcher.ts";
 import type { ResolvedConfig } from "../config/types.ts";
@@ -73,6 +74,7 @@ export class BgpSide {
   #completeness: TableCompleteness;
   #membershipTimer: Cancel | undefined;
   #stopped = false;
+  #familiesChecked = false;
 
   constructor(options: BgpSideOptions) {
     this.#opts = options;
@@ -224,5 +226,22 @@ export class BgpSide {
     }
     // Nothing to write (no device online): the view is in sync already.
     if (reconciler.idle) this.#opts.onInSync();
+    this.#checkFamilies();
+  }
+
+  /** Once, after the first table: warns when no neighbour of gobgpd has our family. */
+  #checkFamilies(): void {
+    const { bgp, config } = this.#opts;
+    if (this.#familiesChecked || !bgp.listPeers) return;
+    this.#familiesChecked = true;
+    const family = { afi: config.node.addressFamily === "ipv6" ? 2 : 1, safi: 1 };
+    bgp.listPeers().then((peers) => {
+      const warning = this.#stopped ? undefined : missingFamilyWarning(peers, family);
+      if (warning !== undefined) log.bgp.warning(warning);
+    }, (error: unknown) => {
+      log.bgp.debug("Cannot list gobgpd's neighbours to check their families: {error}", {
+        error: error instanceof Error ? error.message : String(error),
+      });
+    });
   }
 }

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import type { PeerFamilies } from "../bgp/families.ts";
 import type { MembershipPort } from "../bgp/membership.ts";
 import type { WatchSource } from "../bgp/watcher.ts";
 import type { Vni } from "../overlay/vnis.ts";
@@ -51,6 +52,8 @@ export type OpenEvents = (handlers: EventHandlers) => EventsPort;
 
 /** gobgpd; `GobgpClient` implements it. */
 export interface BgpPort extends WatchSource, MembershipPort {
+  /** gobgpd's neighbours and their configured families (for a start-up check; optional). */
+  listPeers?(): Promise<PeerFamilies[]>;
   close(): void;
 }
 

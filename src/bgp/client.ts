@@ -7,6 +7,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { packageDefinition } from "./proto.ts";
 import type { PathMessage } from "./path_codec.ts";
+import type { PeerFamilies } from "./families.ts";
 
 /** `apipb.TableType.GLOBAL`. */
 const TABLE_GLOBAL = 0;
@@ -58,10 +59,22 @@ type Unary<Req, Res> = (
   callback: (error: grpc.ServiceError | null, response: Res) => void,
 ) => grpc.ClientUnaryCall;
 
+/** One `ListPeerResponse`, as far as the agent reads it. */
+interface ListPeerResponse {
+  peer?: {
+    state?: { neighborAddress?: string } | null;
+    afiSafis?: { config?: { family?: { afi?: number; safi?: number }; enabled?: boolean } }[];
+  } | null;
+}
+
 interface GobgpApiStub extends grpc.Client {
   GetBgp: Unary<Record<string, never>, { global?: { asn: number; routerId: string } }>;
   AddPath: Unary<{ tableType: number; path: PathMessage }, { uuid: Uint8Array }>;
   DeletePath: Unary<{ tableType: number; path: PathMessage }, Record<string, never>>;
+  ListPeer(
+    request: unknown,
+    options?: grpc.CallOptions,
+  ): grpc.ClientReadableStream<ListPeerResponse>;
   WatchEvent(request: unknown, options?: grpc.CallOptions): grpc.ClientReadableStream<{
     table?: { paths?: PathMessage[] } | null;
     peer?: {
@@ -123,6 +136,26 @@ export class GobgpClient implements Disposable {
   async deletePath(path: PathMessage): Promise<void> {
     if (!path.nlri) throw new TypeError("Refusing DeletePath without an NLRI");
     await this.#unary(this.#stub.DeletePath, { tableType: TABLE_GLOBAL, path });
+  }
+
+  /** `ListPeer`: every neighbour with the address families configured on it. */
+  listPeers(): Promise<PeerFamilies[]> {
+    return new Promise((resolve, reject) => {
+      const peers: PeerFamilies[] = [];
+      const call = this.#stub.ListPeer({}, this.#deadline());
+      call.on("data", (response: ListPeerResponse) => {
+        const peer = response.peer;
+        if (!peer) return;
+        peers.push({
+          address: peer.state?.neighborAddress ?? "",
+          families: (peer.afiSafis ?? [])
+            .filter((a) => a.config?.enabled !== false)
+            .map((a) => ({ afi: a.config?.family?.afi ?? 0, safi: a.config?.family?.safi ?? 0 })),
+        });
+      });
+      call.on("error", reject);
+      call.on("end", () => resolve(peers));
+    });
   }
 
   /** `WatchEvent` for peer states and best paths, with the current peers and table first. */

@@ -238,7 +238,7 @@ Deno.test("renderStatus() lists the members of the other address family a VNI ca
   assert.match(text, /00:00:00:00:00:00 dst 2001:db8::12 +ok/);
   assert.match(
     text,
-    /VNI 10010: members not reachable from this VTEP \(IPv4, family_mismatch;.*\n  192\.0\.2\.13\n/,
+    /VNI 10010: members not reachable from this VTEP \(IPv4, family_mismatch;.*\n {2}192\.0\.2\.13\n/,
   );
   assert.doesNotMatch(renderStatus(status([IN_SYNC])), /family_mismatch/);
 });
