@@ -22,8 +22,6 @@ import {
   printFailureLogs,
   routerIdOf,
   run,
-  StopWaiting,
-  tail,
   Topology,
   waitFor,
 } from "../scripts/lab/topology.ts";
@@ -63,14 +61,7 @@ Deno.test({
       }
     };
     const stopped = new Set<string>();
-    const agentsAlive = async () => {
-      for (const node of topo.nodes.filter((n) => !stopped.has(n.name))) {
-        if (topo.process(node, "agent") === undefined) {
-          const log = topo.file(`${node.name}-agent.log`);
-          throw new StopWaiting(`The agent on ${node.name} has exited:\n${await tail(log, 15)}`);
-        }
-      }
-    };
+    const agentsAlive = () => topo.agentsAlive(stopped);
     const flood = (node: LabNode, want: string[], what = "") =>
       waitFor(
         async () => {

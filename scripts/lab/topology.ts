@@ -42,7 +42,7 @@ import {
   runSync,
   spawnLogged,
 } from "./proc.ts";
-import { waitFor } from "./wait.ts";
+import { StopWaiting, waitFor } from "./wait.ts";
 
 export { argv, exec, run } from "./proc.ts";
 export { delay, StopWaiting, waitFor, WaitTimeoutError } from "./wait.ts";
@@ -570,6 +570,19 @@ export class Topology implements AsyncDisposable {
     });
     this.#processes.push(handle);
     return handle;
+  }
+
+  /**
+   * Throws {@linkcode StopWaiting} (with the tail of its log) when the agent
+   * of a node not named in `stopped` has exited: waiting on would only time out.
+   */
+  async agentsAlive(stopped: ReadonlySet<string> = new Set()): Promise<void> {
+    for (const node of this.nodes.filter((n) => !stopped.has(n.name))) {
+      if (this.process(node, "agent") === undefined) {
+        const log = this.file(`${node.name}-agent.log`);
+        throw new StopWaiting(`The agent on ${node.name} has exited:\n${await tail(log, 15)}`);
+      }
+    }
   }
 
   /** The running process labelled `"<node>/<what>"` (e.g. "spoke1/agent"), if any. */

@@ -322,13 +322,18 @@ const _LocalAddress = _stringParsed<IpAddress | "">(
   },
 );
 
-const _AddressFamily = _stringParsed<AddressFamily>(
-  "an address family string",
-  (text) =>
-    (ADDRESS_FAMILIES as readonly string[]).includes(text)
-      ? { value: text as AddressFamily }
-      : { problem: `${_quote(text)} is not one of ${ADDRESS_FAMILIES.join(", ")}` },
-);
+/** A string that must be one of `choices`. */
+function _oneOf<T extends string>(what: string, choices: readonly T[]) {
+  return _stringParsed<T>(
+    what,
+    (text) =>
+      (choices as readonly string[]).includes(text)
+        ? { value: text as T }
+        : { problem: `${_quote(text)} is not one of ${choices.join(", ")}` },
+  );
+}
+
+const _AddressFamily = _oneOf<AddressFamily>("an address family string", ADDRESS_FAMILIES);
 
 const _VniId = _intIn(1, MAX_VNI, "VNI ");
 
@@ -373,13 +378,7 @@ const _Http = z.strictObject({
   ).nullish(),
 }, { error: _expect("a mapping") });
 
-const _LogFormat = _stringParsed<LogFormat>(
-  "a log format string",
-  (text) =>
-    (LOG_FORMATS as readonly string[]).includes(text)
-      ? { value: text as LogFormat }
-      : { problem: `${_quote(text)} is not one of ${LOG_FORMATS.join(", ")}` },
-);
+const _LogFormat = _oneOf<LogFormat>("a log format string", LOG_FORMATS);
 
 const _Node = z.strictObject({
   localInterface: _IfName.nullish(),
