@@ -99,7 +99,7 @@ export interface TopologyOptions {
   /** Underlay address family of `eth0` and the BGP sessions. @default "ipv4" */
   underlay?: "ipv4" | "ipv6";
   /**
-   * Families of every gobgpd session.
+   * Address families of every gobgpd session (`l2vpn-evpn` for EVPN).
    * @default ["ipv4-unicast"], or ["ipv6-unicast"] with an IPv6 underlay
    */
   families?: AfiSafiName[];
@@ -453,6 +453,23 @@ export class Topology implements AsyncDisposable {
         hub: this.hub.address,
         families: [...this.families],
       });
+  }
+
+  /** Tracks a process started elsewhere (FRR's daemons): `destroy()` stops it by PID. */
+  track(handle: ProcessHandle): void {
+    this.#processes.push(handle);
+  }
+
+  /**
+   * Creates namespace `<prefix><suffix>` with `lo` up, removed by
+   * `destroy()` like the topology's own (a host behind a node's bridge).
+   */
+  async addNamespace(suffix: string): Promise<string> {
+    const ns = `${this.prefix}${suffix}`;
+    await exec(null, ["ip", "netns", "add", ns]);
+    this.#namespaces.push(ns);
+    await exec(ns, ["ip", "link", "set", "lo", "up"]);
+    return ns;
   }
 
   /**

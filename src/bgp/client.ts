@@ -7,7 +7,6 @@
 import * as grpc from "@grpc/grpc-js";
 import { packageDefinition } from "./proto.ts";
 import type { PathMessage } from "./path_codec.ts";
-import type { PeerFamilies } from "./families.ts";
 
 /** `apipb.TableType.GLOBAL`. */
 const TABLE_GLOBAL = 0;
@@ -38,6 +37,13 @@ const PEER_EVENT_TYPES = ["unknown", "init", "end-of-init", "state"] as const;
 /** `apipb.PeerState.SessionState.ESTABLISHED`. */
 const SESSION_ESTABLISHED = 6;
 
+/** One configured BGP neighbour of gobgpd and the address families of its session. */
+export interface PeerInfo {
+  address: string;
+  families: { afi: number; safi: number }[];
+  established: boolean;
+}
+
 /** Handlers of one WatchEvent stream. */
 export interface WatchHandlers {
   /** Peer events: sent before the table, then on every session change. */
@@ -59,11 +65,10 @@ type Unary<Req, Res> = (
   callback: (error: grpc.ServiceError | null, response: Res) => void,
 ) => grpc.ClientUnaryCall;
 
-/** One `ListPeerResponse`, as far as the agent reads it. */
 interface ListPeerResponse {
   peer?: {
-    state?: { neighborAddress?: string } | null;
-    afiSafis?: { config?: { family?: { afi?: number; safi?: number }; enabled?: boolean } }[];
+    state?: { neighborAddress?: string; sessionState?: number } | null;
+    afiSafis?: { config?: { family?: { afi?: number; safi?: number } | null } | null }[];
   } | null;
 }
 
@@ -71,10 +76,9 @@ interface GobgpApiStub extends grpc.Client {
   GetBgp: Unary<Record<string, never>, { global?: { asn: number; routerId: string } }>;
   AddPath: Unary<{ tableType: number; path: PathMessage }, { uuid: Uint8Array }>;
   DeletePath: Unary<{ tableType: number; path: PathMessage }, Record<string, never>>;
-  ListPeer(
-    request: unknown,
-    options?: grpc.CallOptions,
-  ): grpc.ClientReadableStream<ListPeerResponse>;
+  ListPeer(request: unknown, options?: grpc.CallOptions): grpc.ClientReadableStream<
+    ListPeerResponse
+  >;
   WatchEvent(request: unknown, options?: grpc.CallOptions): grpc.ClientReadableStream<{
     table?: { paths?: PathMessage[] } | null;
     peer?: {
@@ -138,19 +142,21 @@ export class GobgpClient implements Disposable {
     await this.#unary(this.#stub.DeletePath, { tableType: TABLE_GLOBAL, path });
   }
 
-  /** `ListPeer`: every neighbour with the address families configured on it. */
-  listPeers(): Promise<PeerFamilies[]> {
+  /** `ListPeer`: gobgpd's neighbours (dynamic ones once they connected) and their families. */
+  listPeers(): Promise<PeerInfo[]> {
     return new Promise((resolve, reject) => {
-      const peers: PeerFamilies[] = [];
+      const peers: PeerInfo[] = [];
       const call = this.#stub.ListPeer({}, this.#deadline());
       call.on("data", (response: ListPeerResponse) => {
         const peer = response.peer;
         if (!peer) return;
         peers.push({
           address: peer.state?.neighborAddress ?? "",
-          families: (peer.afiSafis ?? [])
-            .filter((a) => a.config?.enabled !== false)
-            .map((a) => ({ afi: a.config?.family?.afi ?? 0, safi: a.config?.family?.safi ?? 0 })),
+          families: (peer.afiSafis ?? []).map((a) => ({
+            afi: a.config?.family?.afi ?? 0,
+            safi: a.config?.family?.safi ?? 0,
+          })),
+          established: peer.state?.sessionState === SESSION_ESTABLISHED,
         });
       });
       call.on("error", reject);

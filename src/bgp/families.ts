@@ -7,7 +7,7 @@
  * @module
  */
 
-/** One neighbour as `ListPeer` reports it: its address and configured families. */
+/** One neighbour as `ListPeer` reports it (the client's `PeerInfo` fits): its configured families. */
 export interface PeerFamilies {
   address: string;
   families: { afi: number; safi: number }[];
