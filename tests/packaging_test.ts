@@ -129,12 +129,18 @@ function documentKeyPaths(node: unknown, prefix = "", out: string[] = []): strin
   return out;
 }
 
-/** The example with its commented-out `vnis` block enabled, as its header says to. */
+/** The example with its commented-out `vnis` and `gobgp.tls` blocks enabled, as its header says to. */
 function exampleWithVnis(text: string): string {
   const lines = text.split("\n");
   const start = lines.indexOf("#vnis:");
   assert.ok(start > 0, "config.example.yaml has no commented-out `#vnis:` line");
+  const tls = lines.indexOf("  #tls:");
+  assert.ok(tls > 0, "config.example.yaml has no commented-out `  #tls:` line");
+  let inTls = false;
   return lines.map((line, i) => {
+    if (i === tls) inTls = true;
+    if (inTls && line.startsWith("  #")) return `  ${line.slice(3)}`;
+    inTls = false;
     if (i < start || line === "") return line;
     assert.ok(line.startsWith("#"), `line ${i + 1} after #vnis: is not commented out: ${line}`);
     return line.slice(1);

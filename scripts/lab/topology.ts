@@ -85,6 +85,11 @@ export interface TopologyOptions {
   detached?: boolean;
   /** Progress messages. @default no output */
   log?: (message: string) => void;
+  /**
+   * BGP graceful restart on every session (see `gobgpd_config.ts`), and
+   * every gobgpd started with `-r`. @default off
+   */
+  gracefulRestart?: { restartTime: number };
 }
 
 /** Serialisable description of a running topology (the lab's state file). */
@@ -97,6 +102,8 @@ export interface TopologyState {
   switchNs: string;
   nodes: LabNode[];
   processes: ProcessRecord[];
+  /** Graceful restart, when the topology was created with it. */
+  gracefulRestart?: { restartTime: number };
 }
 
 /** Agent settings written to its YAML config; see the seed README for the keys. */
@@ -218,6 +225,7 @@ export class Topology implements AsyncDisposable {
   readonly switchNs: string;
   /** Hub first, then spokes 1..N. */
   readonly nodes: readonly LabNode[];
+  readonly gracefulRestart: { restartTime: number } | undefined;
   #namespaces: string[] = [];
   #processes: ProcessHandle[] = [];
   #detached: boolean;
@@ -236,6 +244,7 @@ export class Topology implements AsyncDisposable {
     this.repoDir = state.repoDir;
     this.switchNs = state.switchNs;
     this.nodes = state.nodes;
+    this.gracefulRestart = state.gracefulRestart;
     this.#detached = detached;
     this.#log = log;
   }
@@ -296,6 +305,7 @@ export class Topology implements AsyncDisposable {
         repoDir: options.repoDir ?? REPO_DIR,
         switchNs: `${prefix}sw`,
         nodes,
+        ...(options.gracefulRestart ? { gracefulRestart: options.gracefulRestart } : {}),
       },
       options.detached ?? false,
       options.log ?? (() => {}),
@@ -334,6 +344,7 @@ export class Topology implements AsyncDisposable {
       switchNs: this.switchNs,
       nodes: [...this.nodes],
       processes: this.#processes.map((p) => p.toRecord()),
+      ...(this.gracefulRestart ? { gracefulRestart: this.gracefulRestart } : {}),
     };
   }
 
@@ -402,8 +413,10 @@ export class Topology implements AsyncDisposable {
 
   /** The gobgpd TOML this topology uses for `node`. */
   gobgpdConfig(node: LabNode): string {
+    const gr = this.gracefulRestart ? { gracefulRestart: this.gracefulRestart } : {};
     return node.role === "hub"
       ? renderGobgpdConfig({
+        ...gr,
         role: "hub",
         asn: this.asn,
         routerId: node.address,
@@ -412,6 +425,7 @@ export class Topology implements AsyncDisposable {
         clusterId: node.address,
       })
       : renderGobgpdConfig({
+        ...gr,
         role: "spoke",
         asn: this.asn,
         routerId: node.address,
@@ -421,7 +435,9 @@ export class Topology implements AsyncDisposable {
 
   /**
    * Starts gobgpd in `node` (API on {@linkcode GOBGP_API}, log in the work
-   * directory) and waits until its API answers.
+   * directory) and waits until its API answers. With graceful restart,
+   * always with `-r` (as the chart does: a start cannot tell whether it is
+   * a restart, and on a first start peers simply hold nothing stale).
    */
   async startGobgpd(node: LabNode, timeoutMs = 10_000): Promise<ProcessHandle> {
     const config = this.file(`${node.name}-gobgpd.toml`);
@@ -429,7 +445,10 @@ export class Topology implements AsyncDisposable {
     const handle = await this.#spawn(
       node,
       "gobgpd",
-      argv`gobgpd -f ${config} --api-hosts ${GOBGP_API} -p --pprof-disable`,
+      [
+        ...argv`gobgpd -f ${config} --api-hosts ${GOBGP_API} -p --pprof-disable`,
+        ...(this.gracefulRestart ? ["-r"] : []),
+      ],
     );
     await waitFor(
       async () => {

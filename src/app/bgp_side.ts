@@ -11,7 +11,7 @@ import { MembershipAdvertiser } from "../bgp/membership.ts";
 import { Watcher } from "../bgp/watcher.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import { logger } from "../log.ts";
-import { formatCommunity } from "../net/community.ts";
+import { type Community, formatCommunity } from "../net/community.ts";
 import type { DesiredState } from "../overlay/desired.ts";
 import type { Decoded } from "../overlay/route.ts";
 import type { Reconciler } from "../reconcile/reconciler.ts";
@@ -20,9 +20,21 @@ import type { BgpPort } from "./ports.ts";
 
 const log = { bgp: logger("bgp"), membership: logger("membership") };
 
+/**
+ * How long a withdrawal waits before its flood entry is removed. A gobgpd
+ * that is stopped (SIGTERM: a restart) first withdraws every route it
+ * learned from its peers, then closes its sessions and its API a few
+ * milliseconds later; a route reflector being stopped withdraws one
+ * client's routes from the clients it has not closed yet. Waiting this long
+ * lets the session loss or the lost stream that follows turn those
+ * withdrawals into a hold (see `onReopen`, `onDown`) instead of removals.
+ * Measured here: 5-15 ms between the last withdrawal and the loss.
+ */
+export const WITHDRAW_GRACE_MS = 500;
+
 /** Effects on gobgpd that happened; a dry run observes none (nothing was sent). */
 export interface MembershipEffects {
-  applied(communities: readonly number[]): void;
+  applied(communities: readonly Community[]): void;
   withdrawnAtStop(ok: boolean): void;
 }
 
@@ -87,11 +99,28 @@ export class BgpSide {
           sweep: held ? ": removing entries it lacks" : "",
         });
       },
+      // A session went down (a peer or gobgpd itself restarting): what it
+      // withdraws now may come back; keep the entries meanwhile.
+      onReopen: (address, change) => {
+        reconciler.holdDeletes(config.gobgp.restartHoldMs, "all");
+        if (change === "up") return;
+        log.bgp.info(
+          "BGP session with {address} went down: flood entries whose routes it withdraws are kept " +
+            "until the sessions are back and the routes return (at most {hold} s after the last " +
+            "session came back)",
+          { address, hold: config.gobgp.restartHoldMs / 1000 },
+        );
+      },
+      held: () => reconciler.heldCount,
     });
     this.watcher = new Watcher(bgp, {
       onSnapshot: (decoded) => this.#onSnapshot(decoded),
       onUpdate: (decoded) => {
         this.#completeness.activity();
+        const hold = config.gobgp.restartHoldMs > 0 ? WITHDRAW_GRACE_MS : 0;
+        if (
+          hold > reconciler.holdRemainingMs && decoded.some((d) => d.ok && d.route.withdraw)
+        ) reconciler.holdDeletes(hold, "all");
         options.desired.apply(decoded);
       },
       onPeer: (event) => {
@@ -102,6 +131,11 @@ export class BgpSide {
       onDown: (error, retryInMs) => {
         this.#rereading = false;
         this.#completeness.reset();
+        // Nothing changes until the next table; what was withdrawn just
+        // before the loss (a stopping gobgpd) stays until that table says.
+        if (reconciler.holdRemainingMs > 0) {
+          reconciler.holdDeletes(config.gobgp.restartHoldMs, "all");
+        }
         options.onDown();
         log.bgp.warning(
           "WatchEvent stream to gobgpd at {address} lost: {error}; retrying in {retryInMs} ms; " +

@@ -12,6 +12,7 @@
  * @module
  */
 import { backoffDelay } from "../backoff.ts";
+import { type Community, sortedCommunities } from "../net/community.ts";
 import type { IpAddress } from "../net/ip.ts";
 import { encodeMembershipKey, encodeMembershipPath, type PathMessage } from "./path_codec.ts";
 
@@ -22,7 +23,7 @@ export interface MembershipPort {
 
 export interface MembershipOptions {
   /** Called after gobgpd accepted a change; `communities` empty = withdrawn. */
-  onApplied?: (communities: readonly number[]) => void;
+  onApplied?: (communities: readonly Community[]) => void;
   /** Called when a call failed; it is retried after `retryInMs`. */
   onError?: (error: unknown, retryInMs: number) => void;
   /** @default 200 */
@@ -33,7 +34,7 @@ export interface MembershipOptions {
 
 const UNKNOWN = "?";
 
-function keyOf(communities: readonly number[]): string {
+function keyOf(communities: readonly Community[]): string {
   return communities.join(",");
 }
 
@@ -41,9 +42,9 @@ export class MembershipAdvertiser {
   #port: MembershipPort;
   #address: IpAddress;
   #opts: MembershipOptions;
-  #desired: number[] = [];
+  #desired: Community[] = [];
   #applied = UNKNOWN;
-  #appliedList: readonly number[] | undefined;
+  #appliedList: readonly Community[] | undefined;
   #running: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #stopped = false;
@@ -56,7 +57,7 @@ export class MembershipAdvertiser {
   }
 
   /** The communities gobgpd holds for us, if known. */
-  get advertised(): readonly number[] | undefined {
+  get advertised(): readonly Community[] | undefined {
     return this.#appliedList;
   }
 
@@ -66,8 +67,8 @@ export class MembershipAdvertiser {
   }
 
   /** Sets the whole desired set of communities; empty means "withdraw". */
-  set(communities: readonly number[]): void {
-    this.#desired = [...new Set(communities)].sort((a, b) => a - b);
+  set(communities: readonly Community[]): void {
+    this.#desired = sortedCommunities(communities);
     this.#wanted = true;
     this.#kick();
   }

@@ -9,6 +9,13 @@
  * @module
  */
 import type { Decoded } from "../overlay/route.ts";
+import {
+  type Community,
+  isLargeCommunity,
+  largeCommunityParts,
+  makeLargeCommunity,
+  sortedCommunities,
+} from "../net/community.ts";
 import { hostPrefixLength, type IpAddress, ipFamily } from "../net/ip.ts";
 import { admitVtep } from "../overlay/admit.ts";
 import { apipbType } from "./proto.ts";
@@ -25,6 +32,8 @@ export interface PathMessage {
   pattrs?: AnyMessage[];
   isWithdraw?: boolean;
   best?: boolean;
+  /** Kept by gobgpd while its peer restarts under graceful restart. */
+  stale?: boolean;
   family?: { afi?: number; safi?: number } | null;
   neighborIp?: string;
   sourceId?: string;
@@ -87,23 +96,37 @@ export function decodePath(path: PathMessage): Decoded {
   }
   const vtep = admitVtep(prefix.prefix, text);
   if (!("vtep" in vtep)) return { ok: false, ...vtep };
-  const communities: number[] = [];
+  const communities: Community[] = [];
   for (const attr of path.pattrs ?? []) {
-    if (typeName(attr) !== "CommunitiesAttribute") continue;
+    const name = typeName(attr);
+    if (name !== "CommunitiesAttribute" && name !== "LargeCommunitiesAttribute") continue;
     try {
-      const decoded = unpackAny<{ communities: number[] }>("CommunitiesAttribute", attr);
-      for (const community of decoded.communities) communities.push(community >>> 0);
+      if (name === "CommunitiesAttribute") {
+        const decoded = unpackAny<{ communities: number[] }>(name, attr);
+        for (const community of decoded.communities) communities.push(community >>> 0);
+      } else {
+        const decoded = unpackAny<{ communities: LargeCommunityMessage[] }>(name, attr);
+        for (const c of decoded.communities) {
+          communities.push(makeLargeCommunity(c.globalAdmin, c.localData1, c.localData2));
+        }
+      }
     } catch (error) {
+      const what = name === "CommunitiesAttribute" ? "communities" : "large communities";
       return {
         ok: false,
         reason: "malformed",
-        detail: `prefix ${text}: communities do not decode: ${message(error)}`,
+        detail: `prefix ${text}: ${what} do not decode: ${message(error)}`,
       };
     }
   }
   return {
     ok: true,
-    route: { vtep: vtep.vtep, communities, withdraw: path.isWithdraw === true },
+    route: {
+      vtep: vtep.vtep,
+      communities,
+      withdraw: path.isWithdraw === true,
+      stale: path.stale === true,
+    },
   };
 }
 
@@ -111,24 +134,35 @@ export function decodePath(path: PathMessage): Decoded {
 export interface Membership {
   /** Local VTEP address; the path is its host route with this next hop. */
   address: IpAddress | string;
-  /** Communities of every online VNI, as 32-bit values. */
-  communities: readonly number[];
+  /** Communities of every online VNI: standard (numbers) and large (strings). */
+  communities: readonly Community[];
+}
+
+/** `apipb.LargeCommunity` as proto-loader hands it over. */
+interface LargeCommunityMessage {
+  globalAdmin: number;
+  localData1: number;
+  localData2: number;
 }
 
 /**
  * Encodes the membership path: IPv4 unicast `<address>/32`, ORIGIN IGP,
- * NEXT_HOP = address, COMMUNITIES (sorted, de-duplicated). With no
- * communities the attribute is left out.
+ * NEXT_HOP = address, COMMUNITIES and LARGE_COMMUNITY (each sorted,
+ * de-duplicated). An attribute with no communities is left out.
  */
 export function encodeMembershipPath(membership: Membership): PathMessage {
   const pattrs = [
     packAny("OriginAttribute", { origin: ORIGIN_IGP }),
     packAny("NextHopAttribute", { nextHop: membership.address }),
   ];
-  const communities = [...new Set(membership.communities)].sort((a, b) => a - b);
-  if (communities.length > 0) {
-    pattrs.push(packAny("CommunitiesAttribute", { communities }));
-  }
+  const sorted = sortedCommunities(membership.communities);
+  const standard = sorted.filter((c) => !isLargeCommunity(c));
+  const large = sorted.filter(isLargeCommunity).map((c) => {
+    const { global, local1, local2 } = largeCommunityParts(c);
+    return { globalAdmin: global, localData1: local1, localData2: local2 };
+  });
+  if (standard.length > 0) pattrs.push(packAny("CommunitiesAttribute", { communities: standard }));
+  if (large.length > 0) pattrs.push(packAny("LargeCommunitiesAttribute", { communities: large }));
   return {
     nlri: packAny("IPAddressPrefix", {
       prefixLen: hostPrefixLength(ipFamily(membership.address)),

@@ -6,8 +6,8 @@
  * @module
  */
 import { formatCommunity } from "../net/community.ts";
-import type { CheckedConfig } from "./types.ts";
-import type { UserConfig } from "./schema.ts";
+import type { CheckedConfig, TlsConfig } from "./types.ts";
+import type { UserConfig, UserTlsConfig } from "./schema.ts";
 
 /** Formats milliseconds as a Go duration: 300000 → "5m", 1500 → "1.5s", 0 → "0". */
 export function formatDuration(ms: number): string {
@@ -36,6 +36,7 @@ export function toUserConfig(config: CheckedConfig): UserConfig {
     logFormat: config.logFormat,
     advertiseSelf: config.advertiseSelf,
     ...(config.communityAsn !== undefined ? { communityAsn: config.communityAsn } : {}),
+    communityFormat: config.communityFormat,
     resyncInterval: formatDuration(config.resyncIntervalMs),
     http: { listen: config.http.listen },
     gobgp: {
@@ -43,6 +44,7 @@ export function toUserConfig(config: CheckedConfig): UserConfig {
       timeout: formatDuration(config.gobgp.timeoutMs),
       reconnectMaxDelay: formatDuration(config.gobgp.reconnectMaxMs),
       restartHoldTime: formatDuration(config.gobgp.restartHoldMs),
+      ...(config.gobgp.tls ? { tls: _userTls(config.gobgp.tls) } : {}),
     },
     node: { ...config.node },
     vnis: config.vnis.map((v) => ({
@@ -51,5 +53,14 @@ export function toUserConfig(config: CheckedConfig): UserConfig {
       device: v.device,
       ...(v.underlayInterface !== undefined ? { underlayInterface: v.underlayInterface } : {}),
     })),
+  };
+}
+
+function _userTls(tls: TlsConfig): UserTlsConfig {
+  return {
+    caFile: tls.caFile,
+    ...(tls.certFile !== undefined ? { certFile: tls.certFile } : {}),
+    ...(tls.keyFile !== undefined ? { keyFile: tls.keyFile } : {}),
+    ...(tls.serverName !== undefined ? { serverName: tls.serverName } : {}),
   };
 }

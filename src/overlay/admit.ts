@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { formatCommunity, type StandardCommunity } from "../net/community.ts";
+import { type Community, formatCommunity } from "../net/community.ts";
 import { hostPrefix, type IpAddress, parseVtep } from "../net/ip.ts";
 import type { Route, SkipReason } from "./route.ts";
 
@@ -40,7 +40,7 @@ export interface Admission {
 export function admitRoute(
   route: Route,
   own: IpAddress,
-  known: (community: StandardCommunity) => boolean,
+  known: (community: Community) => boolean,
 ): Admission {
   if (route.vtep === own) {
     return {

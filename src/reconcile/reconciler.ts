@@ -92,6 +92,8 @@ export class Reconciler implements Disposable {
   #closed = false;
   /** Until this `performance.now()`, entries are only added, never removed. */
   #holdUntil = 0;
+  /** The hold keeps removals of entries withdrawn during it too (`holdDeletes(ms, "all")`). */
+  #holdAll = false;
   #schedule: (fn: () => void, ms: number) => Cancel;
   #now: () => number;
 
@@ -154,9 +156,14 @@ export class Reconciler implements Disposable {
    * come back, so absence from it is not yet news. Everything else goes on:
    * adds, and removals of entries that were desired after this call and then
    * withdrawn. A later call replaces the hold; 0 ends it.
+   *
+   * With `scope: "all"`, removals of entries withdrawn during the hold are
+   * kept too (a BGP session went down: what it withdraws may be its
+   * restart, not news). An entry announced again is no longer held.
    */
-  holdDeletes(ms: number): void {
+  holdDeletes(ms: number, scope: "missing" | "all" = "missing"): void {
     this.#holdUntil = ms > 0 ? this.#now() + ms : 0;
+    this.#holdAll = ms > 0 && scope === "all";
     for (const managed of this.#managed.values()) {
       managed.stale.clear();
       if (ms <= 0) continue;
@@ -164,6 +171,16 @@ export class Reconciler implements Disposable {
       for (const dst of managed.programmed) if (!desired.has(dst)) managed.stale.add(dst);
     }
     this.markAll();
+  }
+
+  /** Entries kept by the current hold (programmed, not desired), over all devices. */
+  get heldCount(): number {
+    if (this.holdRemainingMs <= 0) return 0;
+    let held = 0;
+    for (const managed of this.#managed.values()) {
+      for (const key of managed.stale) if (managed.programmed.has(key)) held++;
+    }
+    return held;
   }
 
   /** Milliseconds left in the current hold, 0 when none. */
@@ -265,6 +282,7 @@ export class Reconciler implements Disposable {
       return { add, del, held: false };
     }
     for (const key of desired) managed.stale.delete(key); // announced again: no longer stale
+    if (this.#holdAll) { for (const key of del) managed.stale.add(key); }
     const now = del.filter((key) => !managed.stale.has(key));
     return { add, del: now, held: now.length < del.length };
   }
