@@ -19,7 +19,13 @@ import {
   Topology,
   waitFor,
 } from "../scripts/lab/topology.ts";
-import { Background, ContinuousPing, FdbMonitor, type PingReport } from "./_resilience_lab.ts";
+import {
+  Background,
+  ContinuousPing,
+  FdbMonitor,
+  type PingReport,
+  RibWatch,
+} from "./_resilience_lab.ts";
 
 const gate = rootOnly("graceful restart test");
 
@@ -50,6 +56,7 @@ Deno.test({
     });
     const bg = new Background(topo);
     const [hub, s1, s2, s3] = [topo.hub, topo.spoke(1), topo.spoke(2), topo.spoke(3)];
+    const staleSeen: string[] = [];
     const failed: string[] = [];
     const monitors: FdbMonitor[] = [];
     const others = (node: LabNode) =>
@@ -73,7 +80,14 @@ Deno.test({
     };
 
     /** Restarts `node`'s gobgpd with pings running; returns the loss lines. */
-    const restart = async (node: LabNode, between: [LabNode, LabNode], to: LabNode) => {
+    const restart = async (
+      node: LabNode,
+      between: [LabNode, LabNode],
+      to: LabNode,
+      peer: LabNode,
+    ) => {
+      // What a BGP peer of the restarting node streams meanwhile.
+      const watch = await RibWatch.start(bg, peer);
       const pingOthers = await ContinuousPing.start(bg, between[0], overlay(between[1]));
       const pingTo = await ContinuousPing.start(bg, to, overlay(node));
       const gobgpd = topo.process(node, "gobgpd");
@@ -90,12 +104,20 @@ Deno.test({
       await pingOthers.waitForReplies(20);
       await pingTo.waitForReplies(20);
       const reports = [await pingOthers.stop(t0), await pingTo.stop(t0)];
+      const paths = (await watch.events()).slice(1).flatMap((e) => e.paths);
+      await watch.stop();
+      const stale = paths.filter((p) => p.stale && !p.withdraw).map((p) => p.prefix);
+      const withdrawn = paths.filter((p) => p.withdraw).map((p) => p.prefix);
       const lines = [
         `${node.name}'s gobgpd restarted, sessions back after ${(sessionsMs / 1000).toFixed(1)} s`,
+        `${peer.name}'s gobgpd streamed ${paths.length} path updates: stale [${
+          [...new Set(stale)].join(" ")
+        }], withdrawn [${withdrawn.join(" ")}]`,
         lossLine(`${between[0].name} → ${between[1].name}`, reports[0]!),
         lossLine(`${to.name} → ${node.name}`, reports[1]!),
       ];
       console.log(lines.join("\n  "));
+      staleSeen.push(...stale.filter((p) => p !== undefined));
       return reports;
     };
 
@@ -112,19 +134,22 @@ Deno.test({
       });
 
       const spokeOk = await t.step("spoke1's gobgpd restarts: nothing is removed", async () => {
-        const [others, to] = await restart(s1, [s2, s3], s2);
+        const [others, to] = await restart(s1, [s2, s3], s2, hub);
         await noDeletions("spoke1's gobgpd restart");
         assert.equal(others!.lost.length, 0, "no loss between spoke2 and spoke3");
         // spoke1's own data plane keeps forwarding and every peer keeps its entry.
         assert.equal(to!.lost.length, 0, "no loss from spoke2 to spoke1");
+        // Graceful restart is what kept spoke1's route: the hub streamed it marked stale.
+        assert.ok(staleSeen.includes(`${s1.address}/32`), `stale paths seen: ${staleSeen}`);
       });
       if (!spokeOk) failed.push("spoke restart");
 
       const hubOk = await t.step("the hub's gobgpd restarts: nothing is removed", async () => {
-        const [others, to] = await restart(hub, [s2, s3], s2);
+        const [others, to] = await restart(hub, [s2, s3], s2, s2);
         await noDeletions("the hub's gobgpd restart");
         assert.equal(others!.lost.length, 0, "no loss between spoke2 and spoke3");
         assert.equal(to!.lost.length, 0, "no loss from spoke2 to the hub");
+        assert.ok(staleSeen.includes(`${s3.address}/32`), `stale paths seen: ${staleSeen}`);
       });
       if (!hubOk) failed.push("hub restart");
     } finally {

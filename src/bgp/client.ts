@@ -90,6 +90,8 @@ export class GobgpClient implements Disposable {
   #stub: GobgpApiStub;
   #options: GobgpClientOptions;
   #tls: TlsMaterial | undefined;
+  /** WatchEvent calls in progress: ended when the channel is replaced. */
+  #watches = new Set<grpc.ClientReadableStream<unknown>>();
   #timeoutMs: number;
   #closed = false;
 
@@ -158,8 +160,10 @@ export class GobgpClient implements Disposable {
     this.#tls = read.material;
     const old = this.#stub;
     this.#stub = this.#makeStub();
-    old.close();
     this.#options.onTlsReread?.({ changed: true });
+    // Streams on the old channel end (as CANCELLED); their owners subscribe again.
+    for (const call of [...this.#watches]) call.cancel();
+    old.close();
     return "changed";
   }
 
@@ -201,8 +205,10 @@ export class GobgpClient implements Disposable {
       peer: {},
       table: { filters: [{ type: FILTER_BEST, init: true }] },
     });
+    this.#watches.add(call);
     let ended = false;
     const end = (error: Error | undefined) => {
+      this.#watches.delete(call);
       if (ended) return;
       ended = true;
       handlers.onEnd(error);
@@ -222,7 +228,8 @@ export class GobgpClient implements Disposable {
     call.on("error", (error: Error) => end(error));
     call.on("end", () => end(new Error("gobgpd closed the WatchEvent stream")));
     return {
-      cancel() {
+      cancel: () => {
+        this.#watches.delete(call);
         if (ended) return;
         ended = true;
         call.cancel();

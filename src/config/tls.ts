@@ -46,7 +46,7 @@ function _read(path: string): Uint8Array | string {
 /** The certificates of a PEM file, or why not. */
 function _certificates(bytes: Uint8Array): X509Certificate[] | string {
   const blocks = new TextDecoder().decode(bytes).match(PEM_CERT) ?? [];
-  if (blocks.length === 0) return "holds no PEM certificate (-----BEGIN CERTIFICATE-----)";
+  if (blocks.length === 0) return "holds no PEM certificate block";
   const certs: X509Certificate[] = [];
   for (const [i, block] of blocks.entries()) {
     try {
