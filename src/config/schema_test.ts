@@ -47,6 +47,7 @@ function assertIssue(error: ConfigError, path: string, fragment: string): void {
 Deno.test("resolveConfig() fills every default", () => {
   const config = resolveConfig({ communityAsn: 65000 }, fakeEnv);
   const expected: ResolvedConfig = {
+    mode: { community: true, evpn: false },
     logLevel: "info",
     logFormat: "text",
     advertiseSelf: true,
@@ -69,6 +70,7 @@ Deno.test("resolveConfig() fills every default", () => {
       autoRecreateVxlan: false,
     },
     vnis: [],
+    warnings: [],
   };
   assert.deepEqual(config, expected);
 });
@@ -84,7 +86,14 @@ Deno.test("resolveConfig() reads null values as unset", () => {
   assert.equal(config.logLevel, "info");
   assert.equal(config.node.vxlanPort, 4789);
   assert.deepEqual(config.vnis, [
-    { id: 5, community: makeCommunity(1, 5), device: "vxlan5", underlayInterface: undefined },
+    {
+      id: 5,
+      community: makeCommunity(1, 5),
+      device: "vxlan5",
+      underlayInterface: undefined,
+      routeTargets: [{ kind: "as2", asn: 1, value: 5 }],
+      rd: undefined,
+    },
   ]);
 });
 
@@ -103,6 +112,7 @@ Deno.test("resolveConfig() keeps every value that is set", () => {
     vnis: [{ id: 70000, community: " 65000:0070 ", device: "vx-a", underlayInterface: "bond0" }],
   }, fakeEnv);
   assert.deepEqual(config, {
+    mode: { community: true, evpn: false },
     logLevel: "debug",
     logFormat: "text",
     advertiseSelf: false,
@@ -129,7 +139,10 @@ Deno.test("resolveConfig() keeps every value that is set", () => {
       community: makeCommunity(65000, 70),
       device: "vx-a",
       underlayInterface: "bond0",
+      routeTargets: [],
+      rd: undefined,
     }],
+    warnings: [],
   });
 });
 

@@ -15,6 +15,8 @@ import {
   isVniCommunityOf,
   vniCommunity,
 } from "../net/community.ts";
+import { defaultRouteDistinguisher, type RouteDistinguisher } from "../net/route_distinguisher.ts";
+import { defaultRouteTarget, type RouteTarget, routeTargetKey } from "../net/route_target.ts";
 
 /**
  * A kernel device as the registry sees it (the kernel edge's link type fits
@@ -37,6 +39,10 @@ export interface VniSpec {
   community: Community;
   device: string;
   underlayInterface: string | undefined;
+  /** EVPN route targets (imported from any, all exported). @default none */
+  routeTargets?: readonly RouteTarget[];
+  /** EVPN RD. @default type 1 `<local address>:<id mod 65536>` */
+  rd?: RouteDistinguisher | undefined;
 }
 
 /** One VNI the node serves. */
@@ -53,6 +59,10 @@ export interface Vni {
   underlayInterface: string | undefined;
   /** While online: the device's own local address, as last seen (undefined: none). */
   local?: IpAddress | undefined;
+  /** EVPN route targets: a received route with any of them belongs to this VNI. */
+  routeTargets: readonly RouteTarget[];
+  /** EVPN RD of our routes; undefined only when the registry knows no local address. */
+  rd: RouteDistinguisher | undefined;
 }
 
 /** What changed after a link was seen or removed. */
@@ -73,7 +83,12 @@ export interface ReconfigureOutcome {
   added: Vni[];
   /** VNIs that stay with a new community (online ones keep their ifindex). */
   recommunitied: Vni[];
+  /** VNIs that stay with new EVPN route targets or RD. */
+  retargeted: Vni[];
 }
+
+/** The largest VNI (24 bits): discovery keeps route targets `ASN:<VNI>` up to it. */
+const MAX_VNI_ID = 0xffffff;
 
 export type VniMode =
   | { kind: "static"; vnis: readonly VniSpec[] }
@@ -83,6 +98,7 @@ export class VniRegistry {
   #mode: VniMode;
   #byId = new Map<number, Vni>();
   #byCommunity = new Map<Community, Vni>();
+  #byRouteTarget = new Map<string, Vni>();
 
   #localAddress: string | undefined;
 
@@ -94,17 +110,27 @@ export class VniRegistry {
     this.#mode = mode;
     this.#localAddress = localAddress;
     if (mode.kind === "static") {
-      for (const config of mode.vnis) {
-        this.#add({
-          id: config.id,
-          community: config.community,
-          device: config.device,
-          ifindex: undefined,
-          configured: true,
-          underlayInterface: config.underlayInterface,
-        });
-      }
+      for (const config of mode.vnis) this.#add(this.#fromSpec(config));
     }
+  }
+
+  #fromSpec(spec: VniSpec): Vni {
+    return {
+      id: spec.id,
+      community: spec.community,
+      device: spec.device,
+      ifindex: undefined,
+      configured: true,
+      underlayInterface: spec.underlayInterface,
+      routeTargets: [...spec.routeTargets ?? []],
+      rd: this.#rd(spec.id, spec.rd),
+    };
+  }
+
+  #rd(id: number, explicit: RouteDistinguisher | undefined): RouteDistinguisher | undefined {
+    if (explicit !== undefined) return explicit;
+    const local = this.#localAddress;
+    return local ? defaultRouteDistinguisher(local as IpAddress, id) : undefined;
   }
 
   /**
@@ -116,7 +142,7 @@ export class VniRegistry {
     if (this.#mode.kind !== "static") {
       throw new TypeError("Cannot reconfigure VNIs in discovery mode: restart the agent");
     }
-    const out: ReconfigureOutcome = { removed: [], added: [], recommunitied: [] };
+    const out: ReconfigureOutcome = { removed: [], added: [], recommunitied: [], retargeted: [] };
     const next = new Map(specs.map((spec) => [spec.id, spec]));
     for (const vni of this.all()) {
       const spec = next.get(vni.id);
@@ -127,21 +153,27 @@ export class VniRegistry {
       out.removed.push(vni);
     }
     this.#byCommunity.clear();
+    this.#byRouteTarget.clear();
     for (const spec of specs) {
       let vni = this.#byId.get(spec.id);
       if (!vni) {
-        vni = {
-          id: spec.id,
-          community: spec.community,
-          device: spec.device,
-          ifindex: undefined,
-          configured: true,
-          underlayInterface: spec.underlayInterface,
-        };
+        vni = this.#fromSpec(spec);
         out.added.push(vni);
-      } else if (vni.community !== spec.community) {
-        vni.community = spec.community;
-        out.recommunitied.push(vni);
+      } else {
+        if (vni.community !== spec.community) {
+          vni.community = spec.community;
+          out.recommunitied.push(vni);
+        }
+        const rd = this.#rd(spec.id, spec.rd);
+        if (
+          vni.routeTargets.map(routeTargetKey).join() !==
+            (spec.routeTargets ?? []).map(routeTargetKey).join() ||
+          JSON.stringify(vni.rd) !== JSON.stringify(rd)
+        ) {
+          vni.routeTargets = [...spec.routeTargets ?? []];
+          vni.rd = rd;
+          out.retargeted.push(vni);
+        }
       }
       vni.underlayInterface = spec.underlayInterface;
       this.#add(vni);
@@ -154,6 +186,18 @@ export class VniRegistry {
   keeps(community: Community): boolean {
     if (this.#mode.kind === "static") return this.#byCommunity.has(community);
     return isVniCommunityOf(community, this.#mode.asn, this.#mode.format);
+  }
+
+  /** True when EVPN routes with route target `rt` can matter to this node, now or later. */
+  keepsRouteTarget(rt: RouteTarget): boolean {
+    if (this.#mode.kind === "static") return this.#byRouteTarget.has(routeTargetKey(rt));
+    return rt.kind === "as2" && rt.asn === this.#mode.asn && rt.value >= 1 &&
+      rt.value <= MAX_VNI_ID;
+  }
+
+  /** The VNI that route target `rt` (its {@linkcode routeTargetKey}) maps to, if known. */
+  byRouteTarget(key: string): Vni | undefined {
+    return this.#byRouteTarget.get(key);
   }
 
   /** The VNI that `community` maps to, if known. */
@@ -230,6 +274,8 @@ export class VniRegistry {
         ifindex: undefined,
         configured: false,
         underlayInterface: undefined,
+        routeTargets: [defaultRouteTarget(this.#mode.asn, id)],
+        rd: this.#rd(id, undefined),
       };
       this.#add(vni);
     }
@@ -285,5 +331,6 @@ export class VniRegistry {
   #add(vni: Vni) {
     this.#byId.set(vni.id, vni);
     this.#byCommunity.set(vni.community, vni);
+    for (const rt of vni.routeTargets) this.#byRouteTarget.set(routeTargetKey(rt), vni);
   }
 }
