@@ -39,6 +39,13 @@ function overlay(node: LabNode): string {
   return `198.51.100.${node.index + 1}`;
 }
 
+/** Prefixes whose path is marked stale in `gobgp -j global rib` output. */
+function staleInRib(json: string): string[] {
+  const table = JSON.parse(json) as Record<string, { stale?: boolean }[]> | null;
+  return Object.entries(table ?? {}).filter(([, paths]) => paths.some((p) => p.stale === true))
+    .map(([prefix]) => prefix).sort();
+}
+
 function lossLine(what: string, report: PingReport): string {
   return `${what}: ${report.lost.length} of ${report.transmitted} lost` +
     (report.lostRuns.length > 0 ? ` (${report.lostRuns.join(", ")})` : "");
@@ -94,6 +101,18 @@ Deno.test({
       assert.ok(gobgpd, `${node.name}'s gobgpd runs`);
       const t0 = Date.now();
       await gobgpd.stop("SIGTERM", 5_000);
+      // While it is away, the peer's RIB (ListPath) holds its routes marked stale.
+      let ribStale: string[] = [];
+      await waitFor(
+        async () => {
+          ribStale = staleInRib(
+            await topo.exec(peer, ["gobgp", "-j", "global", "rib", "-a", "ipv4"]),
+          );
+          return ribStale.length > 0;
+        },
+        3_000,
+        `stale paths in ${peer.name}'s RIB`,
+      ).catch(() => {});
       await topo.startGobgpd(node);
       await topo.waitForSessions(60_000);
       const sessionsMs = Date.now() - t0;
@@ -110,14 +129,15 @@ Deno.test({
       const withdrawn = paths.filter((p) => p.withdraw).map((p) => p.prefix);
       const lines = [
         `${node.name}'s gobgpd restarted, sessions back after ${(sessionsMs / 1000).toFixed(1)} s`,
-        `${peer.name}'s gobgpd streamed ${paths.length} path updates: stale [${
+        `${peer.name}'s RIB held stale [${ribStale.join(" ")}] while it was away`,
+        `${peer.name}'s WatchEvent stream: ${paths.length} path updates, marked stale [${
           [...new Set(stale)].join(" ")
         }], withdrawn [${withdrawn.join(" ")}]`,
         lossLine(`${between[0].name} → ${between[1].name}`, reports[0]!),
         lossLine(`${to.name} → ${node.name}`, reports[1]!),
       ];
       console.log(lines.join("\n  "));
-      staleSeen.push(...stale.filter((p) => p !== undefined));
+      staleSeen.push(...ribStale);
       return reports;
     };
 
@@ -139,7 +159,7 @@ Deno.test({
         assert.equal(others!.lost.length, 0, "no loss between spoke2 and spoke3");
         // spoke1's own data plane keeps forwarding and every peer keeps its entry.
         assert.equal(to!.lost.length, 0, "no loss from spoke2 to spoke1");
-        // Graceful restart is what kept spoke1's route: the hub streamed it marked stale.
+        // Graceful restart is what kept spoke1's route: the hub held it marked stale.
         assert.ok(staleSeen.includes(`${s1.address}/32`), `stale paths seen: ${staleSeen}`);
       });
       if (!spokeOk) failed.push("spoke restart");

@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
-import { TableCompleteness } from "./completeness.ts";
+import { type CompletenessOptions, TableCompleteness } from "./completeness.ts";
 import type { TimerId } from "../schedule.ts";
 
-function setup(maxHoldMs = 20_000) {
+function setup(maxHoldMs = 20_000, extra: Partial<CompletenessOptions> = {}) {
   const timers = new Map<number, { fn: () => void; ms: number }>();
   let next = 1;
   const done: string[] = [];
   const tc = new TableCompleteness({
+    ...extra,
     maxHoldMs,
     quietMs: 1000,
     onComplete: (reason) => done.push(reason),
@@ -83,29 +84,10 @@ Deno.test("TableCompleteness: reset() starts over for a new stream, maxHold 0 is
 Deno.test("TableCompleteness: a session loss reopens a complete table until routes return", () => {
   let held = 0;
   const reopened: string[] = [];
-  const timers = new Map<number, { fn: () => void; ms: number }>();
-  let next = 1;
-  const done: string[] = [];
-  const tc = new TableCompleteness({
-    maxHoldMs: 20_000,
-    quietMs: 1000,
-    onComplete: (reason) => done.push(reason),
+  const { tc, done, fire } = setup(20_000, {
     onReopen: (address, change) => reopened.push(`${address} ${change}`),
     held: () => held,
-    schedule: (fn, ms) => {
-      timers.set(next, { fn, ms });
-      return next++ as unknown as TimerId;
-    },
-    cancel: (id) => void timers.delete(id as unknown as number),
   });
-  const fire = (ms: number) => {
-    for (const [id, t] of [...timers]) {
-      if (t.ms === ms) {
-        timers.delete(id);
-        t.fn();
-      }
-    }
-  };
   tc.peer("hub", true);
   tc.snapshot();
   assert.equal(tc.complete, true);
