@@ -182,6 +182,12 @@ Deno.test('Reconciler.holdDeletes(ms, "all") keeps withdrawn entries too until t
   rec.markDirty(1);
   rec.flush();
   assert.equal(rec.heldCount, 1);
+  // A stray entry added by hand was never desired: drift is repaired at once.
+  fdb.lists.get(3)!.add("192.0.2.99");
+  rec.observe(3, "192.0.2.99", true);
+  rec.flush();
+  assert.ok(!fdb.listFlood(3).includes("192.0.2.99"), "the stray entry goes during the hold");
+  assert.equal(rec.heldCount, 1);
   rec.holdDeletes(0);
   timers.at(-1)!();
   assert.deepEqual(fdb.listFlood(3), ["192.0.2.2"], "the one still withdrawn goes");

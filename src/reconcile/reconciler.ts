@@ -111,6 +111,8 @@ interface Managed extends Target {
   programmed: Set<string>;
   /** Entries kept during a hold (see `holdDeletes`). */
   stale: Set<string>;
+  /** Scope "all": entries desired at some time during the hold (a later withdrawal is held). */
+  holdable: Set<string>;
   failures: number;
   /** Released (see `release`): every entry goes, then the device is detached. */
   releasing?: boolean;
@@ -158,7 +160,13 @@ export class Reconciler implements Disposable {
   attach(target: Target): void {
     this.detach(target.vni);
     const programmed = new Set(this.#opts.port.list(target));
-    const managed: Managed = { ...target, programmed, stale: new Set(), failures: 0 };
+    const managed: Managed = {
+      ...target,
+      programmed,
+      stale: new Set(),
+      holdable: new Set(),
+      failures: 0,
+    };
     this.#managed.set(target.vni, managed);
     this.#byIfindex.set(target.ifindex, managed);
     this.#dirty.add(target.vni);
@@ -209,15 +217,19 @@ export class Reconciler implements Disposable {
    *
    * With `scope: "all"`, removals of entries withdrawn during the hold are
    * kept too (a BGP session went down: what it withdraws may be its
-   * restart, not news). An entry announced again is no longer held.
+   * restart, not news): entries desired now or later in the hold. An entry
+   * announced again is no longer held; a stray one (never desired) still goes
+   * at once.
    */
   holdDeletes(ms: number, scope: "missing" | "all" = "missing"): void {
     this.#holdUntil = ms > 0 ? this.#now() + ms : 0;
     this.#holdAll = ms > 0 && scope === "all";
     for (const managed of this.#managed.values()) {
       managed.stale.clear();
+      managed.holdable.clear();
       if (ms <= 0) continue;
       const desired = this.#opts.desired(managed.vni);
+      if (this.#holdAll) { for (const key of desired) managed.holdable.add(key); }
       for (const dst of managed.programmed) if (!desired.has(dst)) managed.stale.add(dst);
     }
     this.markAll();
@@ -348,10 +360,14 @@ export class Reconciler implements Disposable {
     const { add, del } = diff(desired, managed.programmed);
     if (!holding || managed.releasing) {
       managed.stale.clear();
+      managed.holdable.clear();
       return { add, del, held: false };
     }
     for (const key of desired) managed.stale.delete(key); // announced again: no longer stale
-    if (this.#holdAll) { for (const key of del) managed.stale.add(key); }
+    if (this.#holdAll) {
+      for (const key of desired) managed.holdable.add(key);
+      for (const key of del) if (managed.holdable.has(key)) managed.stale.add(key);
+    }
     const now = del.filter((key) => !managed.stale.has(key));
     return { add, del: now, held: now.length < del.length };
   }
