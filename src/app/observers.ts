@@ -219,13 +219,21 @@ export function countedMembership(stats: AgentStats, prefix: string): Membership
 
 /** The start line: the VTEP, gobgpd and the mode; a warning for a setting that does nothing. */
 export function logStart(cfg: ResolvedConfig): void {
-  log.agent.info("Starting: VTEP {address}, gobgpd {gobgp}, {mode}", {
+  const routes = [
+    ...(cfg.mode.community ? ["community"] : []),
+    ...(cfg.mode.evpn ? ["evpn"] : []),
+  ].join(" + ");
+  log.agent.info("Starting: VTEP {address}, gobgpd {gobgp}, {routes} routes, {mode}", {
     address: cfg.node.localAddress,
     gobgp: cfg.gobgp.address,
+    routes,
     mode: cfg.vnis.length > 0
       ? `static VNIs ${cfg.vnis.map((v) => v.id).join(", ")}`
       : `discovering vxlan devices with communities ${cfg.communityAsn}:<VNI>`,
   });
+  for (const warning of cfg.warnings) {
+    log.agent.warning("Configuration: {path}: {message}", { ...warning });
+  }
   if (cfg.node.autoRecreateVxlan && cfg.vnis.length === 0) {
     log.link.warning(
       "node.autoRecreateVxlan has no effect without a vnis list: there is nothing to create",
