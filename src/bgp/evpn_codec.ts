@@ -57,19 +57,19 @@ export function isEvpnFamily(family: PathMessage["family"]): boolean {
 const SUBTYPE_ROUTE_TARGET = 2;
 
 const NLRI_TYPES: Record<string, EvpnRouteType> = {
-  EVPNEthernetAutoDiscoveryRoute: "1",
-  EVPNMACIPAdvertisementRoute: "2",
-  EVPNInclusiveMulticastEthernetTagRoute: "3",
-  EVPNEthernetSegmentRoute: "4",
-  EVPNIPPrefixRoute: "5",
+  EVPNEthernetAutoDiscoveryRoute: "ethernet_ad",
+  EVPNMACIPAdvertisementRoute: "mac_ip",
+  EVPNInclusiveMulticastEthernetTagRoute: "inclusive_multicast",
+  EVPNEthernetSegmentRoute: "ethernet_segment",
+  EVPNIPPrefixRoute: "ip_prefix",
 };
 
 const ROUTE_TYPE_NAMES: Record<EvpnRouteType, string> = {
-  "1": "Type 1 (Ethernet auto-discovery)",
-  "2": "Type 2 (MAC/IP)",
-  "3": "Type 3 (inclusive multicast)",
-  "4": "Type 4 (Ethernet segment)",
-  "5": "Type 5 (IP prefix)",
+  ethernet_ad: "Type 1 (Ethernet auto-discovery)",
+  mac_ip: "Type 2 (MAC/IP)",
+  inclusive_multicast: "Type 3 (inclusive multicast)",
+  ethernet_segment: "Type 4 (Ethernet segment)",
+  ip_prefix: "Type 5 (IP prefix)",
   other: "of an unknown EVPN route type",
 };
 
@@ -297,7 +297,7 @@ export function decodeEvpnPath(path: PathMessage): DecodedEvpn {
   if (!nlri) return skip("malformed", "EVPN path without an NLRI", "other");
   const name = typeName(nlri);
   const type = NLRI_TYPES[name] ?? "other";
-  if (type !== "2" && type !== "3") {
+  if (type !== "mac_ip" && type !== "inclusive_multicast") {
     return skip(
       "route_type",
       `EVPN route ${ROUTE_TYPE_NAMES[type]} ${
@@ -307,7 +307,7 @@ export function decodeEvpnPath(path: PathMessage): DecodedEvpn {
     );
   }
   try {
-    return type === "3" ? decodeImet(path, nlri) : decodeMacIp(path, nlri);
+    return type === "inclusive_multicast" ? decodeImet(path, nlri) : decodeMacIp(path, nlri);
   } catch (error) {
     return skip("malformed", `EVPN ${ROUTE_TYPE_NAMES[type]}: ${message(error)}`, type);
   }
@@ -342,7 +342,9 @@ function decodeAttributes(pattrs: readonly AnyMessage[]): _Attributes {
 }
 
 function common(path: PathMessage) {
-  return { neighbor: path.neighborIp ?? "", withdraw: path.isWithdraw === true };
+  // gobgpd sends Go's nil IP ("<nil>") for a path added through its API.
+  const neighbor = path.neighborIp === "<nil>" ? "" : path.neighborIp ?? "";
+  return { neighbor, withdraw: path.isWithdraw === true };
 }
 
 function decodeImet(path: PathMessage, nlri: AnyMessage): DecodedEvpn {

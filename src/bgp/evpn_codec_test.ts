@@ -294,9 +294,17 @@ Deno.test("encodeRd() and decodeRd() are inverse for all three RD types (propert
 
 Deno.test("decodeEvpnPath() counts Types 1, 4, 5 and unknown NLRIs as route_type skips", () => {
   const cases: [string, Record<string, unknown>, string][] = [
-    ["EVPNEthernetAutoDiscoveryRoute", { rd: encodeRd(RD), ethernetTag: 1, label: 2 }, "1"],
-    ["EVPNEthernetSegmentRoute", { rd: encodeRd(RD), ipAddress: "192.0.2.1" }, "4"],
-    ["EVPNIPPrefixRoute", { rd: encodeRd(RD), ipPrefix: "198.51.100.0", ipPrefixLen: 24 }, "5"],
+    [
+      "EVPNEthernetAutoDiscoveryRoute",
+      { rd: encodeRd(RD), ethernetTag: 1, label: 2 },
+      "ethernet_ad",
+    ],
+    ["EVPNEthernetSegmentRoute", { rd: encodeRd(RD), ipAddress: "192.0.2.1" }, "ethernet_segment"],
+    [
+      "EVPNIPPrefixRoute",
+      { rd: encodeRd(RD), ipPrefix: "198.51.100.0", ipPrefixLen: 24 },
+      "ip_prefix",
+    ],
   ];
   for (const [name, fields, type] of cases) {
     const decoded = decodeAnyPath(

@@ -12,10 +12,23 @@ import type { IpAddress } from "../net/ip.ts";
 import type { RouteDistinguisher } from "../net/route_distinguisher.ts";
 import type { RouteTarget } from "../net/route_target.ts";
 
-/** EVPN route types as metric label values: "1" .. "5", "other". */
-export type EvpnRouteType = "1" | "2" | "3" | "4" | "5" | "other";
+/** EVPN route types 1..5 and unknown ones, as metric label values. */
+export type EvpnRouteType =
+  | "ethernet_ad" // Type 1
+  | "mac_ip" // Type 2
+  | "inclusive_multicast" // Type 3
+  | "ethernet_segment" // Type 4
+  | "ip_prefix" // Type 5
+  | "other";
 
-export const EVPN_ROUTE_TYPES: readonly EvpnRouteType[] = ["1", "2", "3", "4", "5", "other"];
+export const EVPN_ROUTE_TYPES: readonly EvpnRouteType[] = [
+  "ethernet_ad",
+  "mac_ip",
+  "inclusive_multicast",
+  "ethernet_segment",
+  "ip_prefix",
+  "other",
+];
 
 /** PMSI tunnel type 6: ingress replication (RFC 6514), the only one VXLAN VTEPs use here. */
 export const PMSI_INGRESS_REPLICATION = 6;
