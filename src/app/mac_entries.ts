@@ -19,7 +19,7 @@
  * @module
  */
 import { neighbourKey, splitKey, unicastKey } from "../overlay/mac_table.ts";
-import type { EntryPort } from "../reconcile/reconciler.ts";
+import type { EntryPort, Target, WriteOp } from "../reconcile/reconciler.ts";
 import type { IpNeighEvent, NeighEvent } from "../netlink/types.ts";
 import type { NeighbourPort, UnicastFdbPort } from "./ports.ts";
 
@@ -218,4 +218,34 @@ export class MacEntries {
     device.foreign.add(ip);
     return true;
   }
+}
+
+/** The log lines of one entry kind's writes and failures, for its reconciler. */
+export function loggedMacWrites(kind: "unicast" | "neighbour", log: MacWriteLog) {
+  const describe = (key: string) => {
+    const [a, b] = splitKey(key);
+    return kind === "unicast" ? `FDB entry ${a} dst ${b}` : `neighbour ${a} lladdr ${b}`;
+  };
+  return {
+    onWrite: (target: Target, op: WriteOp, key: string) =>
+      log.info(`${op === "append" ? "Set" : "Removed"} {entry} on {device}`, {
+        entry: describe(key),
+        device: target.device,
+        vni: target.vni,
+      }),
+    onError: (target: Target, op: WriteOp, key: string, error: unknown) =>
+      log.error("Cannot {op} {entry} on {device}: {error}; will retry", {
+        op: op === "append" ? "set" : "remove",
+        entry: describe(key),
+        device: target.device,
+        vni: target.vni,
+        error: error instanceof Error ? error.message : String(error),
+      }),
+  };
+}
+
+/** The part of a logger that {@linkcode loggedMacWrites} uses. */
+export interface MacWriteLog {
+  info(message: string, properties: Record<string, unknown>): void;
+  error(message: string, properties: Record<string, unknown>): void;
 }
