@@ -323,6 +323,52 @@ Deno.test({
         );
       });
 
+      await step(
+        "a restarted agent adopts its entries and removes only its stale ones",
+        async () => {
+          await topo.process(ours, "agent")!.stop("SIGKILL", 2000);
+          // An entry of ours that no route asks for any more (written by the killed run).
+          await topo.exec(
+            ours,
+            argv`bridge fdb add 02:cc:00:00:00:07 dst 192.0.2.77 dev ${DEV} self permanent extern_learn`,
+          );
+          const before = (await ourNeighbours(topo, ours)).filter((e) => !e.includes("02:cc:"));
+          const monitor = new Deno.Command("ip", {
+            args: ["netns", "exec", ours.ns, "ip", "monitor", "neigh"],
+            stdout: "piped",
+            stderr: "null",
+          }).spawn();
+          const lines: string[] = [];
+          const reading = (async () => {
+            const decoder = new TextDecoder();
+            for await (const chunk of monitor.stdout) lines.push(decoder.decode(chunk));
+          })();
+          try {
+            await topo.startAgent(ours, { config: { mode: "evpn", vnis: [{ id: VNI }] } });
+            await waitFor(
+              async () => {
+                await agentUp();
+                return !(await ourUnicast(topo, ours)).some((e) => e.startsWith("02:cc:"));
+              },
+              CONVERGE_MS,
+              "the stale entry of ours removed",
+            );
+            assert.deepEqual(
+              (await ourNeighbours(topo, ours)).filter((e) => !e.includes("02:cc:")),
+              before,
+            );
+          } finally {
+            monitor.kill("SIGTERM");
+            await reading.catch(() => {});
+            await monitor.status;
+          }
+          // Valid entries were adopted, not flapped: no deletion on the device but the stale one.
+          const deleted = lines.join("").split("\n").filter((l) => l.startsWith("Deleted"));
+          assert.ok(deleted.every((l) => l.includes("02:cc:00:00:00:07")), deleted.join("\n"));
+          await userEntriesIntact(topo, ours);
+        },
+      );
+
       await step("SIGTERM withdraws our Type 2s; gobgpd never crashed", async () => {
         assert.ok(topo.process(ours, "gobgpd"), "gobgpd runs");
         assert.ok(frr!.running(), "FRR's daemons run");
