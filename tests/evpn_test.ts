@@ -231,3 +231,131 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "mixed mode: [community, evpn], community and evpn agents converge on the right flood lists",
+  ignore: gate.ignore,
+  async fn(t) {
+    gate.check();
+    await cacheDependencies();
+    const topo = await Topology.create({ spokes: 4, families: [...FAMILIES] });
+    const [s1, s2, s3, s4] = [1, 2, 3, 4].map((i) => topo.spoke(i)) as [
+      LabNode,
+      LabNode,
+      LabNode,
+      LabNode,
+    ];
+    const failed: string[] = [];
+    const step = stepper(t, failed);
+    const modes: [LabNode, unknown][] = [
+      [s1, ["community", "evpn"]],
+      [s2, ["community", "evpn"]],
+      [s3, "community"],
+      [s4, "evpn"],
+    ];
+    const flood = (node: LabNode, want: string[]) =>
+      waitFor(
+        async () => {
+          await alive(topo, topo.spokes, "agent");
+          assert.deepEqual(await topo.floodList(node, DEV), want);
+        },
+        CONVERGE_MS,
+        `${node.name} ${DEV} flood list = [${want.join(", ")}]`,
+      );
+
+    try {
+      await step("gobgpd everywhere, the hub reflects both families", async () => {
+        await topo.startAllGobgpd();
+        await topo.waitForSessions(40_000);
+      }, true);
+
+      await step("four agents, one vxlan10010 each, in their modes", async () => {
+        for (const [node, mode] of modes) {
+          await topo.addVxlan(node, VNI, `198.51.100.${node.index}/24`);
+          await topo.startAgent(node, { config: { mode, vnis: [{ id: VNI }] } });
+        }
+        await alive(topo, topo.spokes, "agent");
+      }, true);
+
+      // Who sees whom: an agent reads the route kinds of its mode; the dual
+      // agents advertise both kinds, so everybody sees them; the community-only
+      // and the EVPN-only agent share no route kind and do not see each other.
+      await step("each agent sees the VTEPs that advertise a kind it reads", async () => {
+        await flood(s1, ["192.0.2.12", "192.0.2.13", "192.0.2.14"]);
+        await flood(s2, ["192.0.2.11", "192.0.2.13", "192.0.2.14"]);
+        await flood(s3, ["192.0.2.11", "192.0.2.12"]);
+        await flood(s4, ["192.0.2.11", "192.0.2.12"]);
+      });
+
+      await step(
+        "a VTEP known through both kinds is not flapped when one is withdrawn",
+        async () => {
+          // Watch spoke1's FDB while spoke2's community route goes away (its
+          // Type 3 stays): spoke1 must not delete (and re-add) 192.0.2.12.
+          const monitor = new Deno.Command("ip", {
+            args: ["netns", "exec", s1.ns, "bridge", "monitor", "fdb"],
+            stdout: "piped",
+            stderr: "null",
+          }).spawn();
+          const chunks: Uint8Array[] = [];
+          const reading = (async () => {
+            for await (const chunk of monitor.stdout) chunks.push(chunk);
+          })();
+          try {
+            await new Promise((r) => setTimeout(r, 300));
+            await topo.exec(s2, argv`gobgp global rib -a ipv4 del 192.0.2.12/32`);
+            await waitFor(
+              async () => {
+                const rib = await topo.rib(topo.hub);
+                return !("192.0.2.12/32" in rib);
+              },
+              CONVERGE_MS,
+              "spoke2's membership route gone from the hub",
+            );
+            // spoke3 (community only) loses spoke2; spoke1 keeps it through Type 3.
+            await flood(s3, ["192.0.2.11"]);
+            await new Promise((r) => setTimeout(r, 500));
+            assert.deepEqual(await topo.floodList(s1, DEV), [
+              "192.0.2.12",
+              "192.0.2.13",
+              "192.0.2.14",
+            ]);
+          } finally {
+            monitor.kill("SIGTERM");
+            await reading.catch(() => {});
+            await monitor.status;
+          }
+          const events = new TextDecoder().decode(
+            chunks.reduce((a, b) => new Uint8Array([...a, ...b]), new Uint8Array()),
+          );
+          assert.doesNotMatch(events, /192\.0\.2\.12/, `spoke1's FDB events:\n${events}`);
+        },
+      );
+
+      await step("SIGTERM: every agent exits 0 and withdraws both kinds", async () => {
+        const results = await Promise.all(topo.spokes.map(async (node) => {
+          const r = await topo.process(node, "agent")!.stop("SIGTERM", 2000);
+          return [node.name, r.code] as const;
+        }));
+        assert.deepEqual(results, topo.spokes.map((n) => [n.name, 0]));
+        await waitFor(
+          async () => {
+            const ipv4 = await topo.rib(topo.hub);
+            const evpn = await topo.exec(topo.hub, argv`gobgp global rib -a evpn`);
+            return Object.keys(ipv4).length === 0 && !/multicast/.test(evpn);
+          },
+          CONVERGE_MS,
+          "an empty hub RIB in both families",
+        );
+        await alive(topo, topo.nodes, "gobgpd");
+      });
+    } catch (err) {
+      if (failed.length === 0) failed.push((err as Error).message);
+      throw err;
+    } finally {
+      if (failed.length > 0) await printFailureLogs(topo, failed);
+      await topo.destroy({ keepWorkDir: Deno.env.get("EVPN_E2E_KEEP_LOGS") === "1" });
+    }
+  },
+});
