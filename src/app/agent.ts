@@ -84,6 +84,7 @@ export class Agent implements MetricsSource {
       desired: (vni) => this.#desired.desired(vni),
       onWrite: deps.effects?.fdbWritten ?? ((...write) => fdb.written(...write)),
       onError: (...failure) => fdb.failed(...failure),
+      onHold: () => log.debug("A burst of route changes: holding it until it goes quiet"),
       onFlush: ({ seconds, ok, done }) => {
         fdb.flushed(ok && done);
         deps.observers?.reconcile?.(seconds);

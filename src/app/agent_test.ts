@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { setImmediate } from "node:timers";
 import { configureSync, type LogRecord, resetSync } from "@logtape/logtape";
 import { Agent } from "./agent.ts";
 import { dryRunEdges } from "./dry_run.ts";
@@ -98,7 +99,12 @@ function route(vtep: string, communities: number[], withdraw = false): PathMessa
   return { ...path, isWithdraw: withdraw };
 }
 
-const tick = () => new Promise((r) => setTimeout(r, 5));
+/**
+ * Lets scheduled work run: 5 ms, then one `setImmediate` round queued after
+ * the agent's own (the first immediate of a process can take longer than 5 ms).
+ */
+const tick = () =>
+  new Promise((r) => setTimeout(r, 5)).then(() => new Promise((r) => setImmediate(r)));
 
 function start(kernel: FakeKernel, cfg = config()) {
   const bgp = new FakeBgp();
