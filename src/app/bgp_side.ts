@@ -343,7 +343,9 @@ export class BgpSide {
           "configuration",
         {
           address: config.gobgp.address,
-          peers: peers.length === 0 ? "no neighbours configured" : peers.length + " neighbours",
+          peers: peers.length === 0
+            ? "no neighbours yet; dynamic ones are listed once connected"
+            : `${peers.length} neighbours, none with it`,
         },
       );
     }, (error: unknown) => {
