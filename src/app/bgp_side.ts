@@ -11,14 +11,16 @@ import { type OwnPath, PathAdvertiser } from "../bgp/advertiser.ts";
 import { TableCompleteness } from "../bgp/completeness.ts";
 import { isEvpnFamily } from "../bgp/evpn_codec.ts";
 import { MembershipAdvertiser } from "../bgp/membership.ts";
-import { heldImetPaths, imetOwnPath } from "../bgp/own_paths.ts";
+import { heldImetPaths, heldMacIpPaths, imetOwnPath, macIpOwnPath } from "../bgp/own_paths.ts";
 import { Watcher } from "../bgp/watcher.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import { logger } from "../log.ts";
 import { formatCommunity } from "../net/community.ts";
 import type { DesiredState } from "../overlay/desired.ts";
+import type { OwnMacIp } from "../overlay/local_macs.ts";
 import type { DecodedPath } from "../overlay/route.ts";
-import type { Reconciler } from "../reconcile/reconciler.ts";
+import type { Vni } from "../overlay/vnis.ts";
+import type { ReconcilerControl } from "../reconcile/group.ts";
 import { type Cancel, later } from "../schedule.ts";
 import type { BgpPort } from "./ports.ts";
 
@@ -38,7 +40,13 @@ export interface BgpSideOptions {
   config: ResolvedConfig;
   bgp: BgpPort;
   desired: DesiredState;
-  reconciler: Reconciler;
+  /** The reconcilers of every entry kind, driven as one. */
+  reconciler: ReconcilerControl;
+  /**
+   * EVPN mode: the Type 2 routes of an online VNI's device (its MAC, and
+   * its MAC with each address). @default none: no Type 2 routes are sent
+   */
+  macIpRoutes?: (vni: Vni) => readonly OwnMacIp[];
   /** The stream was lost. */
   onDown(): void;
   /** The first table of a stream is in and nothing waits to be written. */
@@ -95,6 +103,7 @@ export class BgpSide {
   readonly watcher: Watcher;
   #membership: MembershipAdvertiser | undefined;
   #imet: PathAdvertiser | undefined;
+  #macIp: PathAdvertiser | undefined;
   #familyChecked = false;
   #opts: BgpSideOptions;
   /** The stream was restarted by `reread()`, not lost: gobgpd still holds our path. */
@@ -155,10 +164,16 @@ export class BgpSide {
     return this.#imet;
   }
 
+  /** Our Type 2 routes; undefined while `advertiseSelf` is off or Type 2 is not in use. */
+  get macIp(): PathAdvertiser | undefined {
+    return this.#macIp;
+  }
+
   #startAdvertisers(): void {
     const { mode } = this.#opts.config;
     if (mode.community) this.#membership = this.#advertiser();
     if (mode.evpn) this.#imet = this.#imetAdvertiser();
+    if (mode.evpn && this.#opts.macIpRoutes) this.#macIp = this.#macIpAdvertiser();
   }
 
   /**
@@ -172,13 +187,22 @@ export class BgpSide {
       this.#startAdvertisers();
       // What gobgpd holds of our Type 3 routes comes with the next table.
       this.#imet?.assume([]);
+      this.#macIp?.assume([]);
       this.updateMembership();
       return;
     }
     const membership = this.#membership;
     const imet = this.#imet;
+    const macIp = this.#macIp;
     this.#membership = undefined;
     this.#imet = undefined;
+    this.#macIp = undefined;
+    if (macIp && !(await macIp.withdrawAll(1_000))) {
+      log.evpn.warning(
+        "Could not withdraw every Type 2 route after advertiseSelf was turned off; " +
+          "the next start of the agent on this node withdraws them",
+      );
+    }
     if (membership) {
       if (await membership.withdraw(1_000)) this.#opts.effects.applied([]);
       else {
@@ -232,6 +256,15 @@ export class BgpSide {
             : [imetOwnPath({ id: vni.id, rd: vni.rd, routeTargets: vni.routeTargets, vtep })]
         ),
       );
+      const routes = this.#opts.macIpRoutes;
+      if (!this.#macIp || !routes) return;
+      this.#macIp.set(online.flatMap((vni) => {
+        const { rd, routeTargets } = vni;
+        if (rd === undefined || routeTargets.length === 0) return [];
+        return routes(vni).map(({ mac, ip }) =>
+          macIpOwnPath({ id: vni.id, rd, routeTargets, vtep, mac, ip })
+        );
+      }));
     }, 0);
   }
 
@@ -251,7 +284,31 @@ export class BgpSide {
       this.#imet?.withdrawAll(1_000).then((ok) =>
         (effects.imetWithdrawnAtStop ?? loggedImetEffects.imetWithdrawnAtStop)(ok)
       ),
+      this.#macIp?.withdrawAll(1_000).then((ok) => {
+        if (ok) log.evpn.info("Withdrew our Type 2 routes");
+        else {
+          log.evpn.warning(
+            "Could not withdraw every Type 2 route before exit; the next start on this node " +
+              "replaces or withdraws them",
+          );
+        }
+      }),
     ]);
+  }
+
+  #macIpAdvertiser(): PathAdvertiser {
+    return new PathAdvertiser(this.#opts.bgp, {
+      onApplied: (op, path) => {
+        if (op === "add") log.evpn.info("Advertised Type 2 route {key}", { key: path.key });
+        else log.evpn.info("Withdrew Type 2 route {key}", { key: path.key });
+      },
+      onError: (error, retryInMs) => {
+        log.evpn.warning(
+          "Cannot update our Type 2 routes in gobgpd: {error}; retrying in {retryInMs} ms",
+          { error: error instanceof Error ? error.message : String(error), retryInMs },
+        );
+      },
+    });
   }
 
   #imetAdvertiser(): PathAdvertiser {
@@ -286,7 +343,9 @@ export class BgpSide {
           "configuration",
         {
           address: config.gobgp.address,
-          peers: peers.length === 0 ? "no neighbours configured" : peers.length + " neighbours",
+          peers: peers.length === 0
+            ? "no neighbours yet; dynamic ones are listed once connected"
+            : `${peers.length} neighbours, none with it`,
         },
       );
     }, (error: unknown) => {
@@ -315,6 +374,7 @@ export class BgpSide {
     // The table lists our own Type 3 routes (of this run or an earlier one,
     // or none after a gobgpd restart): the advertiser goes on from there.
     this.#imet?.known(heldImetPaths(decoded, config.node.localAddress));
+    this.#macIp?.known(heldMacIpPaths(decoded, config.node.localAddress));
     this.#checkFamilies();
     log.bgp.info("Received gobgpd's table: {paths} paths, {vteps} remote VTEPs", {
       paths: decoded.length,

@@ -26,6 +26,7 @@ export type SkipReason =
   | "own_address" // the node's own VTEP address
   | "unknown_vni" // no community (or route target) maps to a VNI this node knows
   | "no_ingress_replication" // EVPN Type 3 without PMSI tunnel type 6
+  | "not_unicast" // EVPN Type 2 whose MAC (zero, multicast) or IP is no host's
   | "route_type"; // an EVPN route type this agent does not use (1, 4, 5, unknown)
 
 export const SKIP_REASONS: readonly SkipReason[] = [
@@ -36,6 +37,7 @@ export const SKIP_REASONS: readonly SkipReason[] = [
   "own_address",
   "unknown_vni",
   "no_ingress_replication",
+  "not_unicast",
   "route_type",
 ];
 
