@@ -38,7 +38,7 @@ import {
   FdbObservers,
   logStart,
   newStats,
-  noteSkip,
+  skipNotes,
 } from "./observers.ts";
 import type { AgentDeps, EventsPort } from "./ports.ts";
 
@@ -66,6 +66,7 @@ export class Agent implements MetricsSource {
     this.#config = config;
     this.#deps = deps;
     const stats = this.stats;
+    const skipped = skipNotes(stats);
     this.#fdbObservers = new FdbObservers(stats, deps.observers?.eventToKernel);
     if (config.mode.evpn && deps.unicast && deps.neighbours) {
       this.#macIp = new MacIpHalf({
@@ -75,7 +76,7 @@ export class Agent implements MetricsSource {
         neighbours: deps.neighbours,
         addresses: deps.addresses,
         onLocalChange: () => this.#bgp.updateMembership(),
-        skipped: (reason, detail) => noteSkip(stats, reason, detail),
+        skipped,
         onFlush: ({ ok, done }) => {
           if (ok && done && this.#reconcilersIdle()) this.#inSync();
         },
@@ -91,7 +92,7 @@ export class Agent implements MetricsSource {
       routes: config.mode,
       ...(macIp ? { macIp } : {}),
       observer: {
-        skipped: (reason, detail) => noteSkip(stats, reason, detail),
+        skipped,
         route: (kind) => stats.routeEvents[kind]++,
         evpnRoute: (type) => stats.evpnRoutes[type]++,
         changed: (vtep) => this.#fdbObservers.arrived(vtep),
@@ -272,6 +273,7 @@ export class Agent implements MetricsSource {
       ready: this.ready,
       node: {
         localAddress: cfg.node.localAddress,
+        addressFamily: cfg.node.addressFamily,
         mode: cfg.vnis.length > 0 ? "static" : "discover",
         routes: [
           ...(cfg.mode.community ? ["community" as const] : []),
@@ -296,6 +298,7 @@ export class Agent implements MetricsSource {
           this.#desired.desired(vni.id),
           programmed(vni),
           this.#fdbObservers.lastError(vni.id),
+          this.#desired.mismatched(vni.id),
         ),
         remoteVteps: remoteVteps(this.#desired.sources(vni.id)),
         ...(cfg.mode.evpn ? { evpn: this.#evpnStatus(vni) } : {}),

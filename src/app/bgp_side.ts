@@ -9,6 +9,7 @@
  */
 import { type OwnPath, PathAdvertiser } from "../bgp/advertiser.ts";
 import { TableCompleteness } from "../bgp/completeness.ts";
+import { missingFamilyWarning } from "../bgp/families.ts";
 import { isEvpnFamily } from "../bgp/evpn_codec.ts";
 import { MembershipAdvertiser } from "../bgp/membership.ts";
 import { heldImetPaths, heldMacIpPaths, imetOwnPath, macIpOwnPath } from "../bgp/own_paths.ts";
@@ -326,35 +327,6 @@ export class BgpSide {
     });
   }
 
-  /**
-   * EVPN mode: warns once when no neighbour of gobgpd carries the L2VPN
-   * EVPN family (nothing we advertise would leave the node).
-   */
-  #checkFamilies(): void {
-    const { bgp, config } = this.#opts;
-    if (this.#familyChecked || !config.mode.evpn || !bgp.listPeers) return;
-    this.#familyChecked = true;
-    bgp.listPeers().then((peers) => {
-      if (peers.some((peer) => peer.families.some((f) => isEvpnFamily(f)))) return;
-      log.evpn.warning(
-        "mode includes evpn, but no BGP neighbour of gobgpd at {address} has the l2vpn-evpn " +
-          "family ({peers}): EVPN routes are neither sent nor received; add " +
-          '`afi-safi-name = "l2vpn-evpn"` to the neighbour (or peer group) in gobgpd\'s ' +
-          "configuration",
-        {
-          address: config.gobgp.address,
-          peers: peers.length === 0
-            ? "no neighbours yet; dynamic ones are listed once connected"
-            : `${peers.length} neighbours, none with it`,
-        },
-      );
-    }, (error: unknown) => {
-      log.evpn.debug("Cannot list gobgpd's neighbours: {error}", {
-        error: error instanceof Error ? error.message : String(error),
-      });
-    });
-  }
-
   #advertiser(): MembershipAdvertiser {
     const { bgp, config, effects } = this.#opts;
     return new MembershipAdvertiser(bgp, config.node.localAddress, {
@@ -398,5 +370,38 @@ export class BgpSide {
     }
     // Nothing to write (no device online): the view is in sync already.
     if (reconciler.idle) this.#opts.onInSync();
+  }
+
+  /**
+   * Once, after the first table: warns when no neighbour of gobgpd carries a
+   * family we need: community mode, the unicast family of our VTEP (IPv4 or
+   * IPv6: the membership route's); EVPN mode, L2VPN EVPN. Nothing we
+   * advertise in that family would leave the node.
+   */
+  #checkFamilies(): void {
+    const { bgp, config } = this.#opts;
+    if (this.#familyChecked || !bgp.listPeers) return;
+    this.#familyChecked = true;
+    const unicast = { afi: config.node.addressFamily === "ipv6" ? 2 : 1, safi: 1 };
+    bgp.listPeers().then((peers) => {
+      if (this.#stopped) return;
+      const warning = config.mode.community ? missingFamilyWarning(peers, unicast) : undefined;
+      if (warning !== undefined) log.bgp.warning(warning);
+      if (!config.mode.evpn || peers.some((peer) => peer.families.some(isEvpnFamily))) return;
+      log.evpn.warning(
+        "mode includes evpn, but no BGP neighbour of gobgpd at {address} has the l2vpn-evpn " +
+          "family ({peers}): EVPN routes are neither sent nor received; add " +
+          '`afi-safi-name = "l2vpn-evpn"` to the neighbour (or peer group) in gobgpd\'s ' +
+          "configuration",
+        {
+          address: config.gobgp.address,
+          peers: peers.length === 0 ? "no neighbours configured" : peers.length + " neighbours",
+        },
+      );
+    }, (error: unknown) => {
+      log.bgp.debug("Cannot list gobgpd's neighbours to check their families: {error}", {
+        error: error instanceof Error ? error.message : String(error),
+      });
+    });
   }
 }

@@ -26,6 +26,7 @@ export function renderStatus(status: AgentStatus): string {
   out.push(
     `evpn-agent ${status.version}: ${status.ready ? "ready" : "NOT READY"}` +
       `${status.dryRun ? " (dry run)" : ""}, VTEP ${status.node.localAddress}` +
+      (status.node.addressFamily === "ipv6" ? " (IPv6 underlay)" : "") +
       ` (${status.node.mode === "static" ? "static VNIs" : "discovered VNIs"}` +
       `${
         status.node.routes && status.node.routes.join() !== "community"
@@ -115,6 +116,16 @@ export function renderStatus(status: AgentStatus): string {
     }
     if (v.lastError) out.push(`  last error ${v.lastError.at}: ${v.lastError.message}`);
     if (v.macIp) out.push(...macIpLines(v.device, v.macIp, status.dryRun));
+  }
+  for (const v of status.vnis) {
+    if ((v.familyMismatch ?? []).length === 0) continue;
+    const other = status.node.addressFamily === "ipv6" ? "IPv4" : "IPv6";
+    out.push(
+      "",
+      `VNI ${v.vni}: members not reachable from this VTEP (${other}, family_mismatch; ` +
+        `a vxlan device has one address family):`,
+      ...v.familyMismatch.map((vtep) => `  ${vtep}`),
+    );
   }
   return out.join("\n") + "\n";
 }

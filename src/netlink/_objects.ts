@@ -90,6 +90,15 @@ export function readAddr(lib: Libnl, addr: Deno.PointerValue): AddrBytes | undef
   return { family: lib.nl.nl_addr_get_family(addr), bytes };
 }
 
+/**
+ * A new `struct nl_addr *` (the caller puts it) for 4 (AF_INET) or 16
+ * (AF_INET6) network-order bytes; null when libnl cannot allocate.
+ */
+export function toNlAddr(lib: Libnl, bytes: Uint8Array<ArrayBuffer>): Deno.PointerValue {
+  const family = bytes.length === 16 ? AF_INET6 : AF_INET;
+  return lib.nl.nl_addr_build(family, bytes, BigInt(bytes.length));
+}
+
 /** An IP address as text: dotted quad for IPv4, RFC 5952 text for IPv6. */
 export function formatAddr(addr: AddrBytes): IpAddress | undefined {
   return formatIp(addr.bytes);

@@ -21,7 +21,6 @@ import type { IpAddress } from "../net/ip.ts";
 import {
   type AddrBytes,
   AF_BRIDGE,
-  AF_INET,
   AF_LLC,
   formatAddr,
   NLM_F_APPEND,
@@ -35,11 +34,13 @@ import {
   pointerIn,
   readAddr,
   RTM_GETNEIGH,
+  toNlAddr,
 } from "./_objects.ts";
 import { checkIfindex, quoteDevice, type RtnlSocket } from "./_socket.ts";
 import { NetlinkError, NLE, unwrap } from "./errors.ts";
-import { ipv4Bytes, type Links } from "./links.ts";
+import type { Links } from "./links.ts";
 import type { UnicastEntry } from "./types.ts";
+import { ipBytes } from "../net/ip.ts";
 
 const ZERO_MAC = new Uint8Array(6);
 
@@ -54,7 +55,7 @@ export class Fdb {
   }
 
   /**
-   * The remote IPv4 destinations of the flood entries on one device, like the
+   * The remote destinations (IPv4 or IPv6) of the flood entries on one device, like the
    * `dst` column of `bridge fdb show dev D | grep 00:00:00:00:00:00`.
    * Unicast MAC entries are never listed. A device that does not exist has none.
    */
@@ -131,7 +132,7 @@ export class Fdb {
         const mac = readAddr(this.#socket.lib, route.rtnl_neigh_get_lladdr(obj));
         if (mac === undefined || mac.bytes.length !== 6) continue;
         const dst = readAddr(this.#socket.lib, route.rtnl_neigh_get_dst(obj));
-        if (dst === undefined || dst.bytes.length !== 4) continue;
+        if (dst === undefined || (dst.bytes.length !== 4 && dst.bytes.length !== 16)) continue;
         const text = formatAddr(dst);
         if (text === undefined) continue;
         visit(dev, mac, text, route.rtnl_neigh_get_flags(obj));
@@ -240,8 +241,8 @@ export class Fdb {
     if (!Number.isInteger(ifindex) || ifindex <= 0) {
       throw new RangeError(`${action}: invalid ifindex ${ifindex}`);
     }
-    const ip = ipv4Bytes(dst);
-    if (ip === undefined) throw new TypeError(`${action}: "${dst}" is not an IPv4 address`);
+    const ip = ipBytes(dst);
+    if (ip === undefined) throw new TypeError(`${action}: "${dst}" is not an IP address`);
     return ip;
   }
 
@@ -283,13 +284,14 @@ export class Fdb {
     const { nl, route } = this.#socket.lib;
     const neigh = route.rtnl_neigh_alloc();
     const mac = nl.nl_addr_build(AF_LLC, macBytes, BigInt(macBytes.length));
-    const dst = nl.nl_addr_build(AF_INET, ip, BigInt(ip.length));
+    const dst = toNlAddr(this.#socket.lib, ip);
     try {
       if (neigh === null || mac === null || dst === null) {
         throw new NetlinkError(NLE.NOMEM, action, { op: "rtnl_neigh_alloc" });
       }
       route.rtnl_neigh_set_ifindex(neigh, ifindex);
-      // Order matters: the dst first (it sets family AF_INET), then the
+      // Order matters: the dst first (it sets family AF_INET or AF_INET6; a
+      // 16-byte NDA_DST is an IPv6 remote), then the
       // lladdr, then family AF_BRIDGE; set_dst after AF_BRIDGE fails with
       // NLE_AF_MISMATCH.
       unwrap(route.rtnl_neigh_set_dst(neigh, dst), action, "rtnl_neigh_set_dst");

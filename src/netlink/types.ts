@@ -20,7 +20,7 @@ export interface LinkInfo {
   mac?: string;
   /** VXLAN only: the VNI (IFLA_VXLAN_ID). */
   vni?: number;
-  /** VXLAN only: local IPv4 address (IFLA_VXLAN_LOCAL), dotted quad. */
+  /** VXLAN only: local address (IFLA_VXLAN_LOCAL, or IFLA_VXLAN_LOCAL6 for an IPv6 device). */
   local?: IpAddress;
   /** VXLAN only: destination UDP port (IFLA_VXLAN_PORT). */
   port?: number;
@@ -32,7 +32,7 @@ export interface LinkInfo {
 export interface VxlanSpec {
   name: string;
   vni: number;
-  /** Local IPv4 address; omitted when undefined. */
+  /** Local address (IPv4, or IPv6 for an IPv6 device); omitted when undefined. */
   local?: IpAddress;
   /** UDP destination port. */
   port: number;
@@ -54,7 +54,7 @@ export interface NeighEvent {
   ifindex: number;
   /** Lower-case `aa:bb:cc:dd:ee:ff`. */
   mac: string;
-  /** Remote IPv4 destination, or undefined when the entry has none. */
+  /** Remote destination (IPv4 or IPv6), or undefined when the entry has none. */
   dst: IpAddress | undefined;
   /** Marked `extern_learn` (NTF_EXT_LEARNED): written by this agent. */
   ours: boolean;

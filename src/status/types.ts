@@ -91,6 +91,11 @@ export interface VniStatus {
   missing: string[];
   /** Programmed but not desired. */
   extra: string[];
+  /**
+   * Remote VTEPs of the other address family carrying this VNI's community:
+   * never programmed (skip reason `family_mismatch`).
+   */
+  familyMismatch: string[];
   lastError: { message: string; at: string } | null;
   /** Each desired remote VTEP with the route kinds that bring it (`community`, `evpn-type3`). */
   remoteVteps?: { vtep: string; via: string[] }[];
@@ -118,6 +123,8 @@ export interface AgentStatus {
   ready: boolean;
   node: {
     localAddress: string;
+    /** The underlay's address family (`node.addressFamily`). */
+    addressFamily: "ipv4" | "ipv6";
     mode: "static" | "discover";
     /** The route kinds advertised and read (`mode` in the file). @default ["community"] */
     routes?: ("community" | "evpn")[];

@@ -16,6 +16,7 @@ export function vniStatus(
   desiredSet: ReadonlySet<string>,
   programmedView: readonly string[] | undefined,
   lastError: VniStatus["lastError"],
+  mismatched: ReadonlySet<string> = new Set(),
 ): VniStatus {
   const desired = [...desiredSet].sort();
   const programmed = [...(programmedView ?? [])].sort();
@@ -33,6 +34,7 @@ export function vniStatus(
     programmed: online ? programmed : [],
     missing: online ? desired.filter((x) => !p.has(x)) : [],
     extra: programmed.filter((x) => !d.has(x)),
+    familyMismatch: [...mismatched].sort(),
     lastError,
   };
 }
