@@ -32,7 +32,7 @@ interface CommonOptions {
 /** The hub: a route reflector that accepts any peer in `dynamicPrefix`. */
 export interface HubOptions extends CommonOptions {
   role: "hub";
-  /** IPv4 prefix whose peers are accepted as dynamic neighbours, e.g. "192.0.2.0/24". */
+  /** Prefix whose peers are accepted as dynamic neighbours, e.g. "192.0.2.0/24" or "2001:db8::/64". */
   dynamicPrefix: string;
   /** Name of the peer-group of route-reflector clients. @default "spokes" */
   peerGroup?: string;
@@ -43,7 +43,7 @@ export interface HubOptions extends CommonOptions {
 /** A spoke: one static iBGP neighbour, the hub. */
 export interface SpokeOptions extends CommonOptions {
   role: "spoke";
-  /** The hub's address. */
+  /** The hub's address (IPv4 or IPv6: the session's transport). */
   hub: string;
   /**
    * Seconds between connection attempts after the first one. gobgpd's own
@@ -66,14 +66,25 @@ function checkIpv4(key: string, value: string): string {
   return value;
 }
 
+/** IPv6 text as GoBGP parses it: hex groups and colons (a loose check; gobgpd checks fully). */
+const IPV6 = /^(?=.*:)[0-9a-f:]{2,39}$/i;
+
+function checkIp(key: string, value: string): string {
+  if (!IPV4.test(value) && !IPV6.test(value)) {
+    throw new TypeError(`Cannot render gobgpd config: ${key} "${value}" is not an IP address`);
+  }
+  return value;
+}
+
 function checkPrefix(key: string, value: string): string {
   const [addr, len, ...rest] = value.split("/");
   const n = Number(len);
+  const max = addr !== undefined && IPV6.test(addr) ? 128 : 32;
   if (
-    addr === undefined || rest.length > 0 || !IPV4.test(addr) || len === undefined ||
-    !/^\d{1,2}$/.test(len) || n > 32
+    addr === undefined || rest.length > 0 || !(IPV4.test(addr) || IPV6.test(addr)) ||
+    len === undefined || !/^\d{1,3}$/.test(len) || n > max
   ) {
-    throw new TypeError(`Cannot render gobgpd config: ${key} "${value}" is not an IPv4 prefix`);
+    throw new TypeError(`Cannot render gobgpd config: ${key} "${value}" is not an IP prefix`);
   }
   return value;
 }
@@ -167,7 +178,7 @@ export function renderGobgpdConfig(options: GobgpdConfigOptions): string {
       `    peer-group = ${str(group)}`,
     );
   } else {
-    const hub = checkIpv4("hub", options.hub);
+    const hub = checkIp("hub", options.hub);
     const retry = options.connectRetry ?? 5;
     if (!Number.isInteger(retry) || retry < 1 || retry > 65535) {
       throw new RangeError(

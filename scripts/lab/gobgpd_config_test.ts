@@ -97,7 +97,11 @@ Deno.test("renderGobgpdConfig() honours peerGroup, clusterId and families", () =
 Deno.test("renderGobgpdConfig() refuses malformed input with the key and value", () => {
   assert.throws(() => renderGobgpdConfig({ ...SPOKE, hub: "192.0.2.300" }), {
     name: "TypeError",
-    message: /hub "192\.0\.2\.300" is not an IPv4 address/,
+    message: /hub "192\.0\.2\.300" is not an IP address/,
+  });
+  assert.throws(() => renderGobgpdConfig({ ...HUB, dynamicPrefix: "2001:db8::/129" }), {
+    name: "TypeError",
+    message: /dynamicPrefix "2001:db8::\/129" is not an IP prefix/,
   });
   assert.throws(() => renderGobgpdConfig({ ...HUB, dynamicPrefix: "192.0.2.0/33" }), {
     name: "TypeError",
@@ -161,6 +165,21 @@ Deno.test({
     assert.match(spoke.text, /NeighborAddress:"192\.0\.2\.10"/);
     assert.match(spoke.text, /TimersConfig\{ConnectRetry:5,/);
     assert.match(spoke.text, /As:\s+0xfde8,\s+RouterId:\s+"192\.0\.2\.11"/);
+
+    // An IPv6 underlay: sessions over IPv6, ipv6-unicast on both ends.
+    const families = ["ipv6-unicast"] as const;
+    const hub6 = await dryRun(
+      renderGobgpdConfig({ ...HUB, dynamicPrefix: "2001:db8::/64", families: [...families] }),
+    );
+    assert.ok(hub6.success, hub6.text);
+    assert.match(hub6.text, /DynamicNeighborConfig\{Prefix:"2001:db8::\/64", PeerGroup:"spokes"\}/);
+    assert.match(hub6.text, /AfiSafiName:"ipv6-unicast"/);
+    const spoke6 = await dryRun(
+      renderGobgpdConfig({ ...SPOKE, hub: "2001:db8::10", families: [...families] }),
+    );
+    assert.ok(spoke6.success, spoke6.text);
+    assert.match(spoke6.text, /NeighborAddress:"2001:db8::10"/);
+    assert.match(spoke6.text, /AfiSafiName:"ipv6-unicast"/);
 
     const gr = { gracefulRestart: { restartTime: 90 } };
     for (const options of [{ ...HUB, ...gr }, { ...SPOKE, ...gr }]) {

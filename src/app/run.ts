@@ -69,6 +69,9 @@ export async function run(config: ResolvedConfig, options: RunOptions = {}): Pro
   const edges: AgentDeps = {
     links: netlink.links,
     fdb: netlink.fdb,
+    unicast: netlink.fdb,
+    neighbours: netlink.neighbours,
+    addresses: netlink.addresses,
     bgp: client,
     openEvents,
     observers: {

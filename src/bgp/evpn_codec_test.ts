@@ -324,7 +324,10 @@ Deno.test("decodeAnyPath() dispatches by family: community, EVPN, other", () => 
     wire(encodeMembershipPath({ address: "192.0.2.11", communities: [1] })),
   );
   assert.ok(community.ok && "route" in community && community.route.vtep === "192.0.2.11");
-  const other = decodeAnyPath({ family: { afi: 2, safi: 1 } });
+  // IPv6 unicast goes to the community decoder (an IPv6 underlay's /128 memberships).
+  const v6 = decodeAnyPath({ family: { afi: 2, safi: 1 } });
+  assert.ok(!v6.ok && v6.reason === "malformed" && /IPAddressPrefix/.test(v6.detail));
+  const other = decodeAnyPath({ family: { afi: 2, safi: 4 } });
   assert.ok(!other.ok && other.reason === "family");
 });
 

@@ -15,7 +15,7 @@ export const MAX_CONFIG_BYTES = 1024 * 1024;
 
 /**
  * The machine's own view: interface addresses from
- * `Deno.networkInterfaces()` (IPv4 only; needs `--allow-sys`). An
+ * `Deno.networkInterfaces()` (IPv4 and IPv6; needs `--allow-sys`). An
  * interface with no address at all is not listed there, so it is looked
  * up in `/sys/class/net` before being called missing.
  */
@@ -28,7 +28,7 @@ export function defaultEnv(): ConfigEnv {
     interfaceAddresses(name: string): string[] | undefined {
       const mine = Deno.networkInterfaces().filter((i) => i.name === name);
       if (mine.length === 0) return _linkExists(name) ? [] : undefined;
-      return mine.filter((i) => i.family === "IPv4").map((i) => i.address);
+      return mine.map((i) => i.address);
     },
   };
 }

@@ -17,7 +17,7 @@ import {
   vniCommunity,
 } from "../net/community.ts";
 import { type HostPort, parseHostPort } from "../net/host_port.ts";
-import { type IpAddress, parseIpv4 } from "../net/ip.ts";
+import { type IpAddress, ipFamily, parseIp, vtepProblem } from "../net/ip.ts";
 import {
   defaultRdNumber,
   formatRouteDistinguisher,
@@ -34,6 +34,8 @@ import {
 import { ConfigError, type ConfigIssue } from "./errors.ts";
 import { closest } from "./suggest.ts";
 import {
+  ADDRESS_FAMILIES,
+  type AddressFamily,
   type CheckedConfig,
   LOG_FORMATS,
   LOG_LEVEL_CHOICES,
@@ -51,7 +53,7 @@ import {
 /** What the resolver may ask about the machine it runs on. */
 export interface ConfigEnv {
   /**
-   * The IPv4 addresses of interface `name`, first one preferred;
+   * The addresses (IPv4 and IPv6, as text) of interface `name`, first one preferred;
    * `undefined` when there is no such interface; `null` when this machine
    * cannot tell because the file is meant for another host (the address is
    * then left to that host: see {@linkcode resolveConfigOffline}).
@@ -163,10 +165,21 @@ export interface UserHttpConfig {
 
 /** The `node` section. */
 export interface UserNodeConfig {
-  /** Interface whose first IPv4 address is the VTEP address when `localAddress` is empty. @default "eth0" */
+  /**
+   * Interface whose first address of `addressFamily` (IPv6: the first
+   * usable global one) is the VTEP address when `localAddress` is empty.
+   * @default "eth0"
+   */
   localInterface?: string | Unset;
-  /** The VTEP address (IPv4 dotted quad); "" = take it from `localInterface`. @default "" */
+  /** The VTEP address (IPv4 or IPv6); "" = take it from `localInterface`. @default "" */
   localAddress?: string | Unset;
+  /**
+   * The underlay's address family, `ipv4` or `ipv6`: the VTEP address, the
+   * membership route (IPv4 /32 or IPv6 /128) and every flood entry's `dst`
+   * are of this family.
+   * @default the family of `localAddress` when set, else "ipv4"
+   */
+  addressFamily?: string | Unset;
   /** VXLAN UDP port, 1..65535. @default 4789 */
   vxlanPort?: number | Unset;
   /** Keep the VXLAN links the agent created when it exits. @default false */
@@ -361,16 +374,34 @@ const _IfName = _stringParsed<string>("an interface name string", (text) => {
 });
 
 const _LocalAddress = _stringParsed<IpAddress | "">(
-  'an IPv4 address string or ""',
+  'an IP address string or ""',
   (text) => {
-    const address = text === "" ? "" : parseIpv4(text);
-    return address !== undefined ? { value: address } : {
-      problem: `${
-        _quote(text)
-      } is not an IPv4 address (a dotted quad like 192.0.2.10); leave it "" to use node.localInterface's`,
-    };
+    if (text === "") return { value: "" };
+    const address = parseIp(text);
+    if (address === undefined) {
+      return {
+        problem: `${_quote(text)} is not an IPv4 or IPv6 address (like 192.0.2.10 or ` +
+          `2001:db8::10); leave it "" to use node.localInterface's`,
+      };
+    }
+    const problem = vtepProblem(address);
+    if (problem !== undefined) return { problem: `${_quote(text)} cannot be a VTEP: ${problem}` };
+    return { value: address };
   },
 );
+
+/** A string that must be one of `choices`. */
+function _oneOf<T extends string>(what: string, choices: readonly T[]) {
+  return _stringParsed<T>(
+    what,
+    (text) =>
+      (choices as readonly string[]).includes(text)
+        ? { value: text as T }
+        : { problem: `${_quote(text)} is not one of ${choices.join(", ")}` },
+  );
+}
+
+const _AddressFamily = _oneOf<AddressFamily>("an address family string", ADDRESS_FAMILIES);
 
 const _VniId = _intIn(1, MAX_VNI, "VNI ");
 
@@ -516,17 +547,12 @@ const _Http = z.strictObject({
   ).nullish(),
 }, { error: _expect("a mapping") });
 
-const _LogFormat = _stringParsed<LogFormat>(
-  "a log format string",
-  (text) =>
-    (LOG_FORMATS as readonly string[]).includes(text)
-      ? { value: text as LogFormat }
-      : { problem: `${_quote(text)} is not one of ${LOG_FORMATS.join(", ")}` },
-);
+const _LogFormat = _oneOf<LogFormat>("a log format string", LOG_FORMATS);
 
 const _Node = z.strictObject({
   localInterface: _IfName.nullish(),
   localAddress: _LocalAddress.nullish(),
+  addressFamily: _AddressFamily.nullish(),
   vxlanPort: _intIn(1, 65535, "port ").nullish(),
   skipLinkCleanup: _Bool.nullish(),
   autoRecreateVxlan: _Bool.nullish(),
@@ -659,6 +685,7 @@ function _isRecord(value: unknown): value is Record<string, unknown> {
 interface _Derived {
   vnis: VniConfig[];
   localAddress: IpAddress | "";
+  addressFamily: AddressFamily;
   warnings: ConfigIssue[];
 }
 
@@ -685,7 +712,7 @@ function _crossCheck(
   }
   const parsedMode = _field(_Mode, doc["mode"]);
   const mode = parsedMode === _INVALID || parsedMode === undefined ? DEFAULT_MODE : parsedMode;
-  const localAddress = _resolveLocalAddress(doc["node"], env, refuse);
+  const { localAddress, addressFamily } = _resolveLocalAddress(doc["node"], env, refuse);
   const vnis: VniConfig[] = [];
   const evpn = new _EvpnKeys(mode, localAddress, refuse, warnings);
 
@@ -774,7 +801,7 @@ function _crossCheck(
     );
   }
 
-  return { vnis, localAddress, warnings };
+  return { vnis, localAddress, addressFamily, warnings };
 }
 
 /** The default `mode`: today's community routes only. */
@@ -880,18 +907,55 @@ function _rdKey(rd: RouteDistinguisher, local: IpAddress | ""): string {
   return `${rd.kind}:${formatRouteDistinguisher(rd)}`;
 }
 
-/** `node.localAddress`, or else the first IPv4 address of `node.localInterface`. */
+const _FAMILY_NAME = { ipv4: "IPv4", ipv6: "IPv6" } as const;
+
+/**
+ * The address family (`node.addressFamily`, else that of a set
+ * `node.localAddress`, else IPv4), and `node.localAddress` or else the
+ * first usable address of that family on `node.localInterface`.
+ */
 function _resolveLocalAddress(
   rawNode: unknown,
   env: ConfigEnv,
   refuse: (path: string, message: string) => void,
-): IpAddress | "" {
+): { localAddress: IpAddress | ""; addressFamily: AddressFamily } {
   const node = rawNode === undefined || rawNode === null ? {} : rawNode;
-  if (!_isRecord(node)) return "";
+  const none = { localAddress: "" as const, addressFamily: "ipv4" as const };
+  if (!_isRecord(node)) return none;
   const address = _field(_LocalAddress, node["localAddress"]);
-  if (typeof address === "string" && address !== "") return address;
+  const given = _field(_AddressFamily, node["addressFamily"]);
+  if (given === _INVALID) return none;
+  const own = typeof address === "string" && address !== ""
+    ? (ipFamily(address) === 6 ? "ipv6" : "ipv4")
+    : undefined;
+  const addressFamily = given ?? own ?? "ipv4";
+  if (own !== undefined) {
+    if (own !== addressFamily) {
+      refuse(
+        "node.localAddress",
+        `${_quote(address as string)} is an ${_FAMILY_NAME[own]} address, but ` +
+          `node.addressFamily is ${addressFamily}: set an ${_FAMILY_NAME[addressFamily]} ` +
+          `address, or node.addressFamily: ${own}`,
+      );
+      return none;
+    }
+    return { localAddress: address as IpAddress, addressFamily };
+  }
   const name = _field(_IfName, node["localInterface"]) ?? DEFAULT_LOCAL_INTERFACE;
-  if (address === _INVALID || name === _INVALID) return "";
+  if (address === _INVALID || name === _INVALID) return none;
+  const localAddress = _interfaceAddress(name, node, addressFamily, env, refuse);
+  return { localAddress, addressFamily };
+}
+
+/** The first address of `family` on interface `name` that can be a VTEP. */
+function _interfaceAddress(
+  name: string,
+  node: Record<string, unknown>,
+  family: AddressFamily,
+  env: ConfigEnv,
+  refuse: (path: string, message: string) => void,
+): IpAddress | "" {
+  const fam = _FAMILY_NAME[family];
 
   const which = node["localInterface"] == null ? ` (the default)` : "";
   let addresses: string[] | undefined | null;
@@ -909,16 +973,21 @@ function _resolveLocalAddress(
   if (addresses === undefined) {
     refuse(
       "node.localInterface",
-      `interface "${name}"${which} does not exist, so it has no IPv4 address for the VTEP; ` +
+      `interface "${name}"${which} does not exist, so it has no ${fam} address for the VTEP; ` +
         `set node.localAddress or another node.localInterface`,
     );
     return "";
   }
-  const first = addresses.map(parseIpv4).find((a) => a !== undefined);
+  // IPv6: link-local, deprecated site-local and the like never qualify
+  // (vtepProblem); the first global address does.
+  const first = addresses.map((a) => parseIp(a.split("%")[0]!)).find((a) =>
+    a !== undefined && (ipFamily(a) === 6) === (family === "ipv6") && vtepProblem(a) === undefined
+  );
   if (first === undefined) {
+    const what = family === "ipv6" ? "global IPv6" : "IPv4";
     refuse(
       "node.localInterface",
-      `interface "${name}"${which} has no IPv4 address for the VTEP; set node.localAddress`,
+      `interface "${name}"${which} has no ${what} address for the VTEP; set node.localAddress`,
     );
     return "";
   }
@@ -1006,6 +1075,7 @@ function _resolve(raw: unknown, env: ConfigEnv): CheckedConfig {
     node: {
       localInterface: config.node?.localInterface ?? DEFAULT_LOCAL_INTERFACE,
       localAddress: derived.localAddress,
+      addressFamily: derived.addressFamily,
       vxlanPort: config.node?.vxlanPort ?? DEFAULT_VXLAN_PORT,
       skipLinkCleanup: config.node?.skipLinkCleanup ?? false,
       autoRecreateVxlan: config.node?.autoRecreateVxlan ?? false,

@@ -20,9 +20,13 @@ const endpoint = (text: string): HostPort => (parseHostPort(text, "") as { value
 
 const fakeEnv: ConfigEnv = {
   interfaceAddresses: (name) =>
-    ({ eth0: ["192.0.2.10", "192.0.2.11"], eth1: [], dummy0: ["fe80::1", "198.51.100.7"] })[
-      name
-    ],
+    ({
+      eth0: ["192.0.2.10", "192.0.2.11"],
+      eth1: [],
+      dummy0: ["fe80::1", "198.51.100.7"],
+      v6: ["192.0.2.20", "fe80::2%v6", "::1", "fec0::1", "2001:DB8::20", "2001:db8::21"],
+      v6ll: ["fe80::3", "192.0.2.30"],
+    } as Record<string, string[]>)[name],
 };
 
 function refused(raw: unknown, env: ConfigEnv = fakeEnv): ConfigError {
@@ -65,6 +69,7 @@ Deno.test("resolveConfig() fills every default", () => {
     node: {
       localInterface: "eth0",
       localAddress: ip("192.0.2.10"),
+      addressFamily: "ipv4",
       vxlanPort: 4789,
       skipLinkCleanup: false,
       autoRecreateVxlan: false,
@@ -130,6 +135,7 @@ Deno.test("resolveConfig() keeps every value that is set", () => {
     node: {
       localInterface: "eth1",
       localAddress: "192.0.2.9",
+      addressFamily: "ipv4",
       vxlanPort: 8472,
       skipLinkCleanup: true,
       autoRecreateVxlan: true,
@@ -395,12 +401,80 @@ Deno.test("resolveConfig() refuses invalid interface names", () => {
   assertIssue(error, "vnis[2].underlayInterface", "is empty");
 });
 
-Deno.test("resolveConfig() refuses a localAddress that is not IPv4", () => {
-  for (const localAddress of ["fd00::1", "192.0.2.256", "192.0.2.01", "eth0"]) {
+Deno.test("resolveConfig() refuses a localAddress that is no IP address or cannot be a VTEP", () => {
+  for (const localAddress of ["192.0.2.256", "192.0.2.01", "eth0", "2001:db8::g", "fe80::1%eth0"]) {
     const error = refused({ communityAsn: 1, node: { localAddress } });
-    assertIssue(error, "node.localAddress", "is not an IPv4 address");
+    assertIssue(error, "node.localAddress", "is not an IPv4 or IPv6 address");
     assert.equal(error.issues.length, 1, error.message);
   }
+  for (
+    const [localAddress, why] of [
+      ["fe80::1", "link-local"],
+      ["::1", "loopback"],
+      ["::ffff:192.0.2.1", "IPv4-mapped"],
+      ["ff02::1", "multicast"],
+      ["127.0.0.1", "loopback"],
+      ["0.0.0.0", "unspecified"],
+    ]
+  ) {
+    assertIssue(
+      refused({ communityAsn: 1, node: { localAddress } }),
+      "node.localAddress",
+      `cannot be a VTEP: ${why}`,
+    );
+  }
+});
+
+Deno.test("resolveConfig() takes the address family from node.addressFamily or localAddress", () => {
+  const node = (n: Record<string, unknown>) =>
+    resolveConfig({ communityAsn: 1, node: n }, fakeEnv).node;
+  const pick = (n: Record<string, unknown>) => {
+    const { localAddress, addressFamily } = node(n);
+    return [localAddress, addressFamily];
+  };
+  assert.deepEqual(pick({ localAddress: "2001:DB8::11" }), ["2001:db8::11", "ipv6"]);
+  assert.deepEqual(pick({ localAddress: "2001:db8::11", addressFamily: "ipv6" }), [
+    "2001:db8::11",
+    "ipv6",
+  ]);
+  assert.deepEqual(pick({ localAddress: "192.0.2.1" }), ["192.0.2.1", "ipv4"]);
+  // From the interface: the first global IPv6 address (link-local, loopback,
+  // site-local skipped; zone ids dropped), in canonical text.
+  assert.deepEqual(pick({ localInterface: "v6", addressFamily: "ipv6" }), ["2001:db8::20", "ipv6"]);
+  assert.deepEqual(pick({ localInterface: "v6" }), ["192.0.2.20", "ipv4"]);
+  assertIssue(
+    refused({ communityAsn: 1, node: { localInterface: "v6ll", addressFamily: "ipv6" } }),
+    "node.localInterface",
+    'interface "v6ll" has no global IPv6 address for the VTEP',
+  );
+  assertIssue(
+    refused({ communityAsn: 1, node: { localInterface: "nope", addressFamily: "ipv6" } }),
+    "node.localInterface",
+    "does not exist, so it has no IPv6 address",
+  );
+});
+
+Deno.test("resolveConfig() refuses a localAddress of the other family than node.addressFamily", () => {
+  const error = refused({
+    communityAsn: 1,
+    node: { localAddress: "2001:db8::11", addressFamily: "ipv4" },
+  });
+  assertIssue(
+    error,
+    "node.localAddress",
+    '"2001:db8::11" is an IPv6 address, but node.addressFamily is ipv4',
+  );
+  assert.equal(error.issues.length, 1, error.message);
+  assertIssue(
+    refused({ communityAsn: 1, node: { localAddress: "192.0.2.1", addressFamily: "ipv6" } }),
+    "node.localAddress",
+    "is an IPv4 address, but node.addressFamily is ipv6: set an IPv6 address, or node.addressFamily: ipv4",
+  );
+  assertIssue(
+    refused({ communityAsn: 1, node: { addressFamily: "inet6" } }),
+    "node.addressFamily",
+    '"inet6" is not one of ipv4, ipv6',
+  );
 });
 
 Deno.test("resolveConfig() takes the VTEP address from node.localInterface when localAddress is empty", () => {

@@ -56,6 +56,9 @@ export interface TlsConfig {
   serverName: string | undefined;
 }
 
+/** Underlay address families accepted in `node.addressFamily`. */
+export const ADDRESS_FAMILIES = ["ipv4", "ipv6"] as const;
+export type AddressFamily = typeof ADDRESS_FAMILIES[number];
 /** Which routes the agent advertises and reads (`mode` in the file). */
 export interface ModeConfig {
   /** IPv4 /32 membership routes tagged with the VNI's community (the seed's convention). */
@@ -107,8 +110,13 @@ export interface ResolvedConfig {
   node: {
     /** @default "eth0" */
     localInterface: string;
-    /** The node's VTEP address: `localAddress` if set, else the first IPv4 of `localInterface`. */
+    /**
+     * The node's VTEP address: `localAddress` if set, else the first address
+     * of `addressFamily` on `localInterface` (IPv6: the first global one).
+     */
     localAddress: IpAddress;
+    /** The family of `localAddress`. @default "ipv4" */
+    addressFamily: AddressFamily;
     /** @default 4789 */
     vxlanPort: number;
     /** @default false */

@@ -72,6 +72,40 @@ export function bindAgentMetrics(registry: Registry, agent: MetricsSource): void
     "Flood FDB entries per VNI in the kernel that BGP does not ask for.",
     () => vnis().map((vni) => [{ vni: String(vni.vni), device: vni.device }, vni.extra.length]),
   );
+  registry.gauge(
+    "evpn_agent_unicast_entries",
+    "Unicast FDB entries (MAC dst VTEP, from EVPN Type 2 routes) per VNI: desired and programmed.",
+    function* () {
+      for (const vni of vnis()) {
+        if (!vni.macIp) continue;
+        const labels = { vni: String(vni.vni), device: vni.device };
+        yield [{ ...labels, state: "desired" }, vni.macIp.remoteMacs.desired.length];
+        yield [{ ...labels, state: "programmed" }, vni.macIp.remoteMacs.programmed.length];
+      }
+    },
+  );
+  registry.gauge(
+    "evpn_agent_neighbour_entries",
+    "Neighbour entries (IP lladdr MAC, from EVPN Type 2 MAC+IP routes) per VNI: desired and programmed.",
+    function* () {
+      for (const vni of vnis()) {
+        if (!vni.macIp) continue;
+        const labels = { vni: String(vni.vni), device: vni.device };
+        yield [{ ...labels, state: "desired" }, vni.macIp.neighbours.desired.length];
+        yield [{ ...labels, state: "programmed" }, vni.macIp.neighbours.programmed.length];
+      }
+    },
+  );
+  registry.gauge(
+    "evpn_agent_own_type2_routes",
+    "Our own EVPN Type 2 routes per VNI (the device's MAC-only route and one per address).",
+    function* () {
+      for (const vni of vnis()) {
+        if (!vni.macIp) continue;
+        yield [{ vni: String(vni.vni), device: vni.device }, vni.macIp.ownRoutes.length];
+      }
+    },
+  );
   registry.counterFrom(
     "evpn_agent_fdb_operations_total",
     "FDB writes by operation (append, del) and result (ok, error).",

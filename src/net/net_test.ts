@@ -21,6 +21,7 @@ import {
   parseIp,
   parseIpv4,
   parseIpv6,
+  parseVtep,
   vtepProblem,
 } from "./ip.ts";
 import { FLOOD_MAC, formatMac, isZeroMac, parseMac } from "./mac.ts";
@@ -127,6 +128,36 @@ Deno.test("vtepProblem() accepts unicast addresses and names what is wrong other
   assert.equal(vtepProblem("255.255.255.255"), "broadcast address");
   assert.equal(isIpv4("192.0.2.011"), false);
   assert.equal(isIpv4("192.0.2.256"), false);
+});
+
+Deno.test("vtepProblem() refuses IPv6 addresses no VTEP can have, and accepts the rest", () => {
+  const refused: [string, RegExp][] = [
+    ["::", /unspecified/],
+    ["::1", /loopback/],
+    ["::ffff:192.0.2.1", /IPv4-mapped/],
+    ["::ffff:c000:201", /IPv4-mapped/],
+    ["::192.0.2.1", /reserved.*IPv4-compatible/],
+    ["64:ff9b::192.0.2.1", /reserved.*NAT64/],
+    ["100::1", /discard-only/],
+    ["fe80::1", /link-local/],
+    ["febf:ffff::1", /link-local/],
+    ["fec0::1", /site-local/],
+    ["ff02::1", /multicast/],
+    ["ff0e::1:2", /multicast/],
+  ];
+  for (const [address, why] of refused) {
+    assert.match(vtepProblem(address) ?? "(accepted)", why, address);
+    assert.ok("problem" in parseVtep(address), address);
+  }
+  for (const ok of ["2001:db8::11", "2001:db8:0:2::1", "fd00::1", "2600::1", "100:0:0:1::1"]) {
+    assert.equal(vtepProblem(ok), undefined, ok);
+  }
+  assert.equal(vtepProblem("2001:db8::g"), "not an IPv4 or IPv6 address");
+});
+
+Deno.test("parseVtep() hands out canonical text for IPv6", () => {
+  assert.deepEqual(parseVtep("2001:DB8:0:0::0011"), { vtep: "2001:db8::11" });
+  assert.deepEqual(parseVtep("192.0.2.11"), { vtep: "192.0.2.11" });
 });
 
 Deno.test("isIPv4() accepts dotted quads only", () => {

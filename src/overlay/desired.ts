@@ -77,6 +77,8 @@ const EMPTY: ReadonlySet<string> = new Set();
 export class DesiredState {
   readonly vnis: VniRegistry;
   readonly routes: RouteTable;
+  /** VTEPs of the other address family (never desired: see `admitRoute`). */
+  readonly otherFamily: RouteTable;
   readonly imet: ImetTable = new ImetTable();
   #opts: DesiredStateOptions;
   #kinds: RouteKinds;
@@ -86,6 +88,7 @@ export class DesiredState {
     this.#kinds = options.routes ?? { community: true, evpn: false };
     this.vnis = new VniRegistry(options.mode, options.localAddress);
     this.routes = new RouteTable((c) => this.vnis.keeps(c));
+    this.otherFamily = new RouteTable((c) => this.vnis.keeps(c));
   }
 
   /** The remote VTEPs that `vni`'s flood list should hold (do not mutate). */
@@ -122,9 +125,19 @@ export class DesiredState {
     return out;
   }
 
+  /**
+   * The remote VTEPs of the other address family that carry `vni`'s
+   * community: members this node cannot reach (live view; do not mutate).
+   */
+  mismatched(vni: number): ReadonlySet<string> {
+    const entry = this.vnis.byId(vni);
+    return entry ? this.otherFamily.vteps(entry.community) : EMPTY;
+  }
+
   /** The complete table of a new stream replaces everything (the caller re-checks every VNI). */
   replace(decoded: readonly DecodedPath[]): void {
     this.routes.clear();
+    this.otherFamily.clear();
     this.imet.clear();
     this.#opts.macIp?.clear();
     for (const item of decoded) this.#ingest(item, false);
@@ -155,7 +168,7 @@ export class DesiredState {
       return;
     }
     if (!this.#kinds.community) {
-      observer?.skipped?.("family", "an IPv4 unicast route, not read in mode evpn");
+      observer?.skipped?.("family", "a unicast membership route, not read in mode evpn");
       return;
     }
     this.#ingestCommunity(item.route, mark);
@@ -170,6 +183,9 @@ export class DesiredState {
     );
     if (!admission.store) {
       if (admission.skip) observer?.skipped?.(admission.skip.reason, admission.skip.detail);
+      if (!admission.otherFamily) return;
+      if (route.withdraw) this.otherFamily.delete(route.vtep);
+      else this.otherFamily.set(route.vtep, route.communities);
       return;
     }
     observer?.route?.(route.withdraw ? "withdraw" : "add");

@@ -34,7 +34,7 @@ function imet(vtep: string, rts: RouteTarget[], extra: Partial<ImetRoute> = {}):
 }
 
 function community(vtep: string, communities: number[], withdraw = false): DecodedPath {
-  return { ok: true, route: { vtep: ip(vtep), communities, withdraw, stale: false } };
+  return { ok: true, route: { vtep: ip(vtep), communities, withdraw } };
 }
 
 function setup(routes = { community: true, evpn: true }, macIp?: MacIpSink) {

@@ -98,7 +98,7 @@ Deno.test("DesiredState maps a route's large communities to their VNIs", () => {
   state.vnis.observeLink(vxlan(10, "vxlan10010", 10010));
   const route = (vtep: string, communities: Community[]) => ({
     ok: true as const,
-    route: { vtep: vtep as IpAddress, communities, withdraw: false, stale: false },
+    route: { vtep: vtep as IpAddress, communities, withdraw: false },
   });
   state.replace([]);
   state.apply([

@@ -23,21 +23,23 @@ export interface Route {
    * True when gobgpd marks the path stale: its peer is restarting under BGP
    * graceful restart and gobgpd keeps its routes until the peer is back
    * (or its restart time runs out, when gobgpd withdraws them). A stale
-   * path is as valid as any other.
+   * path is as valid as any other. Absent: false.
    */
-  stale: boolean;
+  stale?: boolean;
 }
 
 /** Why a path was skipped. Used as a metric label, so keep the values stable. */
 export type SkipReason =
   | "family" // a family (or route kind) this mode does not read
   | "malformed" // payload that does not decode
-  | "not_host_route" // prefix length is not 32
-  | "not_a_vtep" // 0.0.0.0, broadcast, loopback, multicast, link-local, ...
+  | "not_host_route" // prefix length is not 32 (IPv4) or 128 (IPv6)
+  | "not_a_vtep" // 0.0.0.0, broadcast, loopback, multicast, link-local, IPv4-mapped, ...
   | "own_address" // the node's own VTEP address
   | "unknown_vni" // no community (or route target) maps to a VNI this node knows
   | "no_ingress_replication" // EVPN Type 3 without PMSI tunnel type 6
-  | "route_type"; // an EVPN route type this agent does not use (1, 4, 5, unknown)
+  | "not_unicast" // EVPN Type 2 whose MAC (zero, multicast) or IP is no host's
+  | "route_type" // an EVPN route type this agent does not use (1, 4, 5, unknown)
+  | "family_mismatch"; // a VTEP of the other address family than this node's, for a known VNI
 
 export const SKIP_REASONS: readonly SkipReason[] = [
   "family",
@@ -47,7 +49,9 @@ export const SKIP_REASONS: readonly SkipReason[] = [
   "own_address",
   "unknown_vni",
   "no_ingress_replication",
+  "not_unicast",
   "route_type",
+  "family_mismatch",
 ];
 
 /** A skipped path (with the EVPN route type when the path was EVPN). */

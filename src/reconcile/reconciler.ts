@@ -274,6 +274,12 @@ export class Reconciler implements Disposable {
     this.#hold(Math.min(now + c.quietMs, this.#heldSince + c.maxHoldMs));
   }
 
+  /** Marks the VNI of a managed device dirty (its desired set changed for a kernel reason). */
+  markDevice(ifindex: number): void {
+    const managed = this.#byIfindex.get(ifindex);
+    if (managed) this.markDirty(managed.vni);
+  }
+
   markAll(): void {
     for (const vni of this.#managed.keys()) this.#dirty.add(vni);
     if (this.#dirty.size > 0) this.#arm(0);
