@@ -28,7 +28,8 @@ import type { BgpPort } from "./ports.ts";
 const log = { bgp: logger("bgp"), membership: logger("membership"), evpn: logger("evpn") };
 
 /**
- * How long a withdrawal waits before its flood entry is removed. A gobgpd
+ * Why a withdrawal waits (`gobgp.withdrawDelay`, default 500 ms) before its
+ * flood entry is removed. A gobgpd
  * that is stopped (SIGTERM: a restart) first withdraws every route it
  * learned from its peers, then closes its sessions and its API a few
  * milliseconds later; a route reflector being stopped withdraws one
@@ -38,7 +39,6 @@ const log = { bgp: logger("bgp"), membership: logger("membership"), evpn: logger
  * Measured here: 5-15 ms between the last withdrawal and the loss. Applied
  * to community-mode withdrawals (EVPN mode's graceful restart is its own).
  */
-export const WITHDRAW_GRACE_MS = 500;
 
 /** Effects on gobgpd that happened; a dry run observes none (nothing was sent). */
 export interface MembershipEffects {
@@ -157,7 +157,7 @@ export class BgpSide {
       onSnapshot: (decoded) => this.#onSnapshot(decoded),
       onUpdate: (decoded) => {
         this.#completeness.activity();
-        const hold = config.gobgp.restartHoldMs > 0 ? WITHDRAW_GRACE_MS : 0;
+        const hold = config.gobgp.restartHoldMs > 0 ? config.gobgp.withdrawDelayMs : 0;
         if (
           hold > reconciler.holdRemainingMs &&
           // Community mode only: EVPN routes keep their removal at once.

@@ -33,6 +33,7 @@ export const RELOAD_KEYS: Readonly<Record<string, ReloadMode>> = {
   "gobgp.timeout": "restart",
   "gobgp.reconnectMaxDelay": "restart",
   "gobgp.restartHoldTime": "restart",
+  "gobgp.withdrawDelay": "restart",
   /** The files themselves are read again on every reload and reconnect. */
   "gobgp.tls.caFile": "restart",
   "gobgp.tls.certFile": "restart",
@@ -82,6 +83,7 @@ export function planReload(old: ResolvedConfig, next: ResolvedConfig): ReloadPla
     ["gobgp.timeout", a.gobgp?.timeout, b.gobgp?.timeout],
     ["gobgp.reconnectMaxDelay", a.gobgp?.reconnectMaxDelay, b.gobgp?.reconnectMaxDelay],
     ["gobgp.restartHoldTime", a.gobgp?.restartHoldTime, b.gobgp?.restartHoldTime],
+    ["gobgp.withdrawDelay", a.gobgp?.withdrawDelay, b.gobgp?.withdrawDelay],
     ["gobgp.tls.caFile", a.gobgp?.tls?.caFile, b.gobgp?.tls?.caFile],
     ["gobgp.tls.certFile", a.gobgp?.tls?.certFile, b.gobgp?.tls?.certFile],
     ["gobgp.tls.keyFile", a.gobgp?.tls?.keyFile, b.gobgp?.tls?.keyFile],

@@ -51,6 +51,7 @@ export function toUserConfig(config: CheckedConfig): UserConfig {
       timeout: formatDuration(config.gobgp.timeoutMs),
       reconnectMaxDelay: formatDuration(config.gobgp.reconnectMaxMs),
       restartHoldTime: formatDuration(config.gobgp.restartHoldMs),
+      withdrawDelay: formatDuration(config.gobgp.withdrawDelayMs),
       ...(config.gobgp.tls ? { tls: _userTls(config.gobgp.tls) } : {}),
     },
     node: { ...config.node },

@@ -80,6 +80,8 @@ export const DEFAULT_GOBGP_TIMEOUT_MS = 5_000;
 export const DEFAULT_RECONNECT_MAX_MS = 10_000;
 /** @default 20000 (milliseconds, written as "20s") */
 export const DEFAULT_RESTART_HOLD_MS = 20_000;
+/** @default 500 (milliseconds, written as "500ms") */
+export const DEFAULT_WITHDRAW_DELAY_MS = 500;
 /** @default "127.0.0.1:9469" */
 export const DEFAULT_HTTP_LISTEN = "127.0.0.1:9469" as HostPort;
 /** @default 300000 (milliseconds, written as "5m") */
@@ -139,6 +141,14 @@ export interface UserGobgpConfig {
    * @default "20s"
    */
   restartHoldTime?: string | Unset;
+  /**
+   * How long a withdrawn route's flood entry stays before it is removed
+   * (community mode): a gobgpd that is stopped withdraws everything just
+   * before its sessions and API close, and this turns that into a hold. "0"
+   * removes at once; at most 10s.
+   * @default "500ms"
+   */
+  withdrawDelay?: string | Unset;
 }
 
 /** The `gobgp.tls` section: files are PEM, read at start, on SIGHUP and on reconnect. */
@@ -537,6 +547,13 @@ const _Gobgp = z.strictObject({
   timeout: _Timeout.nullish(),
   reconnectMaxDelay: _Timeout.nullish(),
   restartHoldTime: _Interval.nullish(),
+  withdrawDelay: _stringParsed<number>('a duration string such as "500ms", or "0"', (text) => {
+    const ms = parseDuration(text);
+    if (ms === undefined) return { problem: `${_quote(text)} is not a duration such as "500ms"` };
+    if (ms < 0) return { problem: `${_quote(text)} is negative` };
+    if (ms > 10_000) return { problem: `${_quote(text)} is longer than 10s` };
+    return { value: ms };
+  }).nullish(),
   tls: _Tls.nullish(),
 }, { error: _expect("a mapping") });
 
@@ -1068,6 +1085,7 @@ function _resolve(raw: unknown, env: ConfigEnv): CheckedConfig {
       timeoutMs: config.gobgp?.timeout ?? DEFAULT_GOBGP_TIMEOUT_MS,
       reconnectMaxMs: config.gobgp?.reconnectMaxDelay ?? DEFAULT_RECONNECT_MAX_MS,
       restartHoldMs: config.gobgp?.restartHoldTime ?? DEFAULT_RESTART_HOLD_MS,
+      withdrawDelayMs: config.gobgp?.withdrawDelay ?? DEFAULT_WITHDRAW_DELAY_MS,
       tls: _resolveTls(config.gobgp?.tls),
     },
     http: { listen: config.http?.listen ?? DEFAULT_HTTP_LISTEN },

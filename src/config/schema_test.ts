@@ -62,6 +62,7 @@ Deno.test("resolveConfig() fills every default", () => {
       timeoutMs: 5000,
       reconnectMaxMs: 10000,
       restartHoldMs: 20000,
+      withdrawDelayMs: 500,
       tls: undefined,
     },
     http: { listen: endpoint("127.0.0.1:9469") },
@@ -128,6 +129,7 @@ Deno.test("resolveConfig() keeps every value that is set", () => {
       timeoutMs: 90_000,
       reconnectMaxMs: 10000,
       restartHoldMs: 20000,
+      withdrawDelayMs: 500,
       tls: undefined,
     },
     http: { listen: "127.0.0.1:9469" },
@@ -627,4 +629,21 @@ Deno.test("parsePath() reads back what formatPath() writes", () => {
   assert.equal(parsePath("(file)"), undefined);
   assert.equal(parsePath("agent.yaml:3:1"), undefined);
   assert.equal(parsePath("vnis[x]"), undefined);
+});
+
+Deno.test("resolveConfig() reads gobgp.withdrawDelay and refuses bad ones", () => {
+  const delay = (withdrawDelay: string) =>
+    resolveConfig({ communityAsn: 1, gobgp: { withdrawDelay } }, fakeEnv).gobgp.withdrawDelayMs;
+  assert.equal(delay("0"), 0);
+  assert.equal(delay("2s"), 2000);
+  assertIssue(
+    refused({ communityAsn: 1, gobgp: { withdrawDelay: "11s" } }),
+    "gobgp.withdrawDelay",
+    "longer than 10s",
+  );
+  assertIssue(
+    refused({ communityAsn: 1, gobgp: { withdrawDelay: "-1s" } }),
+    "gobgp.withdrawDelay",
+    "is negative",
+  );
 });

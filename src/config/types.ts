@@ -98,6 +98,8 @@ export interface ResolvedConfig {
      * are kept while its sessions come back, in ms. @default 20000
      */
     restartHoldMs: number;
+    /** Community mode: a withdrawn route's flood entry is removed this much later, in ms. @default 500 */
+    withdrawDelayMs: number;
     /** TLS to gobgpd's API; undefined = plaintext. */
     tls: TlsConfig | undefined;
   };
