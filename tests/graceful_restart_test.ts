@@ -169,7 +169,10 @@ Deno.test({
         await noDeletions("the hub's gobgpd restart");
         assert.equal(others!.lost.length, 0, "no loss between spoke2 and spoke3");
         assert.equal(to!.lost.length, 0, "no loss from spoke2 to the hub");
-        assert.ok(staleSeen.includes(`${s3.address}/32`), `stale paths seen: ${staleSeen}`);
+        // The hub's own route is held stale at spoke2. The other spokes' routes may
+        // not be: a stopping hub withdraws each closed client's routes from the
+        // clients still open (gobgpd's StopBgp), which the agents' holds cover.
+        assert.ok(staleSeen.includes(`${hub.address}/32`), `stale paths seen: ${staleSeen}`);
       });
       if (!hubOk) failed.push("hub restart");
     } finally {
