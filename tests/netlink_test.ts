@@ -537,9 +537,30 @@ Deno.test({
         e.kind === "neigh" && e.mac === "00:00:00:00:00:00"
       );
       assert.deepEqual(neigh.slice(0, 3), [
-        { kind: "neigh", type: "new", ifindex: vx6, mac: "00:00:00:00:00:00", dst: "2001:db8::12" },
-        { kind: "neigh", type: "new", ifindex: vx6, mac: "00:00:00:00:00:00", dst: "2001:db8::13" },
-        { kind: "neigh", type: "del", ifindex: vx6, mac: "00:00:00:00:00:00", dst: "2001:db8::12" },
+        {
+          kind: "neigh",
+          type: "new",
+          ifindex: vx6,
+          mac: "00:00:00:00:00:00",
+          dst: "2001:db8::12",
+          ours: false,
+        },
+        {
+          kind: "neigh",
+          type: "new",
+          ifindex: vx6,
+          mac: "00:00:00:00:00:00",
+          dst: "2001:db8::13",
+          ours: false,
+        },
+        {
+          kind: "neigh",
+          type: "del",
+          ifindex: vx6,
+          mac: "00:00:00:00:00:00",
+          dst: "2001:db8::12",
+          ours: false,
+        },
       ]);
       // bridge fdb agrees, entry by entry.
       const entries = (await ns.fdb("vx6")).filter((e) => e.mac === "00:00:00:00:00:00");
