@@ -10,7 +10,7 @@
 import type { ResolvedConfig } from "../config/types.ts";
 import { logger } from "../log.ts";
 import { hostPrefix } from "../net/ip.ts";
-import { formatCommunity } from "../net/community.ts";
+import { type Community, formatCommunity } from "../net/community.ts";
 import { formatRouteDistinguisher } from "../net/route_distinguisher.ts";
 import { formatRouteTarget } from "../net/route_target.ts";
 import { imetKey } from "../bgp/own_paths.ts";
@@ -86,7 +86,7 @@ export class Agent implements MetricsSource {
     this.#desired = new DesiredState({
       mode: config.vnis.length > 0
         ? { kind: "static", vnis: config.vnis }
-        : { kind: "discover", asn: config.communityAsn ?? 0 },
+        : { kind: "discover", asn: config.communityAsn ?? 0, format: config.communityFormat },
       localAddress: config.node.localAddress,
       onDirty: (vni) => this.#reconciler.markDirty(vni),
       routes: config.mode,
@@ -231,7 +231,7 @@ export class Agent implements MetricsSource {
     return this.#bgp.watcher.state;
   }
   /** The communities gobgpd holds for this node, if known. */
-  get advertised(): readonly number[] | undefined {
+  get advertised(): readonly Community[] | undefined {
     return this.#deps.views?.membershipKnown === false
       ? undefined
       : this.#bgp.membership?.advertised;

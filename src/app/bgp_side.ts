@@ -16,7 +16,7 @@ import { heldImetPaths, heldMacIpPaths, imetOwnPath, macIpOwnPath } from "../bgp
 import { Watcher } from "../bgp/watcher.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import { logger } from "../log.ts";
-import { formatCommunity } from "../net/community.ts";
+import { type Community, formatCommunity } from "../net/community.ts";
 import type { DesiredState } from "../overlay/desired.ts";
 import type { OwnMacIp } from "../overlay/local_macs.ts";
 import type { DecodedPath } from "../overlay/route.ts";
@@ -27,9 +27,22 @@ import type { BgpPort } from "./ports.ts";
 
 const log = { bgp: logger("bgp"), membership: logger("membership"), evpn: logger("evpn") };
 
+/**
+ * Why a withdrawal waits (`gobgp.withdrawDelay`, default 500 ms) before its
+ * flood entry is removed. A gobgpd
+ * that is stopped (SIGTERM: a restart) first withdraws every route it
+ * learned from its peers, then closes its sessions and its API a few
+ * milliseconds later; a route reflector being stopped withdraws one
+ * client's routes from the clients it has not closed yet. Waiting this long
+ * lets the session loss or the lost stream that follows turn those
+ * withdrawals into a hold (see `onReopen`, `onDown`) instead of removals.
+ * Measured here: 5-15 ms between the last withdrawal and the loss. Applied
+ * to community-mode withdrawals (EVPN mode's graceful restart is its own).
+ */
+
 /** Effects on gobgpd that happened; a dry run observes none (nothing was sent). */
 export interface MembershipEffects {
-  applied(communities: readonly number[]): void;
+  applied(communities: readonly Community[]): void;
   withdrawnAtStop(ok: boolean): void;
   /** One of our EVPN Type 3 routes was added or withdrawn. @default logged */
   imetApplied?(op: "add" | "delete", path: OwnPath): void;
@@ -126,11 +139,30 @@ export class BgpSide {
           sweep: held ? ": removing entries it lacks" : "",
         });
       },
+      // A session went down (a peer or gobgpd itself restarting): what it
+      // withdraws now may come back; keep the entries meanwhile.
+      onReopen: (address, change) => {
+        reconciler.holdDeletes(config.gobgp.restartHoldMs, "all");
+        if (change === "up") return;
+        log.bgp.info(
+          "BGP session with {address} went down: flood entries whose routes it withdraws are kept " +
+            "until the sessions are back and the routes return (at most {hold} s after the last " +
+            "session came back)",
+          { address, hold: config.gobgp.restartHoldMs / 1000 },
+        );
+      },
+      held: () => reconciler.heldCount,
     });
     this.watcher = new Watcher(bgp, {
       onSnapshot: (decoded) => this.#onSnapshot(decoded),
       onUpdate: (decoded) => {
         this.#completeness.activity();
+        const hold = config.gobgp.restartHoldMs > 0 ? config.gobgp.withdrawDelayMs : 0;
+        if (
+          hold > reconciler.holdRemainingMs &&
+          // Community mode only: EVPN routes keep their removal at once.
+          decoded.some((d) => d.ok && "route" in d && d.route.withdraw)
+        ) reconciler.holdDeletes(hold, "all");
         options.desired.apply(decoded);
       },
       onPeer: (event) => {
@@ -141,6 +173,11 @@ export class BgpSide {
       onDown: (error, retryInMs) => {
         this.#rereading = false;
         this.#completeness.reset();
+        // Nothing changes until the next table; what was withdrawn just
+        // before the loss (a stopping gobgpd) stays until that table says.
+        if (reconciler.holdRemainingMs > 0) {
+          reconciler.holdDeletes(config.gobgp.restartHoldMs, "all");
+        }
         options.onDown();
         log.bgp.warning(
           "WatchEvent stream to gobgpd at {address} lost: {error}; retrying in {retryInMs} ms; " +

@@ -117,7 +117,7 @@ Deno.test("ImetTable index equals a recomputation from scratch (property)", () =
 });
 
 Deno.test("VniRegistry maps route targets to VNIs; discovery keeps <asn>:<n> only", () => {
-  const reg = new VniRegistry({ kind: "discover", asn: 65000 }, "192.0.2.11");
+  const reg = new VniRegistry({ kind: "discover", asn: 65000, format: "auto" }, "192.0.2.11");
   reg.observeLink({ ifindex: 3, name: "vxlan10010", kind: "vxlan", vni: 10010 });
   const vni = reg.byId(10010)!;
   assert.deepEqual(vni.routeTargets, [RT(10010)]);

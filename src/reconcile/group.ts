@@ -10,7 +10,7 @@ import type { Reconciler } from "./reconciler.ts";
 /** What the BGP side drives: activation and the hold of stale entries. */
 export type ReconcilerControl = Pick<
   Reconciler,
-  "activate" | "active" | "holdDeletes" | "holdRemainingMs" | "idle"
+  "activate" | "active" | "holdDeletes" | "holdRemainingMs" | "heldCount" | "idle"
 >;
 
 export class ReconcilerGroup implements ReconcilerControl {
@@ -28,8 +28,12 @@ export class ReconcilerGroup implements ReconcilerControl {
     return this.#members.every((member) => member.active);
   }
 
-  holdDeletes(ms: number): void {
-    for (const member of this.#members) member.holdDeletes(ms);
+  holdDeletes(ms: number, scope: "missing" | "all" = "missing"): void {
+    for (const member of this.#members) member.holdDeletes(ms, scope);
+  }
+
+  get heldCount(): number {
+    return this.#members.reduce((sum, member) => sum + member.heldCount, 0);
   }
 
   get holdRemainingMs(): number {

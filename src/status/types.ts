@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { Community } from "../net/community.ts";
 import type { EvpnRouteType } from "../overlay/evpn_route.ts";
 import type { SkipReason } from "../overlay/route.ts";
 
@@ -153,7 +154,7 @@ export interface MetricsSource {
   readonly vnisOnline: number;
   readonly watchState: string;
   /** The communities gobgpd holds for this node, if known. */
-  readonly advertised: readonly number[] | undefined;
+  readonly advertised: readonly Community[] | undefined;
   readonly lastSync: Date | undefined;
   readonly ready: boolean;
   status(): AgentStatus;
