@@ -5,6 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { Agent } from "./agent.ts";
+import { bindAgentMetrics } from "../http/agent_metrics.ts";
+import { Registry } from "../http/metrics.ts";
 import type {
   AddressPort,
   BgpPort,
@@ -155,6 +157,18 @@ Deno.test("EVPN agent: Type 2 routes become unicast FDB and neighbour entries; w
   assert.deepEqual(status.remoteMacs.programmed, [`${A} 192.0.2.12`]);
   assert.equal(status.remoteMacs.userHeld, 1);
   assert.deepEqual(status.neighbours.missing, []);
+  const registry = new Registry();
+  bindAgentMetrics(registry, agent);
+  const lines = registry.render().split("\n");
+  const d = 'device="vxlan10010"';
+  for (
+    const line of [
+      `evpn_agent_unicast_entries{${d},state="desired",vni="10010"} 1`,
+      `evpn_agent_unicast_entries{${d},state="programmed",vni="10010"} 1`,
+      `evpn_agent_neighbour_entries{${d},state="programmed",vni="10010"} 2`,
+      `evpn_agent_own_type2_routes{${d},vni="10010"} 3`,
+    ]
+  ) assert.ok(lines.includes(line), line);
   // A move with a higher sequence number: replaced in place.
   bgp.watch!.onTable([remote(A, "192.0.2.13", undefined, false, 1)]);
   await tick();

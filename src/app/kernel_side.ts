@@ -164,18 +164,20 @@ export class KernelSide {
     }
     const macs = this.#opts.macs;
     if (!macs) return;
-    const observe = (ifindex: number, key: string, present: boolean) =>
-      macs.unicast.observe(ifindex, key, present);
-    if (macs.entries.onFdb(event, observe)) macs.unicast.markDevice(event.ifindex);
+    const unicast = macs.unicast;
+    if (macs.entries.onFdb(event, (...seen) => unicast.observe(...seen))) {
+      unicast.markDevice(event.ifindex);
+    }
   }
 
   /** An ARP/ND notification: drift of our neighbour entries, or a user's coming or going. */
   onIpNeigh(event: IpNeighEvent): void {
     const macs = this.#opts.macs;
     if (this.#stopped || !macs) return;
-    const observe = (ifindex: number, key: string, present: boolean) =>
-      macs.neighbours.observe(ifindex, key, present);
-    if (macs.entries.onNeigh(event, observe)) macs.neighbours.markDevice(event.ifindex);
+    const neighbours = macs.neighbours;
+    if (macs.entries.onNeigh(event, (...seen) => neighbours.observe(...seen))) {
+      neighbours.markDevice(event.ifindex);
+    }
   }
 
   /** An address came or went: our Type 2 routes of that device follow. */
