@@ -9,7 +9,8 @@
  *    overlay both ways with flood entries only; our Type 3 withdrawn at FRR
  *    within a second of deleting the device; after an agent SIGKILL and a
  *    device removed meanwhile, the restarted agent withdraws the stale
- *    route; gobgpd never crashes.
+ *    route; after a gobgpd restart it is advertised again; gobgpd never
+ *    crashes.
  * 2. Mixed mode: a gobgpd route reflector, two agents in
  *    `[community, evpn]`, one in `community`, one in `evpn`; each sees the
  *    VTEPs that advertise a route kind it reads, and a VTEP known through
@@ -203,6 +204,22 @@ Deno.test({
           );
         },
       );
+
+      await step("after a gobgpd restart our Type 3 is advertised again", async () => {
+        await topo.process(ours, "gobgpd")!.stop("SIGKILL", 2000);
+        await waitFor(async () => (await frrVteps()).length === 0, 10_000, "FRR drops us");
+        await topo.startGobgpd(ours);
+        await waitFor(
+          async () => {
+            await agentUp();
+            assert.deepEqual(await frrVteps(), [{ vtep: ours.address, flood: "HER" }]);
+          },
+          40_000,
+          "FRR lists us after gobgpd's restart",
+        );
+        // Our flood entry towards FRR stayed in place all along.
+        assert.deepEqual(await topo.floodList(ours, DEV), [frrNode.address]);
+      });
 
       await step("SIGTERM withdraws our Type 3; gobgpd never crashed", async () => {
         await alive(topo, [ours], "gobgpd");
