@@ -226,3 +226,34 @@ Deno.test("EVPN agent: a warning names the fix when no gobgpd neighbour has l2vp
     resetSync();
   }
 });
+
+Deno.test("EVPN agent: a reloaded route target withdraws our Type 3 and adds it with the new RT", async () => {
+  const kernel = new FakeKernel();
+  kernel.addVxlan(7, 10010);
+  const { agent, bgp } = start(kernel);
+  bgp.watch!.onTable([]);
+  await tick();
+  assert.deepEqual(bgp.calls, [`add ${OURS}`]);
+  const next = resolveConfig({
+    logLevel: "error",
+    communityAsn: 65000,
+    mode: "evpn",
+    http: { listen: "" },
+    resyncInterval: "0",
+    node: { localAddress: "192.0.2.11" },
+    vnis: [{ id: 10010, routeTarget: "65001:10010" }, { id: 10011 }],
+  }, { interfaceAddresses: () => undefined });
+  await agent.reconfigure(next);
+  // The re-read table (the reload asked for a new stream) still lists our route.
+  const ours = encodeImetPath({
+    rd: { kind: "ipv4", admin: ip("192.0.2.11"), assigned: 10010 },
+    vtep: ip("192.0.2.11"),
+    vni: 10010,
+    routeTargets: [{ kind: "as2", asn: 65000, value: 10010 }],
+  });
+  bgp.watch!.onTable([{ ...ours, neighborIp: "<nil>" }]);
+  await tick();
+  assert.deepEqual(bgp.calls, [`add ${OURS}`, `del ${OURS}`, `add ${OURS}`]);
+  assert.deepEqual(agent.status().vnis[0]!.evpn?.routeTargets, ["65001:10010"]);
+  await agent.stop();
+});
