@@ -299,7 +299,7 @@ export class Agent implements MetricsSource {
         ),
         remoteVteps: remoteVteps(this.#desired.sources(vni.id)),
         ...(cfg.mode.evpn ? { evpn: this.#evpnStatus(vni) } : {}),
-        ...(this.#macIp ? { macIp: this.#macIp.status(vni) } : {}),
+        ...(this.#macIp ? { macIp: this.#macIp.status(vni, views?.dryRun === true) } : {}),
       })),
     };
   }

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { Agent } from "./agent.ts";
+import { dryRunEdges } from "./dry_run.ts";
 import { bindAgentMetrics } from "../http/agent_metrics.ts";
 import { Registry } from "../http/metrics.ts";
 import type {
@@ -106,7 +107,7 @@ function remote(mac: string, vtep: string, ip?: string, withdraw = false, seq?: 
 
 const tick = () => new Promise((r) => setTimeout(r, 5));
 
-function start() {
+function start(dryRun = false) {
   const cfg = resolveConfig({
     mode: "evpn",
     logLevel: "error",
@@ -118,18 +119,19 @@ function start() {
   const kernel = new Kernel();
   const bgp = new Bgp();
   let handlers: EventHandlers | undefined;
-  const agent = new Agent(cfg, {
+  const edges = {
     links: kernel,
     fdb: kernel,
     unicast: kernel,
     neighbours: kernel,
     addresses: kernel,
     bgp,
-    openEvents: (h) => {
+    openEvents: (h: EventHandlers) => {
       handlers = h;
       return { start() {}, close() {} };
     },
-  });
+  };
+  const agent = new Agent(cfg, dryRun ? dryRunEdges(edges) : edges);
   agent.start();
   bgp.watch!.onPeer?.({ type: "init", address: "192.0.2.10", established: true });
   return { agent, kernel, bgp, events: () => handlers! };
@@ -238,5 +240,19 @@ Deno.test("EVPN agent: an own Type 2 path of a previous run for an old MAC is wi
     `${MAC} 198.51.100.1 nh 192.0.2.11`,
     `${MAC} fe80::7 nh 192.0.2.11`,
   ]);
+  await agent.stop();
+});
+
+Deno.test("EVPN agent in a dry run writes no entry and shows the kernel as it is", async () => {
+  const { agent, kernel, bgp } = start(true);
+  bgp.watch!.onTable([remote(A, "192.0.2.12", "198.51.100.2")]);
+  await tick();
+  assert.equal(kernel.unicast.size, 0);
+  assert.equal(kernel.neigh.size, 0);
+  const status = agent.status().vnis[0]!.macIp!;
+  assert.deepEqual(status.remoteMacs.desired, [`${A} 192.0.2.12`]);
+  assert.deepEqual(status.remoteMacs.programmed, []);
+  assert.deepEqual(status.remoteMacs.missing, [`${A} 192.0.2.12`]);
+  assert.deepEqual(status.neighbours.missing, [`198.51.100.2 ${A}`]);
   await agent.stop();
 });
