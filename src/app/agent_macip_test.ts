@@ -192,8 +192,8 @@ Deno.test("EVPN agent: the device's MAC and addresses are our Type 2 routes and 
     `${MAC} 198.51.100.1 nh 192.0.2.11`,
     `${MAC} fe80::7 nh 192.0.2.11`,
   ]);
-  events().onAddr({ type: "new", ifindex: 7, ip: "2001:db8:100::1" as IpAddress });
-  events().onAddr({ type: "del", ifindex: 7, ip: "198.51.100.1" as IpAddress });
+  events().onAddr!({ type: "new", ifindex: 7, ip: "2001:db8:100::1" as IpAddress });
+  events().onAddr!({ type: "del", ifindex: 7, ip: "198.51.100.1" as IpAddress });
   await tick();
   assert.deepEqual(bgp.type2(), [
     `${MAC} - nh 192.0.2.11`,

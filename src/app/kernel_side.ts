@@ -123,8 +123,14 @@ export class KernelSide {
     return {
       onLink: (event) => this.onLink(event),
       onNeigh: (event) => this.onNeigh(event),
-      onIpNeigh: (event) => this.onIpNeigh(event),
-      onAddr: (event) => this.onAddr(event),
+      // Only the EVPN Type 2 half needs these: without it the socket neither
+      // joins the address groups nor parses ARP/ND notifications.
+      ...(this.#opts.macs
+        ? {
+          onIpNeigh: (event: IpNeighEvent) => this.onIpNeigh(event),
+          onAddr: (event: AddrEvent) => this.onAddr(event),
+        }
+        : {}),
       onOverrun: () => {
         this.#opts.onOverrun?.();
         log.warning("Kernel notifications were lost (socket overrun): full resync");
