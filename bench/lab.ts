@@ -187,23 +187,24 @@ export class BenchLab implements AsyncDisposable {
    * Starts the agent in `node` as users run it
    * (`deno run -A --cached-only main.ts --config FILE`), discovery mode,
    * `communityAsn: 65000`, `node.localAddress` = the node's address, log
-   * level info.
+   * level info; `extra` top-level keys on top (e.g. `{ mode: "evpn" }`).
    */
-  async startAgent(node: LabNode): Promise<AgentRun> {
+  async startAgent(node: LabNode, extra: Record<string, unknown> = {}): Promise<AgentRun> {
     const config = {
       logLevel: "info",
       advertiseSelf: true,
       communityAsn: COMMUNITY_ASN,
       gobgp: { address: GOBGP_API, timeout: "5s" },
       node: { localInterface: "eth0", localAddress: node.address, vxlanPort: VXLAN_PORT },
+      ...extra,
     };
     const log = this.topo.file(`${node.name}-agent.log`);
     const offset = fileSize(log);
     const startedWall = Date.now();
     const startedAt = performance.now();
     let handle: ProcessHandle;
-    const extra = this.runtimeArgs();
-    if (extra.length === 0) {
+    const runtime = this.runtimeArgs();
+    if (runtime.length === 0) {
       handle = await this.topo.startAgent(node, { config });
     } else {
       // The same command plus V8 flags or profiling; tracked here since the topology did not start it.
@@ -218,7 +219,7 @@ export class BenchLab implements AsyncDisposable {
           "run",
           "-A",
           "--cached-only",
-          ...extra,
+          ...runtime,
           `${this.topo.repoDir}/main.ts`,
           "--config",
           path,
