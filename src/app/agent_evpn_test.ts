@@ -184,6 +184,8 @@ Deno.test("EVPN agent: any route target of a VNI imports; /status shows RD, RTs,
     { vtep: "192.0.2.13", via: ["evpn-type3"] },
   ]);
   assert.equal(agent.stats.evpnRoutes.inclusive_multicast, 2);
+  assert.equal(agent.type3Advertised, 1);
+  assert.equal(agent.advertised, undefined, "no membership route in EVPN-only mode");
   const text = renderStatus(agent.status());
   assert.match(
     text,
