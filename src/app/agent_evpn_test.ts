@@ -106,6 +106,17 @@ function theirs(vtep: string, rt: number, asn = 65000): PathMessage {
 
 const OURS = "3:192.0.2.11:10010:0:192.0.2.11";
 
+/** Our own Type 3 as gobgpd lists it (added through its API: neighbour "<nil>"). */
+function held(vni: number, rt: { asn: number; value: number }): PathMessage {
+  const path = encodeImetPath({
+    rd: { kind: "ipv4", admin: ip("192.0.2.11"), assigned: vni },
+    vtep: ip("192.0.2.11"),
+    vni,
+    routeTargets: [{ kind: "as2", ...rt }],
+  });
+  return { ...path, neighborIp: "<nil>" };
+}
+
 Deno.test("EVPN agent: our Type 3 follows the device; a stale one of an earlier run is withdrawn", async () => {
   const kernel = new FakeKernel();
   kernel.addVxlan(7, 10010);
@@ -113,13 +124,8 @@ Deno.test("EVPN agent: our Type 3 follows the device; a stale one of an earlier 
   await tick();
   assert.deepEqual(bgp.calls, [], "nothing is written before gobgpd's table says what it holds");
   // The table holds a Type 3 of an earlier run for VNI 10011 (no device now).
-  const stale = encodeImetPath({
-    rd: { kind: "ipv4", admin: ip("192.0.2.11"), assigned: 10011 },
-    vtep: ip("192.0.2.11"),
-    vni: 10011,
-    routeTargets: [{ kind: "as2", asn: 65000, value: 10011 }],
-  });
-  bgp.watch!.onTable([{ ...stale, neighborIp: "<nil>" }, theirs("192.0.2.12", 10010)]);
+  const stale = held(10011, { asn: 65000, value: 10011 });
+  bgp.watch!.onTable([stale, theirs("192.0.2.12", 10010)]);
   await tick();
   assert.deepEqual(bgp.calls, ["del 3:192.0.2.11:10011:0:192.0.2.11", `add ${OURS}`]);
   assert.deepEqual([...kernel.fdb.get(7)!], ["192.0.2.12"]);
@@ -139,13 +145,8 @@ Deno.test("EVPN agent: after an agent restart a Type 3 that says the same is ado
   const kernel = new FakeKernel();
   kernel.addVxlan(7, 10010);
   const { agent, bgp } = start(kernel);
-  const held = encodeImetPath({
-    rd: { kind: "ipv4", admin: ip("192.0.2.11"), assigned: 10010 },
-    vtep: ip("192.0.2.11"),
-    vni: 10010,
-    routeTargets: [{ kind: "as2", asn: 65000, value: 10010 }],
-  });
-  bgp.watch!.onTable([{ ...held, neighborIp: "<nil>" }]);
+  const previous = held(10010, { asn: 65000, value: 10010 });
+  bgp.watch!.onTable([previous]);
   await tick();
   assert.deepEqual(bgp.calls, []);
   assert.equal(agent.status().vnis[0]!.evpn?.type3?.state, "advertised");
@@ -155,13 +156,8 @@ Deno.test("EVPN agent: after an agent restart a Type 3 that says the same is ado
   // The same NLRI held with other attributes (here an RT): withdrawn, then
   // added (FRR 8.4 would ignore an implicit replace with another PMSI).
   const next = start(kernel);
-  const other = encodeImetPath({
-    rd: { kind: "ipv4", admin: ip("192.0.2.11"), assigned: 10010 },
-    vtep: ip("192.0.2.11"),
-    vni: 10010,
-    routeTargets: [{ kind: "as2", asn: 65009, value: 10010 }],
-  });
-  next.bgp.watch!.onTable([{ ...other, neighborIp: "<nil>" }]);
+  const other = held(10010, { asn: 65009, value: 10010 });
+  next.bgp.watch!.onTable([other]);
   await tick();
   assert.deepEqual(next.bgp.calls, [`del ${OURS}`, `add ${OURS}`]);
   await next.agent.stop();
@@ -188,6 +184,8 @@ Deno.test("EVPN agent: any route target of a VNI imports; /status shows RD, RTs,
     { vtep: "192.0.2.13", via: ["evpn-type3"] },
   ]);
   assert.equal(agent.stats.evpnRoutes.inclusive_multicast, 2);
+  assert.equal(agent.type3Advertised, 1);
+  assert.equal(agent.advertised, undefined, "no membership route in EVPN-only mode");
   const text = renderStatus(agent.status());
   assert.match(
     text,
@@ -245,13 +243,8 @@ Deno.test("EVPN agent: a reloaded route target withdraws our Type 3 and adds it 
   }, { interfaceAddresses: () => undefined });
   await agent.reconfigure(next);
   // The re-read table (the reload asked for a new stream) still lists our route.
-  const ours = encodeImetPath({
-    rd: { kind: "ipv4", admin: ip("192.0.2.11"), assigned: 10010 },
-    vtep: ip("192.0.2.11"),
-    vni: 10010,
-    routeTargets: [{ kind: "as2", asn: 65000, value: 10010 }],
-  });
-  bgp.watch!.onTable([{ ...ours, neighborIp: "<nil>" }]);
+  const ours = held(10010, { asn: 65000, value: 10010 });
+  bgp.watch!.onTable([ours]);
   await tick();
   assert.deepEqual(bgp.calls, [`add ${OURS}`, `del ${OURS}`, `add ${OURS}`]);
   assert.deepEqual(agent.status().vnis[0]!.evpn?.routeTargets, ["65001:10010"]);

@@ -131,6 +131,14 @@ export function bindAgentMetrics(registry: Registry, agent: MetricsSource): void
     "EVPN paths received from gobgpd (taken or skipped), by route type: ethernet_ad (1), mac_ip (2), inclusive_multicast (3), ethernet_segment (4), ip_prefix (5), other.",
     () => EVPN_ROUTE_TYPES.map((type) => [{ type }, s.evpnRoutes[type]]),
   );
+  registry.gauge(
+    "evpn_agent_evpn_type3_advertised",
+    "This node's EVPN Type 3 routes that gobgpd holds (one per online VNI in EVPN mode).",
+    () => {
+      const n = agent.type3Advertised;
+      return n === undefined ? [] : [[{}, n]];
+    },
+  );
   registry.counterFrom(
     "evpn_agent_evpn_type3_updates_total",
     "Changes of this node's own EVPN Type 3 routes (adds and withdrawals) accepted by gobgpd.",
