@@ -18,7 +18,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(dirname "$here")"
 
-"$here/setup.sh"
+if [ "${1:-}" = "evpn" ]; then "$here/setup.sh" --with-frr; else "$here/setup.sh"; fi
 cd "$repo"
 # Namespaces have no route out: npm packages must be cached beforehand.
 deno install --quiet

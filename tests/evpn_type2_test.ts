@@ -19,6 +19,7 @@
  */
 import assert from "node:assert/strict";
 import { FrrNode } from "../scripts/lab/frr.ts";
+import { alive, printFrrLogs, stepper } from "./_evpn_steps.ts";
 import { rootOnly } from "../scripts/lab/privileges.ts";
 import {
   argv,
@@ -26,8 +27,6 @@ import {
   type LabNode,
   printFailureLogs,
   run,
-  StopWaiting,
-  tail,
   Topology,
   waitFor,
 } from "../scripts/lab/topology.ts";
@@ -120,19 +119,8 @@ Deno.test({
     let frr: FrrNode | undefined;
     let host = "";
     let hostMac = "";
-    const step = async (name: string, fn: () => Promise<void>, essential = false) => {
-      const ok = await t.step(name, fn);
-      if (!ok) {
-        failed.push(name);
-        if (essential) throw new Error(`Essential step failed: ${name}`);
-      }
-    };
-    const agentUp = async () => {
-      if (topo.process(ours, "agent") === undefined) {
-        const log = topo.file(`${ours.name}-agent.log`);
-        throw new StopWaiting(`the agent has exited:\n${await tail(log, 20)}`);
-      }
-    };
+    const step = stepper(t, failed);
+    const agentUp = () => alive(topo, [ours], "agent");
     const remoteMacs = async () =>
       (await frr!.macTable(VNI)).filter((m) => m.type === "remote").map((m) =>
         `${m.mac} ${m.remoteVtep}`
@@ -389,12 +377,7 @@ Deno.test({
       if (failed.length > 0) {
         await printFailureLogs(topo, failed);
         if (frr) {
-          for (const name of ["zebra", "bgpd"]) {
-            console.error(`--- ${name}.log\n${await tail(`${frr.dir}/${name}.log`, 30)}`);
-          }
-          console.error(await frr.evpnTable().catch((e) => String(e)));
-          console.error(await frr.vtysh(`show evpn mac vni ${VNI}`).catch((e) => String(e)));
-          console.error(await frr.vtysh(`show evpn arp-cache vni ${VNI}`).catch((e) => String(e)));
+          await printFrrLogs(frr, [`show evpn mac vni ${VNI}`, `show evpn arp-cache vni ${VNI}`]);
         }
       }
       await topo.destroy({ keepWorkDir: Deno.env.get("EVPN_E2E_KEEP_LOGS") === "1" });

@@ -236,6 +236,11 @@ export class Agent implements MetricsSource {
       ? undefined
       : this.#bgp.membership?.advertised;
   }
+  /** Our Type 3 routes gobgpd holds, if known (undefined outside EVPN mode or in a dry run). */
+  get type3Advertised(): number | undefined {
+    if (this.#deps.views?.membershipKnown === false) return undefined;
+    return this.#bgp.imet?.advertised?.length;
+  }
   get lastSync(): Date | undefined {
     return this.#lastSync;
   }
@@ -302,7 +307,7 @@ export class Agent implements MetricsSource {
         ),
         remoteVteps: remoteVteps(this.#desired.sources(vni.id)),
         ...(cfg.mode.evpn ? { evpn: this.#evpnStatus(vni) } : {}),
-        ...(this.#macIp ? { macIp: this.#macIp.status(vni) } : {}),
+        ...(this.#macIp ? { macIp: this.#macIp.status(vni, views?.dryRun === true) } : {}),
       })),
     };
   }

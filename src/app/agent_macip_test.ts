@@ -5,6 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { Agent } from "./agent.ts";
+import { dryRunEdges } from "./dry_run.ts";
+import { bindAgentMetrics } from "../http/agent_metrics.ts";
+import { Registry } from "../http/metrics.ts";
 import type {
   AddressPort,
   BgpPort,
@@ -104,7 +107,7 @@ function remote(mac: string, vtep: string, ip?: string, withdraw = false, seq?: 
 
 const tick = () => new Promise((r) => setTimeout(r, 5));
 
-function start() {
+function start(dryRun = false) {
   const cfg = resolveConfig({
     mode: "evpn",
     logLevel: "error",
@@ -116,18 +119,19 @@ function start() {
   const kernel = new Kernel();
   const bgp = new Bgp();
   let handlers: EventHandlers | undefined;
-  const agent = new Agent(cfg, {
+  const edges = {
     links: kernel,
     fdb: kernel,
     unicast: kernel,
     neighbours: kernel,
     addresses: kernel,
     bgp,
-    openEvents: (h) => {
+    openEvents: (h: EventHandlers) => {
       handlers = h;
       return { start() {}, close() {} };
     },
-  });
+  };
+  const agent = new Agent(cfg, dryRun ? dryRunEdges(edges) : edges);
   agent.start();
   bgp.watch!.onPeer?.({ type: "init", address: "192.0.2.10", established: true });
   return { agent, kernel, bgp, events: () => handlers! };
@@ -155,6 +159,18 @@ Deno.test("EVPN agent: Type 2 routes become unicast FDB and neighbour entries; w
   assert.deepEqual(status.remoteMacs.programmed, [`${A} 192.0.2.12`]);
   assert.equal(status.remoteMacs.userHeld, 1);
   assert.deepEqual(status.neighbours.missing, []);
+  const registry = new Registry();
+  bindAgentMetrics(registry, agent);
+  const lines = registry.render().split("\n");
+  const d = 'device="vxlan10010"';
+  for (
+    const line of [
+      `evpn_agent_unicast_entries{${d},state="desired",vni="10010"} 1`,
+      `evpn_agent_unicast_entries{${d},state="programmed",vni="10010"} 1`,
+      `evpn_agent_neighbour_entries{${d},state="programmed",vni="10010"} 2`,
+      `evpn_agent_own_type2_routes{${d},vni="10010"} 3`,
+    ]
+  ) assert.ok(lines.includes(line), line);
   // A move with a higher sequence number: replaced in place.
   bgp.watch!.onTable([remote(A, "192.0.2.13", undefined, false, 1)]);
   await tick();
@@ -176,8 +192,8 @@ Deno.test("EVPN agent: the device's MAC and addresses are our Type 2 routes and 
     `${MAC} 198.51.100.1 nh 192.0.2.11`,
     `${MAC} fe80::7 nh 192.0.2.11`,
   ]);
-  events().onAddr({ type: "new", ifindex: 7, ip: "2001:db8:100::1" as IpAddress });
-  events().onAddr({ type: "del", ifindex: 7, ip: "198.51.100.1" as IpAddress });
+  events().onAddr!({ type: "new", ifindex: 7, ip: "2001:db8:100::1" as IpAddress });
+  events().onAddr!({ type: "del", ifindex: 7, ip: "198.51.100.1" as IpAddress });
   await tick();
   assert.deepEqual(bgp.type2(), [
     `${MAC} - nh 192.0.2.11`,
@@ -224,5 +240,19 @@ Deno.test("EVPN agent: an own Type 2 path of a previous run for an old MAC is wi
     `${MAC} 198.51.100.1 nh 192.0.2.11`,
     `${MAC} fe80::7 nh 192.0.2.11`,
   ]);
+  await agent.stop();
+});
+
+Deno.test("EVPN agent in a dry run writes no entry and shows the kernel as it is", async () => {
+  const { agent, kernel, bgp } = start(true);
+  bgp.watch!.onTable([remote(A, "192.0.2.12", "198.51.100.2")]);
+  await tick();
+  assert.equal(kernel.unicast.size, 0);
+  assert.equal(kernel.neigh.size, 0);
+  const status = agent.status().vnis[0]!.macIp!;
+  assert.deepEqual(status.remoteMacs.desired, [`${A} 192.0.2.12`]);
+  assert.deepEqual(status.remoteMacs.programmed, []);
+  assert.deepEqual(status.remoteMacs.missing, [`${A} 192.0.2.12`]);
+  assert.deepEqual(status.neighbours.missing, [`198.51.100.2 ${A}`]);
   await agent.stop();
 });

@@ -7,7 +7,9 @@
  *
  * @module
  */
-import { decodePath, type PathMessage } from "../bgp/path_codec.ts";
+import { decodeAnyPath } from "../bgp/codec.ts";
+import type { PathMessage } from "../bgp/path_codec.ts";
+import { formatRouteTarget } from "../net/route_target.ts";
 import { logger } from "../log.ts";
 import { formatCommunity } from "../net/community.ts";
 import { hostPrefix } from "../net/ip.ts";
@@ -152,8 +154,14 @@ export function dryRunEvents(open: OpenEvents, fdb: DryRunFdb): OpenEvents {
 }
 
 function describe(path: PathMessage): { prefix: string; communities: string } {
-  const decoded = decodePath(path);
+  const decoded = decodeAnyPath(path);
   if (!decoded.ok) return { prefix: "?", communities: "" };
+  if ("evpn" in decoded) {
+    return {
+      prefix: `EVPN route ${decoded.evpn.key}`,
+      communities: `route targets ${decoded.evpn.routeTargets.map(formatRouteTarget).join(" ")}`,
+    };
+  }
   return {
     prefix: hostPrefix(decoded.route.vtep),
     communities: decoded.route.communities.map(formatCommunity).join(" "),

@@ -123,8 +123,14 @@ export class KernelSide {
     return {
       onLink: (event) => this.onLink(event),
       onNeigh: (event) => this.onNeigh(event),
-      onIpNeigh: (event) => this.onIpNeigh(event),
-      onAddr: (event) => this.onAddr(event),
+      // Only the EVPN Type 2 half needs these: without it the socket neither
+      // joins the address groups nor parses ARP/ND notifications.
+      ...(this.#opts.macs
+        ? {
+          onIpNeigh: (event: IpNeighEvent) => this.onIpNeigh(event),
+          onAddr: (event: AddrEvent) => this.onAddr(event),
+        }
+        : {}),
       onOverrun: () => {
         this.#opts.onOverrun?.();
         log.warning("Kernel notifications were lost (socket overrun): full resync");
@@ -164,18 +170,20 @@ export class KernelSide {
     }
     const macs = this.#opts.macs;
     if (!macs) return;
-    const observe = (ifindex: number, key: string, present: boolean) =>
-      macs.unicast.observe(ifindex, key, present);
-    if (macs.entries.onFdb(event, observe)) macs.unicast.markDevice(event.ifindex);
+    const unicast = macs.unicast;
+    if (macs.entries.onFdb(event, (...seen) => unicast.observe(...seen))) {
+      unicast.markDevice(event.ifindex);
+    }
   }
 
   /** An ARP/ND notification: drift of our neighbour entries, or a user's coming or going. */
   onIpNeigh(event: IpNeighEvent): void {
     const macs = this.#opts.macs;
     if (this.#stopped || !macs) return;
-    const observe = (ifindex: number, key: string, present: boolean) =>
-      macs.neighbours.observe(ifindex, key, present);
-    if (macs.entries.onNeigh(event, observe)) macs.neighbours.markDevice(event.ifindex);
+    const neighbours = macs.neighbours;
+    if (macs.entries.onNeigh(event, (...seen) => neighbours.observe(...seen))) {
+      neighbours.markDevice(event.ifindex);
+    }
   }
 
   /** An address came or went: our Type 2 routes of that device follow. */

@@ -28,8 +28,13 @@ export type Observe = (ifindex: number, key: string, present: boolean) => void;
 
 /** One device's knowledge: our entries as the kernel has them, and the user's. */
 interface Device {
-  /** Ours: MAC → dst (FDB), IP → MAC (neighbours). */
+  /** Ours: MAC → dst (FDB), IP → MAC (neighbours), with our own writes applied. */
   ours: Map<string, string>;
+  /**
+   * Ours as the kernel last said (listings and notifications only): what a
+   * dry run shows as programmed, since its writes never happen.
+   */
+  seen: Map<string, string>;
   /** The user's MACs (FDB) or IPs (neighbours). */
   foreign: Set<string>;
 }
@@ -40,7 +45,9 @@ class Ownership {
 
   device(ifindex: number): Device {
     let device = this.#devices.get(ifindex);
-    if (!device) this.#devices.set(ifindex, device = { ours: new Map(), foreign: new Set() });
+    if (!device) {
+      this.#devices.set(ifindex, device = { ours: new Map(), seen: new Map(), foreign: new Set() });
+    }
     return device;
   }
 
@@ -59,6 +66,11 @@ class Ownership {
     const out = new Set<string>();
     for (const key of desired) if (!foreign.has(splitKey(key)[0])) out.add(key);
     return out;
+  }
+
+  /** Our entries as the kernel reported them, as `first second` keys. */
+  seenKeys(ifindex: number): string[] {
+    return [...this.#devices.get(ifindex)?.seen ?? []].map(([a, b]) => `${a} ${b}`);
   }
 
   /** Entries by first word held by users on a device (for status). */
@@ -83,6 +95,7 @@ export class MacEntries {
           if (entry.ours) device.ours.set(entry.mac, entry.dst);
           else device.foreign.add(entry.mac);
         }
+        device.seen = new Map(device.ours);
         return [...device.ours].map(([mac, dst]) => unicastKey(mac, dst));
       },
       add: (target, key) => {
@@ -110,6 +123,7 @@ export class MacEntries {
           if (entry.ours) device.ours.set(entry.ip, entry.mac);
           else device.foreign.add(entry.ip);
         }
+        device.seen = new Map(device.ours);
         return [...device.ours].map(([ip, mac]) => neighbourKey(ip, mac));
       },
       add: (target, key) => {
@@ -138,6 +152,16 @@ export class MacEntries {
     return this.#neigh.filter(ifindex, desired);
   }
 
+  /** Our unicast keys on a device as the kernel reported them (a dry run's programmed view). */
+  seenUnicast(ifindex: number): string[] {
+    return this.#fdb.seenKeys(ifindex);
+  }
+
+  /** Our neighbour keys on a device as the kernel reported them. */
+  seenNeighbours(ifindex: number): string[] {
+    return this.#neigh.seenKeys(ifindex);
+  }
+
   /** MACs on a device whose FDB entry is a user's. */
   foreignMacs(ifindex: number): number {
     return this.#fdb.foreignCount(ifindex);
@@ -164,6 +188,8 @@ export class MacEntries {
     const device = this.#fdb.peek(event.ifindex);
     if (device === undefined) return false;
     const { mac, dst, ifindex } = event;
+    if (event.type === "new" && event.ours) device.seen.set(mac, dst);
+    else if (event.type === "new" || device.seen.get(mac) === dst) device.seen.delete(mac);
     const was = device.ours.get(mac);
     if (event.type === "del") {
       if (was === dst) {
@@ -196,6 +222,8 @@ export class MacEntries {
     const { ip, ifindex } = event;
     const was = device.ours.get(ip);
     const gone = event.type === "del" || !event.permanent || event.mac === undefined;
+    if (!gone && event.ours) device.seen.set(ip, event.mac!);
+    else device.seen.delete(ip);
     if (gone) {
       if (was !== undefined) {
         device.ours.delete(ip);

@@ -95,8 +95,12 @@ export class MacIpHalf {
     return vni.ifindex === undefined ? [] : this.devices.ownRoutes(vni.ifindex);
   }
 
-  /** The VNI's Type 2 side for `/status`, from memory. */
-  status(vni: Vni): MacIpStatus {
+  /**
+   * The VNI's Type 2 side for `/status`, from memory. `kernelView`: show as
+   * programmed what the kernel last reported (a dry run, whose writes never
+   * happen), not what the reconcilers wrote.
+   */
+  status(vni: Vni, kernelView = false): MacIpStatus {
     const online = vni.ifindex !== undefined;
     const ifindex = vni.ifindex ?? 0;
     const view = this.remote.view(vni.id);
@@ -104,13 +108,13 @@ export class MacIpHalf {
       ownRoutes: this.ownRoutes(vni).map(({ mac, ip }) => ip === undefined ? mac : `${mac} ${ip}`),
       remoteMacs: entriesStatus(
         this.entries.unicastFor(ifindex, view.unicast),
-        this.unicast.programmed(vni.id),
+        kernelView ? this.entries.seenUnicast(ifindex) : this.unicast.programmed(vni.id),
         online,
         online ? this.entries.foreignMacs(ifindex) : 0,
       ),
       neighbours: entriesStatus(
         this.entries.neighboursFor(ifindex, view.neighbours),
-        this.neighbours.programmed(vni.id),
+        kernelView ? this.entries.seenNeighbours(ifindex) : this.neighbours.programmed(vni.id),
         online,
         online ? this.entries.foreignIps(ifindex) : 0,
       ),

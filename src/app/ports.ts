@@ -73,8 +73,10 @@ export interface EventsPort {
 export interface EventHandlers {
   onLink(event: LinkEvent): void;
   onNeigh(event: NeighEvent): void;
-  onIpNeigh(event: IpNeighEvent): void;
-  onAddr(event: AddrEvent): void;
+  /** ARP/ND notifications; left out when nothing needs them (community-only mode). */
+  onIpNeigh?(event: IpNeighEvent): void;
+  /** Address notifications; left out when nothing needs them (community-only mode). */
+  onAddr?(event: AddrEvent): void;
   onOverrun(): void;
   onError(error: Error): void;
 }

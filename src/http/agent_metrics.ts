@@ -72,30 +72,30 @@ export function bindAgentMetrics(registry: Registry, agent: MetricsSource): void
     "Flood FDB entries per VNI in the kernel that BGP does not ask for.",
     () => vnis().map((vni) => [{ vni: String(vni.vni), device: vni.device }, vni.extra.length]),
   );
-  registry.gauge(
-    "evpn_agent_unicast_entries",
-    "Unicast FDB entries (MAC dst VTEP, from EVPN Type 2 routes) per VNI: desired and programmed.",
-    function* () {
+  for (
+    const [name, kind, help] of [
+      [
+        "evpn_agent_unicast_entries",
+        "remoteMacs",
+        "Unicast FDB entries (MAC dst VTEP, from EVPN Type 2 routes)",
+      ],
+      [
+        "evpn_agent_neighbour_entries",
+        "neighbours",
+        "Neighbour entries (IP lladdr MAC, from EVPN Type 2 MAC+IP routes)",
+      ],
+    ] as const
+  ) {
+    registry.gauge(name, `${help} per VNI: desired and programmed.`, function* () {
       for (const vni of vnis()) {
-        if (!vni.macIp) continue;
+        const entries = vni.macIp?.[kind];
+        if (!entries) continue;
         const labels = { vni: String(vni.vni), device: vni.device };
-        yield [{ ...labels, state: "desired" }, vni.macIp.remoteMacs.desired.length];
-        yield [{ ...labels, state: "programmed" }, vni.macIp.remoteMacs.programmed.length];
+        yield [{ ...labels, state: "desired" }, entries.desired.length];
+        yield [{ ...labels, state: "programmed" }, entries.programmed.length];
       }
-    },
-  );
-  registry.gauge(
-    "evpn_agent_neighbour_entries",
-    "Neighbour entries (IP lladdr MAC, from EVPN Type 2 MAC+IP routes) per VNI: desired and programmed.",
-    function* () {
-      for (const vni of vnis()) {
-        if (!vni.macIp) continue;
-        const labels = { vni: String(vni.vni), device: vni.device };
-        yield [{ ...labels, state: "desired" }, vni.macIp.neighbours.desired.length];
-        yield [{ ...labels, state: "programmed" }, vni.macIp.neighbours.programmed.length];
-      }
-    },
-  );
+    });
+  }
   registry.gauge(
     "evpn_agent_own_type2_routes",
     "Our own EVPN Type 2 routes per VNI (the device's MAC-only route and one per address).",
@@ -130,6 +130,14 @@ export function bindAgentMetrics(registry: Registry, agent: MetricsSource): void
     "evpn_agent_evpn_routes_total",
     "EVPN paths received from gobgpd (taken or skipped), by route type: ethernet_ad (1), mac_ip (2), inclusive_multicast (3), ethernet_segment (4), ip_prefix (5), other.",
     () => EVPN_ROUTE_TYPES.map((type) => [{ type }, s.evpnRoutes[type]]),
+  );
+  registry.gauge(
+    "evpn_agent_evpn_type3_advertised",
+    "This node's EVPN Type 3 routes that gobgpd holds (one per online VNI in EVPN mode).",
+    () => {
+      const n = agent.type3Advertised;
+      return n === undefined ? [] : [[{}, n]];
+    },
   );
   registry.counterFrom(
     "evpn_agent_evpn_type3_updates_total",

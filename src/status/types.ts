@@ -155,6 +155,8 @@ export interface MetricsSource {
   readonly watchState: string;
   /** The communities gobgpd holds for this node, if known. */
   readonly advertised: readonly Community[] | undefined;
+  /** Our EVPN Type 3 routes gobgpd holds, if known (EVPN mode). @default not reported */
+  readonly type3Advertised?: number | undefined;
   readonly lastSync: Date | undefined;
   readonly ready: boolean;
   status(): AgentStatus;
