@@ -162,7 +162,7 @@ Deno.test({
           const log = await Deno.readTextFile(topo.file("spoke1-agent.log"));
           assert.match(
             log,
-            /Skipped path \(family_mismatch\): prefix 192\.0\.2\.13\/32 is an IPv4 VTEP, but this node's VTEP 2001:db8::11 is IPv6/,
+            /Skipped path \(family_mismatch\): prefix 192\.0\.2\.13\/32: 192\.0\.2\.13 is an IPv4 VTEP, but this node's VTEP 2001:db8::11 is IPv6/,
           );
           // Every gobgpd here carries both families: no family warning.
           assert.doesNotMatch(log, /No BGP neighbour of gobgpd carries/);

@@ -13,7 +13,7 @@
  */
 import { argv, exec, run } from "./proc.ts";
 import { ProcessHandle, procStartTime } from "./proc.ts";
-import type { LabNode, Topology } from "./topology.ts";
+import { type LabNode, routerIdOf, type Topology } from "./topology.ts";
 import { delay, waitFor } from "./wait.ts";
 
 const FRR_LIB = "/usr/lib/frr";
@@ -40,8 +40,12 @@ export interface FrrRemoteVtep {
   flood: string;
 }
 
-/** Renders bgpd.conf for an FRR VTEP peering with gobgpd (EVPN.md's minimal form). */
-export function renderBgpdConf(routerId: string, options: FrrOptions): string {
+/**
+ * Renders bgpd.conf for an FRR VTEP peering with gobgpd (EVPN.md's minimal
+ * form). `source` is the session's source and the VTEP (default `routerId`;
+ * an IPv6 underlay's node address, since a router id is IPv4).
+ */
+export function renderBgpdConf(routerId: string, options: FrrOptions, source = routerId): string {
   const lines = [
     "frr defaults traditional",
     `router bgp ${options.asn}`,
@@ -52,7 +56,7 @@ export function renderBgpdConf(routerId: string, options: FrrOptions): string {
   for (const n of options.neighbors) {
     lines.push(
       ` neighbor ${n} remote-as ${options.asn}`,
-      ` neighbor ${n} update-source ${routerId}`,
+      ` neighbor ${n} update-source ${source}`,
     );
   }
   lines.push(" address-family l2vpn evpn");
@@ -148,7 +152,10 @@ export class FrrNode {
     const dir = topo.file(`${node.name}-frr`);
     await Deno.mkdir(dir, { recursive: true });
     await Deno.writeTextFile(`${dir}/zebra.conf`, `hostname ${node.name}\n`);
-    await Deno.writeTextFile(`${dir}/bgpd.conf`, renderBgpdConf(node.address, options));
+    await Deno.writeTextFile(
+      `${dir}/bgpd.conf`,
+      renderBgpdConf(routerIdOf(node), options, node.address),
+    );
     await exec(null, ["chown", "-R", "frr:frr", dir]);
     // The daemons drop to user frr before writing their pid files: every
     // parent directory must let it through (Deno.makeTempDir makes 0700).

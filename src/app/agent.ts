@@ -88,6 +88,7 @@ export class Agent implements MetricsSource {
         ? { kind: "static", vnis: config.vnis }
         : { kind: "discover", asn: config.communityAsn ?? 0, format: config.communityFormat },
       localAddress: config.node.localAddress,
+      rdAdmin: config.node.routerId,
       onDirty: (vni) => this.#reconciler.markDirty(vni),
       routes: config.mode,
       ...(macIp ? { macIp } : {}),

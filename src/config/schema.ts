@@ -190,6 +190,13 @@ export interface UserNodeConfig {
    * @default the family of `localAddress` when set, else "ipv4"
    */
   addressFamily?: string | Unset;
+  /**
+   * An IPv4 address that names this node in EVPN route distinguishers
+   * (type 1, `<routerId>:<n>`, as FRR uses its router id); "" = the VTEP
+   * address. Required in EVPN mode with an IPv6 VTEP.
+   * @default ""
+   */
+  routerId?: string | Unset;
   /** VXLAN UDP port, 1..65535. @default 4789 */
   vxlanPort?: number | Unset;
   /** Keep the VXLAN links the agent created when it exits. @default false */
@@ -413,6 +420,14 @@ function _oneOf<T extends string>(what: string, choices: readonly T[]) {
 
 const _AddressFamily = _oneOf<AddressFamily>("an address family string", ADDRESS_FAMILIES);
 
+const _RouterId = _stringParsed<IpAddress | "">('an IPv4 address string or ""', (text) => {
+  const id = text === "" ? "" : parseIp(text);
+  return id !== undefined && ipFamily(id || "0.0.0.0") === 4 ? { value: id } : {
+    problem: `${_quote(text)} is not an IPv4 address: a route distinguisher's administrator ` +
+      `field (type 1) is 4 bytes, as a BGP router id is`,
+  };
+});
+
 const _VniId = _intIn(1, MAX_VNI, "VNI ");
 
 const _Community = _stringParsed<Community>('an "ASN:VALUE" or "A:B:C" string', (text) => {
@@ -570,6 +585,7 @@ const _Node = z.strictObject({
   localInterface: _IfName.nullish(),
   localAddress: _LocalAddress.nullish(),
   addressFamily: _AddressFamily.nullish(),
+  routerId: _RouterId.nullish(),
   vxlanPort: _intIn(1, 65535, "port ").nullish(),
   skipLinkCleanup: _Bool.nullish(),
   autoRecreateVxlan: _Bool.nullish(),
@@ -730,8 +746,21 @@ function _crossCheck(
   const parsedMode = _field(_Mode, doc["mode"]);
   const mode = parsedMode === _INVALID || parsedMode === undefined ? DEFAULT_MODE : parsedMode;
   const { localAddress, addressFamily } = _resolveLocalAddress(doc["node"], env, refuse);
+  const node = _isRecord(doc["node"]) ? doc["node"] : {};
+  const routerId = _field(_RouterId, node["routerId"]);
+  if (mode.evpn && addressFamily === "ipv6" && (routerId === undefined || routerId === "")) {
+    refuse(
+      "node.routerId",
+      `required in mode evpn with an IPv6 VTEP: EVPN route distinguishers are ` +
+        `<IPv4 address>:<n> (type 1), and an IPv6 address does not fit; set an IPv4 id ` +
+        `unique in the fabric (gobgpd's router id, for one)`,
+    );
+  }
   const vnis: VniConfig[] = [];
-  const evpn = new _EvpnKeys(mode, localAddress, refuse, warnings);
+  const rdAdmin = routerId !== undefined && routerId !== _INVALID && routerId !== ""
+    ? routerId
+    : localAddress;
+  const evpn = new _EvpnKeys(mode, rdAdmin, refuse, warnings);
 
   const rawVnis = doc["vnis"];
   if (Array.isArray(rawVnis)) {
@@ -1094,6 +1123,7 @@ function _resolve(raw: unknown, env: ConfigEnv): CheckedConfig {
       localInterface: config.node?.localInterface ?? DEFAULT_LOCAL_INTERFACE,
       localAddress: derived.localAddress,
       addressFamily: derived.addressFamily,
+      routerId: config.node?.routerId ?? "",
       vxlanPort: config.node?.vxlanPort ?? DEFAULT_VXLAN_PORT,
       skipLinkCleanup: config.node?.skipLinkCleanup ?? false,
       autoRecreateVxlan: config.node?.autoRecreateVxlan ?? false,

@@ -71,6 +71,7 @@ Deno.test("resolveConfig() fills every default", () => {
       localInterface: "eth0",
       localAddress: ip("192.0.2.10"),
       addressFamily: "ipv4",
+      routerId: "",
       vxlanPort: 4789,
       skipLinkCleanup: false,
       autoRecreateVxlan: false,
@@ -138,6 +139,7 @@ Deno.test("resolveConfig() keeps every value that is set", () => {
       localInterface: "eth1",
       localAddress: "192.0.2.9",
       addressFamily: "ipv4",
+      routerId: "",
       vxlanPort: 8472,
       skipLinkCleanup: true,
       autoRecreateVxlan: true,
@@ -646,4 +648,25 @@ Deno.test("resolveConfig() reads gobgp.withdrawDelay and refuses bad ones", () =
     "gobgp.withdrawDelay",
     "is negative",
   );
+});
+
+Deno.test("resolveConfig() needs node.routerId for EVPN with an IPv6 VTEP, and uses it in RDs", () => {
+  const v6 = { localAddress: "2001:db8::11" };
+  assertIssue(
+    refused({ communityAsn: 65000, mode: "evpn", node: v6 }),
+    "node.routerId",
+    "required in mode evpn with an IPv6 VTEP",
+  );
+  assertIssue(
+    refused({ communityAsn: 65000, mode: "evpn", node: { ...v6, routerId: "2001:db8::1" } }),
+    "node.routerId",
+    "is not an IPv4 address",
+  );
+  const ok = resolveConfig(
+    { communityAsn: 65000, mode: "evpn", node: { ...v6, routerId: "192.0.2.11" } },
+    fakeEnv,
+  );
+  assert.equal(ok.node.routerId, "192.0.2.11");
+  // Community mode needs no router id.
+  assert.equal(resolveConfig({ communityAsn: 1, node: v6 }, fakeEnv).node.routerId, "");
 });

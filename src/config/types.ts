@@ -119,6 +119,8 @@ export interface ResolvedConfig {
     localAddress: IpAddress;
     /** The family of `localAddress`. @default "ipv4" */
     addressFamily: AddressFamily;
+    /** IPv4 administrator of default EVPN RDs; "" = `localAddress`. @default "" */
+    routerId: IpAddress | "";
     /** @default 4789 */
     vxlanPort: number;
     /** @default false */

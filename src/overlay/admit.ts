@@ -67,13 +67,11 @@ export function admitRoute(
     if (route.withdraw || !route.communities.some(known)) {
       return { store: false, otherFamily: true, ...unknownVni(route) };
     }
-    const [theirs, ours] = ipFamily(route.vtep) === 6 ? ["IPv6", "IPv4"] : ["IPv4", "IPv6"];
     return {
       skip: {
         reason: "family_mismatch",
-        detail: `prefix ${hostPrefix(route.vtep)} is an ${theirs} VTEP, but this node's VTEP ` +
-          `${own} is ${ours}: a vxlan device has one local address family, so the kernel ` +
-          `cannot forward between them (communities ${formatAll(route.communities)})`,
+        detail: `prefix ${hostPrefix(route.vtep)}: ${familyMismatchDetail(route.vtep, own)} ` +
+          `(communities ${formatAll(route.communities)})`,
       },
       store: false,
       otherFamily: true,
@@ -81,6 +79,13 @@ export function admitRoute(
   }
   if (route.withdraw || route.communities.some(known)) return { store: true };
   return { store: true, ...unknownVni(route) };
+}
+
+/** Why a remote VTEP of the other address family than `own` is never programmed. */
+export function familyMismatchDetail(vtep: IpAddress, own: IpAddress): string {
+  const [theirs, ours] = ipFamily(vtep) === 6 ? ["IPv6", "IPv4"] : ["IPv4", "IPv6"];
+  return `${vtep} is an ${theirs} VTEP, but this node's VTEP ${own} is ${ours}: a vxlan ` +
+    `device has one local address family, so the kernel cannot forward between them`;
 }
 
 function formatAll(communities: readonly Community[]): string {

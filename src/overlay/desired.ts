@@ -14,8 +14,8 @@
  * @module
  */
 import { formatRouteTarget, type RouteTarget, routeTargetKey } from "../net/route_target.ts";
-import type { IpAddress } from "../net/ip.ts";
-import { admitRoute, admitVtep } from "./admit.ts";
+import { type IpAddress, ipFamily } from "../net/ip.ts";
+import { admitRoute, admitVtep, familyMismatchDetail } from "./admit.ts";
 import {
   type EvpnRouteType,
   type ImetRoute,
@@ -63,6 +63,8 @@ export interface DesiredStateOptions {
   mode: VniMode;
   /** This node's VTEP address: routes for it are not taken. */
   localAddress: IpAddress;
+  /** IPv4 administrator of default RDs (`node.routerId`). @default `localAddress` */
+  rdAdmin?: IpAddress | "";
   /** An online VNI whose desired set changed (after `apply`). */
   onDirty(vni: number): void;
   observer?: IngestObserver;
@@ -80,13 +82,15 @@ export class DesiredState {
   /** VTEPs of the other address family (never desired: see `admitRoute`). */
   readonly otherFamily: RouteTable;
   readonly imet: ImetTable = new ImetTable();
+  /** Type 3 routes of VTEPs of the other address family (never desired). */
+  readonly otherFamilyImet: ImetTable = new ImetTable();
   #opts: DesiredStateOptions;
   #kinds: RouteKinds;
 
   constructor(options: DesiredStateOptions) {
     this.#opts = options;
     this.#kinds = options.routes ?? { community: true, evpn: false };
-    this.vnis = new VniRegistry(options.mode, options.localAddress);
+    this.vnis = new VniRegistry(options.mode, options.localAddress, options.rdAdmin);
     this.routes = new RouteTable((c) => this.vnis.keeps(c));
     this.otherFamily = new RouteTable((c) => this.vnis.keeps(c));
   }
@@ -131,7 +135,14 @@ export class DesiredState {
    */
   mismatched(vni: number): ReadonlySet<string> {
     const entry = this.vnis.byId(vni);
-    return entry ? this.otherFamily.vteps(entry.community) : EMPTY;
+    if (!entry) return EMPTY;
+    const community = this.otherFamily.vteps(entry.community);
+    if (!this.#kinds.evpn || entry.routeTargets.length === 0) return community;
+    const union = new Set(community);
+    for (const rt of entry.routeTargets) {
+      for (const vtep of this.otherFamilyImet.vteps(routeTargetKey(rt))) union.add(vtep);
+    }
+    return union;
   }
 
   /** The complete table of a new stream replaces everything (the caller re-checks every VNI). */
@@ -139,6 +150,7 @@ export class DesiredState {
     this.routes.clear();
     this.otherFamily.clear();
     this.imet.clear();
+    this.otherFamilyImet.clear();
     this.#opts.macIp?.clear();
     for (const item of decoded) this.#ingest(item, false);
   }
@@ -216,6 +228,7 @@ export class DesiredState {
       observer?.skipped?.(reason, `${what}: ${detail}`);
       changed = this.imet.delete(route.key);
     };
+    this.otherFamilyImet.delete(route.key);
     if (route.withdraw) {
       observer?.route?.("withdraw");
       changed = this.imet.delete(route.key);
@@ -228,8 +241,13 @@ export class DesiredState {
       );
     } else {
       const admitted = admitVtep(route.originator, `originating IP ${route.originator}`);
+      const local = this.#opts.localAddress;
       if (!("vtep" in admitted)) drop(admitted.reason, admitted.detail);
-      else {
+      else if (ipFamily(admitted.vtep) !== ipFamily(local)) {
+        const kept = route.routeTargets.filter((rt) => this.vnis.keepsRouteTarget(rt));
+        drop("family_mismatch", familyMismatchDetail(admitted.vtep, local));
+        this.otherFamilyImet.set(route.key, admitted.vtep, kept.map(routeTargetKey));
+      } else {
         vtep = admitted.vtep;
         observer?.route?.("add");
         const kept = route.routeTargets.filter((rt) => this.vnis.keepsRouteTarget(rt));

@@ -40,13 +40,16 @@ Deno.test("admitRoute() skips a VTEP of the other family as family_mismatch, and
   assert.equal(out.store, false);
   assert.equal(out.otherFamily, true);
   assert.equal(out.skip?.reason, "family_mismatch");
-  assert.match(out.skip!.detail, /2001:db8::12\/128 is an IPv6 VTEP.*192\.0\.2\.11 is IPv4/);
+  assert.match(
+    out.skip!.detail,
+    /2001:db8::12\/128: 2001:db8::12 is an IPv6 VTEP.*192\.0\.2\.11 is IPv4/,
+  );
   assert.match(out.skip!.detail, /65000:10010/);
   // The other way round.
   const v4 = { vtep: ip("192.0.2.12"), communities: [C(10010)], withdraw: false };
   assert.match(
     admitRoute(v4, ip("2001:db8::11"), known).skip!.detail,
-    /192\.0\.2\.12\/32 is an IPv4 VTEP.*2001:db8::11 is IPv6/,
+    /192\.0\.2\.12\/32: 192\.0\.2\.12 is an IPv4 VTEP.*2001:db8::11 is IPv6/,
   );
   // No known community: unknown_vni, still kept apart; a withdrawal: no skip.
   assert.equal(

@@ -101,14 +101,17 @@ export class VniRegistry {
   #byRouteTarget = new Map<string, Vni>();
 
   #localAddress: string | undefined;
+  /** The IPv4 administrator of default route distinguishers. */
+  #rdAdmin: string | undefined;
 
   /**
    * @param localAddress the node's VTEP address: a device whose own local
    *   address differs is served, with a warning (peers send to this one).
    */
-  constructor(mode: VniMode, localAddress?: string) {
+  constructor(mode: VniMode, localAddress?: string, rdAdmin?: string) {
     this.#mode = mode;
     this.#localAddress = localAddress;
+    this.#rdAdmin = rdAdmin || localAddress;
     if (mode.kind === "static") {
       for (const config of mode.vnis) this.#add(this.#fromSpec(config));
     }
@@ -129,8 +132,8 @@ export class VniRegistry {
 
   #rd(id: number, explicit: RouteDistinguisher | undefined): RouteDistinguisher | undefined {
     if (explicit !== undefined) return explicit;
-    const local = this.#localAddress;
-    return local ? defaultRouteDistinguisher(local as IpAddress, id) : undefined;
+    const admin = this.#rdAdmin;
+    return admin ? defaultRouteDistinguisher(admin as IpAddress, id) : undefined;
   }
 
   /**
