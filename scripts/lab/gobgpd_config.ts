@@ -31,11 +31,11 @@ export interface HubOptions extends CommonOptions {
   clusterId?: string;
 }
 
-/** A spoke: one static iBGP neighbour, the hub. */
+/** A spoke: one static iBGP neighbour per hub (redundant route reflectors: several). */
 export interface SpokeOptions extends CommonOptions {
   role: "spoke";
-  /** The hub's address. */
-  hub: string;
+  /** The hub's address, or the addresses of several hubs (one `[[neighbors]]` each). */
+  hub: string | readonly string[];
   /**
    * Seconds between connection attempts after the first one. gobgpd's own
    * default is 120 s, far too slow for a lab whose hub may restart. (It does
@@ -137,22 +137,28 @@ export function renderGobgpdConfig(options: GobgpdConfigOptions): string {
       `    peer-group = ${str(group)}`,
     );
   } else {
-    const hub = checkIpv4("hub", options.hub);
+    const hubs = typeof options.hub === "string" ? [options.hub] : options.hub;
+    if (hubs.length === 0) {
+      throw new RangeError("Cannot render gobgpd config: hub must not be empty");
+    }
     const retry = options.connectRetry ?? 5;
     if (!Number.isInteger(retry) || retry < 1 || retry > 65535) {
       throw new RangeError(
         `Cannot render gobgpd config: connectRetry ${retry} is outside 1..65535`,
       );
     }
-    lines.push(
-      "[[neighbors]]",
-      "  [neighbors.config]",
-      `    neighbor-address = ${str(hub)}`,
-      `    peer-as = ${asn}`,
-      "  [neighbors.timers.config]",
-      `    connect-retry = ${retry}`,
-      ...afiSafis("neighbors", families),
-    );
+    hubs.forEach((address, i) => {
+      if (i > 0) lines.push("");
+      lines.push(
+        "[[neighbors]]",
+        "  [neighbors.config]",
+        `    neighbor-address = ${str(checkIpv4("hub", address))}`,
+        `    peer-as = ${asn}`,
+        "  [neighbors.timers.config]",
+        `    connect-retry = ${retry}`,
+        ...afiSafis("neighbors", families),
+      );
+    });
   }
   return lines.join("\n") + "\n";
 }
