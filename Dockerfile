@@ -35,7 +35,6 @@ WORKDIR /src
 COPY deno.json deno.lock ./
 COPY main.ts ./
 COPY src/ src/
-COPY proto/ proto/
 COPY scripts/build.sh scripts/build.sh
 RUN set -eu; \
     case "${TARGETARCH:-amd64}" in \

@@ -45,6 +45,8 @@ export interface BenchLabOptions {
   cpuProfDir?: string | undefined;
   /** Sampling interval of `--cpu-prof`, µs. @default 100 */
   cpuProfIntervalUs?: number;
+  /** `--v8-flags` for the agent (and the bare Deno it is compared with), e.g. `--max-semi-space-size=1`. */
+  v8Flags?: string | undefined;
 }
 
 /** Paths per `AddPathStream` request when loading a table. */
@@ -62,6 +64,7 @@ export class BenchLab implements AsyncDisposable {
   #log: (message: string) => void;
   #cpuProfDir: string | undefined;
   #cpuProfIntervalUs: number;
+  #v8Flags: string | undefined;
   #agents: AgentRun[] = [];
   #destroyed = false;
   /** Signal and unload hooks that stop agents this lab started outside the topology. */
@@ -85,6 +88,7 @@ export class BenchLab implements AsyncDisposable {
     this.#log = options.log;
     this.#cpuProfDir = options.cpuProfDir;
     this.#cpuProfIntervalUs = options.cpuProfIntervalUs ?? 100;
+    this.#v8Flags = options.v8Flags;
     // The topology's own hooks remove the namespaces and its processes; an
     // agent started with --cpu-prof is not among them, so end it here (by PID).
     const killAgents = () => {
@@ -198,13 +202,14 @@ export class BenchLab implements AsyncDisposable {
     const startedWall = Date.now();
     const startedAt = performance.now();
     let handle: ProcessHandle;
-    if (this.#cpuProfDir === undefined) {
+    const extra = this.runtimeArgs();
+    if (extra.length === 0) {
       handle = await this.topo.startAgent(node, { config });
     } else {
-      // The same command plus V8 profiling; tracked here since the topology did not start it.
+      // The same command plus V8 flags or profiling; tracked here since the topology did not start it.
       const path = this.topo.agentConfigPath(node);
       await Deno.writeTextFile(path, toYaml(config));
-      await Deno.mkdir(this.#cpuProfDir, { recursive: true });
+      if (this.#cpuProfDir !== undefined) await Deno.mkdir(this.#cpuProfDir, { recursive: true });
       handle = await spawnLogged({
         name: `${node.name}/agent`,
         ns: node.ns,
@@ -213,9 +218,7 @@ export class BenchLab implements AsyncDisposable {
           "run",
           "-A",
           "--cached-only",
-          "--cpu-prof",
-          `--cpu-prof-dir=${this.#cpuProfDir}`,
-          `--cpu-prof-interval=${this.#cpuProfIntervalUs}`,
+          ...extra,
           `${this.topo.repoDir}/main.ts`,
           "--config",
           path,
@@ -228,6 +231,20 @@ export class BenchLab implements AsyncDisposable {
     const run = new AgentRun(handle, log, offset, startedAt, startedWall);
     this.#agents.push(run);
     return run;
+  }
+
+  /** The `deno run` flags the agent gets beyond the topology's: `--v8-flags`, `--cpu-prof`. */
+  runtimeArgs(): string[] {
+    const out: string[] = [];
+    if (this.#v8Flags !== undefined) out.push(`--v8-flags=${this.#v8Flags}`);
+    if (this.#cpuProfDir !== undefined) {
+      out.push(
+        "--cpu-prof",
+        `--cpu-prof-dir=${this.#cpuProfDir}`,
+        `--cpu-prof-interval=${this.#cpuProfIntervalUs}`,
+      );
+    }
+    return out;
   }
 
   /** PIDs of the lab's running daemons (gobgpd, agents). */

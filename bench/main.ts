@@ -24,8 +24,11 @@ import { BenchLab } from "./lab.ts";
 import { LoadMeter } from "./machine_load.ts";
 import { FULL, type Plan, QUICK } from "./plan.ts";
 import { type BenchResults, checkTargets, describeMachine, renderTable } from "./report.ts";
+import { writeCharts } from "./charts.ts";
+import type { ColdStartSize } from "./scenarios/cold_start.ts";
 import { vniList } from "./routes.ts";
 import { churn } from "./scenarios/churn.ts";
+import { idleFootprint } from "./scenarios/footprint.ts";
 import { coldStart } from "./scenarios/cold_start.ts";
 import { httpLoad } from "./scenarios/http_load.ts";
 import { idle } from "./scenarios/idle.ts";
@@ -34,12 +37,13 @@ import { latency } from "./scenarios/latency.ts";
 import { round } from "./stats.ts";
 import type { StateCheck } from "./verify.ts";
 
-const SCENARIOS = ["join", "cold", "latency", "churn", "idle", "http"] as const;
+const SCENARIOS = ["footprint", "join", "cold", "latency", "churn", "idle", "http"] as const;
 type Scenario = typeof SCENARIOS[number];
 
 const HELP = `evpn-agent benchmark
 
 Usage: deno run -A bench/main.ts [--quick] [--json FILE] [--cpu-prof DIR] [--only LIST]
+                                 [--sizes LIST] [--v8-flags FLAGS] [--charts FILE]
 
   --quick          small sizes (${QUICK.coldStarts[0]!.vnis} VNIs × ${
   QUICK.coldStarts[0]!.vteps
@@ -51,8 +55,12 @@ Usage: deno run -A bench/main.ts [--quick] [--json FILE] [--cpu-prof DIR] [--onl
                    deno run -A bench/profile_summary.ts DIR/*.cpuprofile
   --only LIST      comma-separated subset of ${SCENARIOS.join(",")}
                    (latency, churn, idle and http need cold)
+  --sizes LIST     cold-start sizes instead of the plan's, e.g. 20x1000,100x1000
+                   (the first also hosts latency, churn, idle and http)
+  --v8-flags FLAGS run the agent (and the bare Deno beside it) with --v8-flags=FLAGS
   --keep-logs      keep the lab's work directory (configs, logs)
   --table FILE     print the table of an earlier run's JSON and exit (no root needed)
+  --charts FILE    render the SVG charts of an earlier run's JSON beside it and exit
 
 Needs root. Exit status: 0 = every kernel state exact (timings never fail),
 1 = the agent left a wrong kernel state, or its HTTP endpoint stopped answering
@@ -83,6 +91,9 @@ async function main(args: string[]): Promise<number> {
         only: { type: "string" },
         "keep-logs": { type: "boolean" },
         table: { type: "string" },
+        charts: { type: "string" },
+        sizes: { type: "string" },
+        "v8-flags": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -103,6 +114,11 @@ async function main(args: string[]): Promise<number> {
     console.log(renderTable(earlier));
     return 0;
   }
+  if (values.charts !== undefined) {
+    const earlier = JSON.parse(await Deno.readTextFile(values.charts)) as BenchResults;
+    for (const path of await writeCharts(earlier, values.charts)) console.log(`chart: ${path}`);
+    return 0;
+  }
   const only = new Set<Scenario>(
     values.only === undefined
       ? SCENARIOS
@@ -118,7 +134,17 @@ async function main(args: string[]): Promise<number> {
     console.error("bench: needs root (network namespaces, gobgpd, FDB writes)");
     return 2;
   }
-  const plan = values.quick ? QUICK : FULL;
+  const plan = { ...(values.quick ? QUICK : FULL) };
+  if (values.sizes !== undefined) {
+    const sizes = parseSizes(values.sizes);
+    if (sizes === undefined) {
+      console.error(
+        `bench: --sizes: expected VNISxVTEPS[,...], e.g. 20x1000, not "${values.sizes}"`,
+      );
+      return 2;
+    }
+    plan.coldStarts = sizes;
+  }
   const started = new Date();
   const t0 = performance.now();
   const log = progress(t0);
@@ -158,10 +184,20 @@ async function main(args: string[]): Promise<number> {
   };
   try {
     log(`${plan.mode} run; lab set-up`);
-    lab = await BenchLab.create({ log, cpuProfDir: values["cpu-prof"] });
+    lab = await BenchLab.create({
+      log,
+      cpuProfDir: values["cpu-prof"],
+      v8Flags: values["v8-flags"],
+    });
     const home = lab;
-    if (only.has("join")) results.join = await phase("join", () => join(home, plan.joinSamples));
     const allVnis = vniList(Math.max(...plan.coldStarts.map((s) => s.vnis)));
+    if (only.has("footprint")) {
+      results.idleFootprint = await phase(
+        "footprint",
+        () => idleFootprint(home, { settleMs: plan.footprintSettleSeconds * 1000, allVnis }),
+      );
+    }
+    if (only.has("join")) results.join = await phase("join", () => join(home, plan.joinSamples));
     if (only.has("cold")) {
       for (const [index, size] of plan.coldStarts.entries()) {
         const label = `${size.vnis}×${size.vteps}`;
@@ -272,8 +308,20 @@ async function main(args: string[]): Promise<number> {
   await Deno.mkdir(new URL(".", `file://${output}`).pathname, { recursive: true });
   await Deno.writeTextFile(output, JSON.stringify(results, null, 2) + "\n");
   console.log(`results: ${output}`);
+  for (const path of await writeCharts(results, output)) console.log(`chart: ${path}`);
   if (results.wrongState.length > 0 || (results.http?.failures.length ?? 0) > 0) return 1;
   return results.error === undefined ? 0 : 2;
+}
+
+/** `20x1000,100x1000` → sizes; undefined when malformed. */
+export function parseSizes(text: string): ColdStartSize[] | undefined {
+  const out: ColdStartSize[] = [];
+  for (const part of text.split(",")) {
+    const m = /^\s*(\d+)\s*[x×]\s*(\d+)\s*$/.exec(part);
+    if (m === null || Number(m[1]) < 1 || Number(m[2]) < 1) return undefined;
+    out.push({ vnis: Number(m[1]), vteps: Number(m[2]) });
+  }
+  return out.length > 0 ? out : undefined;
 }
 
 if (import.meta.main) {

@@ -25,6 +25,8 @@ export interface Plan {
    * some 10–20 s after a burst (measured apart, as "after the burst").
    */
   idleSettleSeconds: number;
+  /** Quiet time before the idle-footprint samples (scenario `footprint`), s. */
+  footprintSettleSeconds: number;
   /** The endpoint under load: idle connections, concurrent scrapes, quiet time after. */
   http: HttpLoadPlan;
 }
@@ -43,6 +45,7 @@ export const FULL: Plan = {
   idleSeconds: 60,
   settleSeconds: 10,
   idleSettleSeconds: 30,
+  footprintSettleSeconds: 20,
   http: { idle: 500, scrapes: 1_000, afterSeconds: 30 },
 };
 
@@ -56,5 +59,6 @@ export const QUICK: Plan = {
   idleSeconds: 10,
   settleSeconds: 5,
   idleSettleSeconds: 5,
+  footprintSettleSeconds: 5,
   http: { idle: 500, scrapes: 1_000, afterSeconds: 6 },
 };

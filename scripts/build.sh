@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Builds the single executable bin/evpn-agent with `deno compile`: the agent
-# (main.ts and its module graph, npm packages included) plus the GoBGP API
-# subset in proto/ (--include proto), with only the permissions it uses:
+# (main.ts and its module graph, npm packages and the GoBGP API descriptor
+# src/bgp/gobgp_proto.json included), with only the permissions it uses:
 #   --allow-ffi   libnl-route-3 / libnl-3 / libc through Deno.dlopen
 #   --allow-net   gobgpd's gRPC API and the agent's HTTP endpoint
-#   --allow-read  the config file, the embedded proto/, /sys/class/net
+#   --allow-read  the config file, /sys/class/net
 #   --allow-env   EVPN_AGENT_LIBNL*, and grpc-js's own settings
 #   --allow-sys   Deno.networkInterfaces() (the VTEP address of localInterface)
 #
@@ -78,7 +78,6 @@ args=(
   compile
   --allow-ffi --allow-net --allow-read --allow-env --allow-sys
   --exclude-unused-npm
-  --include proto
   --output "$output"
 )
 if [[ -n "$target" ]]; then

@@ -263,3 +263,120 @@ Deno.test("Reconciler.release() removes entries even during a hold, and retries 
   assert.deepEqual(fdb.listFlood(3), []);
   assert.equal(rec.programmed(1), undefined);
 });
+
+/** A reconciler on a fake clock whose timers run when `advance` passes them. */
+function clocked(
+  desired: Map<number, Set<string>>,
+  coalesce?: ConstructorParameters<typeof Reconciler>[0]["coalesce"],
+) {
+  const fdb = new FakeFdb();
+  let clock = 0;
+  let timers: { at: number; fn: () => void; live: boolean }[] = [];
+  let holds = 0;
+  const rec = new Reconciler({
+    port: floodEntries(fdb),
+    desired: (vni) => desired.get(vni) ?? new Set(),
+    now: () => clock,
+    onHold: () => holds++,
+    ...(coalesce === undefined ? {} : { coalesce }),
+    schedule: (fn, ms) => {
+      const timer = { at: clock + ms, fn, live: true };
+      timers.push(timer);
+      return () => timer.live = false;
+    },
+  });
+  rec.attach({ vni: 1, ifindex: 3, device: "vx1" });
+  rec.activate();
+  const advance = (ms: number) => {
+    const until = clock + ms;
+    for (;;) {
+      const due = timers.filter((t) => t.live && t.at <= until).sort((a, b) => a.at - b.at)[0];
+      if (!due) break;
+      clock = Math.max(clock, due.at);
+      due.live = false;
+      due.fn();
+    }
+    timers = timers.filter((t) => t.live);
+    clock = until;
+  };
+  advance(0);
+  const change = (dst: string, present: boolean) => {
+    if (present) desired.get(1)!.add(dst);
+    else desired.get(1)!.delete(dst);
+    rec.markDirty(1);
+  };
+  return { rec, fdb, advance, change, holds: () => holds };
+}
+
+Deno.test("Reconciler writes isolated changes at once, however many come at a steady pace", () => {
+  const { fdb, advance, change, holds } = clocked(new Map([[1, new Set<string>()]]));
+  for (let i = 1; i <= 200; i++) {
+    change(`192.0.2.${i % 250}`, true);
+    advance(0);
+    assert.equal(fdb.log.length, i, `change ${i} is written in the same turn`);
+    advance(10); // 100 changes a second: below the refill rate
+  }
+  assert.equal(holds(), 0);
+});
+
+Deno.test("Reconciler holds a burst until it goes quiet and writes only its net change", () => {
+  const { fdb, advance, change, holds } = clocked(new Map([[1, new Set<string>()]]), {
+    burst: 4,
+    perSecond: 10,
+    quietMs: 50,
+    maxHoldMs: 10_000,
+  });
+  for (let i = 1; i <= 4; i++) change(`192.0.2.${i}`, true); // one turn: one flush
+  advance(0);
+  assert.equal(fdb.log.length, 4);
+  // A burst: 40 batches 25 ms apart, each adding and withdrawing VTEPs.
+  for (let b = 0; b < 40; b++) {
+    change(`198.18.0.${b}`, true);
+    change(`198.18.1.${b}`, true);
+    if (b > 0) change(`198.18.0.${b - 1}`, false); // added in the burst, gone again
+    advance(25);
+  }
+  assert.equal(fdb.log.length, 4, "the allowance is spent: the burst is held");
+  assert.equal(holds(), 1);
+  advance(50); // quiet
+  const net = fdb.log.slice(4);
+  assert.ok(!net.some((w) => w.startsWith("del")), `nothing to remove: ${net}`);
+  assert.deepEqual(fdb.listFlood(3).filter((d) => d.startsWith("198.18.0.")), ["198.18.0.39"]);
+  assert.equal(fdb.listFlood(3).filter((d) => d.startsWith("198.18.1.")).length, 40);
+  assert.equal(fdb.log.length, 4 + 41, "the net change: 41 appends in one flush");
+  // Quiet again: the allowance refills and the next change goes at once.
+  advance(1_000);
+  change("192.0.2.99", true);
+  advance(0);
+  assert.equal(fdb.log.at(-1), "append 3 192.0.2.99");
+});
+
+Deno.test("Reconciler writes a burst that never stops at least every maxHoldMs", () => {
+  const { fdb, advance, change } = clocked(new Map([[1, new Set<string>()]]), {
+    burst: 1,
+    perSecond: 1,
+    quietMs: 50,
+    maxHoldMs: 200,
+  });
+  const written: number[] = [];
+  let t = 0;
+  for (let i = 0; i < 100; i++) {
+    const before = fdb.log.length;
+    change(`198.18.0.${i}`, true);
+    advance(10);
+    t += 10;
+    if (fdb.log.length > before) written.push(t);
+  }
+  assert.ok(written.length >= 4 && written.length <= 7, `flushes at ${written}`);
+  for (let i = 1; i < written.length; i++) assert.ok(written[i]! - written[i - 1]! <= 210);
+});
+
+Deno.test("Reconciler with coalesce: false writes every change at once", () => {
+  const { fdb, advance, change, holds } = clocked(new Map([[1, new Set<string>()]]), false);
+  for (let i = 1; i <= 300; i++) {
+    change(`192.0.2.${i % 250}`, i <= 250);
+    advance(1);
+  }
+  assert.equal(fdb.log.length, 300);
+  assert.equal(holds(), 0);
+});

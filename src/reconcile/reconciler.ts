@@ -2,9 +2,15 @@
  * Level-triggered reconciliation of one kind of kernel entry (flood entries
  * first; unicast MAC or neighbour entries can be further instances). Events
  * only mark a VNI dirty; `flush()` compares desired and programmed for dirty
- * VNIs and applies the difference. Bursts coalesce into one flush (scheduled
- * with `later(fn, 0)`); a failed write leaves the VNI dirty and retries it
- * with capped backoff.
+ * VNIs and applies the difference; a failed write leaves the VNI dirty and
+ * retries it with capped backoff.
+ *
+ * Coalescing that keeps latency: an isolated change is flushed at once (in
+ * the next turn, `later(fn, 0)`), and changes arriving before that flush
+ * runs join it. A burst, told apart by a token bucket of changes (see
+ * {@linkcode CoalesceOptions}), is held until it goes quiet and then written
+ * as its net change: an entry added and withdrawn again within the burst
+ * costs no write at all.
  *
  * Entries are known by a key (a flood entry's is its destination address);
  * the {@linkcode EntryPort} lists, adds and deletes them on a device.
@@ -38,6 +44,33 @@ export interface Target {
   device: string;
 }
 
+/**
+ * How bursts are told from isolated changes, and how long a burst is held.
+ * Every `markDirty` takes a token from a bucket of `burst` that refills at
+ * `perSecond`; a change that finds a token is flushed at once. Once a burst
+ * has spent them, changes are held until none has come for `quietMs`, and
+ * at most `maxHoldMs` after the first held one (so a storm that never stops
+ * still reaches the kernel that often), then written as their net change.
+ */
+export interface CoalesceOptions {
+  /** Changes flushed at once before a burst is held. @default 64 */
+  burst?: number;
+  /** Refill of that allowance, changes per second. @default 200 */
+  perSecond?: number;
+  /** A held burst is flushed once no change has come for this long, in ms. @default 50 */
+  quietMs?: number;
+  /** ...and no later than this after its first held change, in ms. @default 10000 */
+  maxHoldMs?: number;
+}
+
+/** The defaults of {@linkcode CoalesceOptions}. */
+export const COALESCE_DEFAULTS: Readonly<Required<CoalesceOptions>> = {
+  burst: 64,
+  perSecond: 200,
+  quietMs: 50,
+  maxHoldMs: 10_000,
+};
+
 export interface ReconcilerOptions {
   port: EntryPort;
   /** The keys of the entries `vni`'s device should hold (live view is fine). */
@@ -60,6 +93,10 @@ export interface ReconcilerOptions {
    * start (about 2 s at 100,000 entries). @default Infinity
    */
   writesPerTask?: number;
+  /** Holding bursts (see {@linkcode CoalesceOptions}); `false` flushes every change at once. */
+  coalesce?: CoalesceOptions | false;
+  /** Called when a burst starts being held (changes wait for it to go quiet). */
+  onHold?: () => void;
   /** First retry delay after a failure, in ms. @default 100 */
   retryMinMs?: number;
   /** Retry delay cap, in ms. @default 10000 */
@@ -94,11 +131,22 @@ export class Reconciler implements Disposable {
   #holdUntil = 0;
   #schedule: (fn: () => void, ms: number) => Cancel;
   #now: () => number;
+  #coalesce: Required<CoalesceOptions> | undefined;
+  #tokens: number;
+  #tokensAt = -Infinity;
+  /** When the held burst's first change came (undefined: no burst held). */
+  #heldSince: number | undefined;
+  /** The pending timer is a burst's hold (it may move later), not a plain flush or retry. */
+  #timerIsHold = false;
 
   constructor(options: ReconcilerOptions) {
     this.#opts = options;
     this.#schedule = options.schedule ?? later;
     this.#now = options.now ?? (() => performance.now());
+    this.#coalesce = options.coalesce === false
+      ? undefined
+      : { ...COALESCE_DEFAULTS, ...options.coalesce };
+    this.#tokens = this.#coalesce?.burst ?? 0;
   }
 
   /**
@@ -111,7 +159,8 @@ export class Reconciler implements Disposable {
     const managed: Managed = { ...target, programmed, stale: new Set(), failures: 0 };
     this.#managed.set(target.vni, managed);
     this.#byIfindex.set(target.ifindex, managed);
-    this.markDirty(target.vni);
+    this.#dirty.add(target.vni);
+    this.#arm(0);
   }
 
   /** Stops managing a VNI's device (it is gone); its entries are left alone. */
@@ -132,7 +181,8 @@ export class Reconciler implements Disposable {
     const managed = this.#managed.get(vni);
     if (!managed) return;
     managed.releasing = true;
-    this.markDirty(vni);
+    this.#dirty.add(vni);
+    this.#arm(0);
   }
 
   /**
@@ -171,10 +221,28 @@ export class Reconciler implements Disposable {
     return Math.max(0, this.#holdUntil - this.#now());
   }
 
+  /**
+   * A change of `vni`'s desired (or programmed) entries: flushed at once,
+   * or held with the burst it belongs to (see {@linkcode CoalesceOptions}).
+   */
   markDirty(vni: number): void {
     if (!this.#managed.has(vni)) return;
     this.#dirty.add(vni);
-    this.#arm(0);
+    if (!this.#active || this.#closed) return;
+    const c = this.#coalesce;
+    if (c === undefined) return this.#arm(0);
+    const now = this.#now();
+    // Every change takes a token, also one that joins a flush already due.
+    const tokens = Math.min(c.burst, this.#tokens + ((now - this.#tokensAt) * c.perSecond) / 1000);
+    this.#tokens = Math.max(0, tokens - 1);
+    this.#tokensAt = now;
+    if (this.#timer !== undefined && !this.#timerIsHold && this.#timerAt <= now) return;
+    if (this.#heldSince === undefined && tokens >= 1) return this.#arm(0);
+    if (this.#heldSince === undefined) {
+      this.#heldSince = now;
+      this.#opts.onHold?.();
+    }
+    this.#hold(Math.min(now + c.quietMs, this.#heldSince + c.maxHoldMs));
   }
 
   markAll(): void {
@@ -228,6 +296,7 @@ export class Reconciler implements Disposable {
   /** Applies the difference for every dirty VNI now. Returns the number of writes. */
   flush(): number {
     this.#disarm();
+    this.#heldSince = undefined;
     if (!this.#active || this.#closed || this.#dirty.size === 0) return 0;
     const started = this.#now();
     const pass = new Pass(this.#opts.writesPerTask ?? Infinity);
@@ -330,22 +399,41 @@ export class Reconciler implements Disposable {
     return backoffDelay(failures, this.#opts.retryMinMs ?? 100, this.#opts.retryMaxMs ?? 10_000);
   }
 
+  /** Flushes within `ms`: an earlier pending timer stays, a held burst's timer yields to it. */
   #arm(ms: number) {
     if (this.#closed || !this.#active) return;
-    if (this.#timer !== undefined && this.#timerAt <= this.#now() + ms) return;
+    const at = this.#now() + ms;
+    if (this.#timer !== undefined && this.#timerAt <= at) {
+      this.#timerIsHold = false; // whatever fires first flushes the held burst too
+      return;
+    }
+    this.#start(at, false);
+  }
+
+  /** (Re)sets a held burst's flush to `at`, later or earlier; a plain timer due sooner stays. */
+  #hold(at: number) {
+    if (this.#timer !== undefined && !this.#timerIsHold && this.#timerAt <= at) return;
+    if (this.#timer !== undefined && this.#timerIsHold && this.#timerAt === at) return;
+    this.#start(at, true);
+  }
+
+  #start(at: number, hold: boolean) {
     this.#disarm();
-    this.#timerAt = this.#now() + ms;
+    this.#timerAt = at;
+    this.#timerIsHold = hold;
     this.#timer = this.#schedule(() => {
       this.#timer = undefined;
       this.#timerAt = Infinity;
+      this.#timerIsHold = false;
       this.flush();
-    }, ms);
+    }, Math.max(0, at - this.#now()));
   }
 
   #disarm() {
     this.#timer?.();
     this.#timer = undefined;
     this.#timerAt = Infinity;
+    this.#timerIsHold = false;
   }
 }
 
