@@ -48,6 +48,9 @@ Usage: deno task fabric [N] [options]     (N spokes, default 20, 2..200)
   --rr 2           two route reflectors (one cluster id); kill one at the end
                    and check that nothing flaps on any node
   --idle S         idle window for the CPU figure, seconds (default 20)
+  --idle-settle S  quiet time between the first idle window (5 s after the
+                   steps) and the steady one (default 20, --quick 0: no
+                   steady window); V8 reduces the heap once ~30 s after start
   --json FILE      results (default bench/results/fabric-<N>[-rr2].json;
                    --quick: bench/results/fabric-quick-latest.json)
   --svg FILE       the convergence chart (default beside the JSON, .svg)
@@ -84,10 +87,43 @@ export interface FabricResults {
   join?: StepResult;
   withdraw?: StepResult;
   rssMiB?: Spread;
-  idle?: { seconds: number; ticksTotal: number; ticksMaxPerAgent: number; agents: number };
+  /** The first idle window, 5 s after the last step. */
+  idleFirst?: IdleWindow;
+  /** The steady idle window, after a further quiet time. */
+  idle?: IdleWindow;
   failover?: { killed: string; flaps: Flaps; exact: boolean; seconds: number };
   wrongState: string[];
   error?: string;
+}
+
+/** CPU ticks of every agent over one idle window. */
+export interface IdleWindow {
+  seconds: number;
+  /** Seconds between the last step and the window's start. */
+  afterSeconds: number;
+  ticksTotal: number;
+  ticksMaxPerAgent: number;
+  agents: number;
+}
+
+async function idleWindow(
+  lab: FabricLab,
+  seconds: number,
+  afterSeconds: number,
+  log: (m: string) => void,
+): Promise<IdleWindow> {
+  log(`idle for ${seconds} s`);
+  const before = new Map(lab.agentPids().map((pid) => [pid, sampleProc(pid)?.cpuTicks ?? 0]));
+  await delay(seconds * 1000);
+  let total = 0;
+  let max = 0;
+  for (const [pid, ticks] of before) {
+    const d = (sampleProc(pid)?.cpuTicks ?? ticks) - ticks;
+    total += d;
+    max = Math.max(max, d);
+  }
+  log(`idle: ${total} ticks over ${before.size} agents (max ${max})`);
+  return { seconds, afterSeconds, ticksTotal: total, ticksMaxPerAgent: max, agents: before.size };
 }
 
 function progress(t0: number): (message: string) => void {
@@ -200,9 +236,11 @@ export function renderTable(r: FabricResults): string {
     `| agent RSS per node | ${
       r.rssMiB ? `${r.rssMiB.median} MiB median, ${r.rssMiB.max} max` : "-"
     } | ≤ 60 MiB |`,
-    `| agent idle CPU, summed over ${agents} agents, ${r.idle?.seconds ?? 20} s | ${
-      r.idle ? `${r.idle.ticksTotal} ticks (max ${r.idle.ticksMaxPerAgent} per agent)` : "-"
-    } | ≤ ${agents} ticks (≤ 1 per agent) |`,
+    ...[r.idleFirst, r.idle].flatMap((w) =>
+      w === undefined ? [] : [
+        `| agent idle CPU, summed over ${agents} agents, ${w.seconds} s from ${w.afterSeconds} s after the steps | ${w.ticksTotal} ticks (max ${w.ticksMaxPerAgent} per agent) | ≤ ${agents} ticks (≤ 1 per agent) |`,
+      ]
+    ),
   ];
   if (r.failover) {
     const f = r.failover;
@@ -227,6 +265,7 @@ async function main(args: string[]): Promise<number> {
         quick: { type: "boolean" },
         rr: { type: "string" },
         idle: { type: "string" },
+        "idle-settle": { type: "string" },
         json: { type: "string" },
         svg: { type: "string" },
         "cpu-prof": { type: "string" },
@@ -250,6 +289,7 @@ async function main(args: string[]): Promise<number> {
   const spokes = values.quick ? 10 : Number(positionals[0] ?? 20);
   const hubs = Number(values.rr ?? 1);
   const idleS = Number(values.idle ?? 20);
+  const settleS = Number(values["idle-settle"] ?? (values.quick ? 0 : 20));
   const parallel = Number(values.parallel ?? 4);
   const problems = [
     !Number.isInteger(spokes) || spokes < 2 || spokes > 200
@@ -257,6 +297,9 @@ async function main(args: string[]): Promise<number> {
       : "",
     hubs !== 1 && hubs !== 2 ? `--rr "${values.rr}" is not 1 or 2` : "",
     !(idleS >= 1 && idleS <= 600) ? `--idle "${values.idle}" is not 1..600` : "",
+    !(settleS >= 0 && settleS <= 600)
+      ? `--idle-settle "${values["idle-settle"]}" is not 0..600`
+      : "",
     !Number.isInteger(parallel) || parallel < 1 ? `--parallel "${values.parallel}" is not ≥ 1` : "",
     positionals.length > 1 ? `one N only, got ${positionals.join(" ")}` : "",
   ].filter((p) => p !== "");
@@ -397,27 +440,17 @@ async function main(args: string[]): Promise<number> {
     results.withdraw = withdraw.result;
     results.wrongState.push(...withdraw.wrong.map((w) => `withdraw: ${w}`));
 
-    // Footprint and idle CPU.
+    // Footprint and idle CPU: the first window after the steps (V8 reduces
+    // the heap once in it), then, after a further quiet time, the steady one.
     await delay(5_000);
     const rss = fabric.agentPids().map((pid) => (sampleProc(pid)?.rssKiB ?? 0) / 1024);
     results.rssMiB = spread(rss.map((x) => round(x)));
-    log(`idle for ${idleS} s`);
-    const before = new Map(fabric.agentPids().map((pid) => [pid, sampleProc(pid)?.cpuTicks ?? 0]));
-    await delay(idleS * 1000);
-    let total = 0;
-    let max = 0;
-    for (const [pid, ticks] of before) {
-      const d = (sampleProc(pid)?.cpuTicks ?? ticks) - ticks;
-      total += d;
-      max = Math.max(max, d);
+    results.idleFirst = await idleWindow(fabric, idleS, 5, log);
+    if (settleS > 0) {
+      log(`quiet for ${settleS} s`);
+      await delay(settleS * 1000);
+      results.idle = await idleWindow(fabric, idleS, 5 + idleS + settleS, log);
     }
-    results.idle = {
-      seconds: idleS,
-      ticksTotal: total,
-      ticksMaxPerAgent: max,
-      agents: before.size,
-    };
-    log(`idle: ${total} ticks over ${before.size} agents (max ${max})`);
 
     if (hubs === 2) {
       const hub = fabric.hubs[0]!;
