@@ -8,9 +8,11 @@ import {
   packAny,
   type PathMessage,
   SAFI_UNICAST,
+  warmCodecs,
 } from "./path_codec.ts";
 import { apipbType, LOADER_OPTIONS } from "./proto.ts";
 import { makeCommunity } from "../net/community.ts";
+import { parseIpv4 } from "../net/ip.ts";
 
 /** Sends a path through real protobuf encoding, as gobgpd's stream would deliver it. */
 function wire(path: PathMessage): PathMessage {
@@ -42,6 +44,10 @@ Deno.test("decodePath() round-trips the membership path through protobuf encodin
       withdraw: false,
     },
   });
+});
+
+Deno.test("warmCodecs() runs the AddPath and WatchEvent codecs and reads its own VTEP back", () => {
+  assert.equal(warmCodecs(parseIpv4("192.0.2.11")!), "192.0.2.11");
 });
 
 Deno.test("encodeMembershipPath() carries origin IGP and the local next hop", () => {
