@@ -40,11 +40,11 @@ export interface HubOptions extends CommonOptions {
   clusterId?: string;
 }
 
-/** A spoke: one static iBGP neighbour, the hub. */
+/** A spoke: one static iBGP neighbour per hub (redundant route reflectors: several). */
 export interface SpokeOptions extends CommonOptions {
   role: "spoke";
-  /** The hub's address (IPv4 or IPv6: the session's transport). */
-  hub: string;
+  /** The hub's address, or the addresses of several hubs (one `[[neighbors]]` each; IPv4 or IPv6: the session's transport). */
+  hub: string | readonly string[];
   /**
    * Seconds between connection attempts after the first one. gobgpd's own
    * default is 120 s, far too slow for a lab whose hub may restart. (It does
@@ -178,23 +178,29 @@ export function renderGobgpdConfig(options: GobgpdConfigOptions): string {
       `    peer-group = ${str(group)}`,
     );
   } else {
-    const hub = checkIp("hub", options.hub);
+    const hubs = typeof options.hub === "string" ? [options.hub] : options.hub;
+    if (hubs.length === 0) {
+      throw new RangeError("Cannot render gobgpd config: hub must not be empty");
+    }
     const retry = options.connectRetry ?? 5;
     if (!Number.isInteger(retry) || retry < 1 || retry > 65535) {
       throw new RangeError(
         `Cannot render gobgpd config: connectRetry ${retry} is outside 1..65535`,
       );
     }
-    lines.push(
-      "[[neighbors]]",
-      "  [neighbors.config]",
-      `    neighbor-address = ${str(hub)}`,
-      `    peer-as = ${asn}`,
-      "  [neighbors.timers.config]",
-      `    connect-retry = ${retry}`,
-      ...gracefulRestart("neighbors", gr),
-      ...afiSafis("neighbors", families, gr !== undefined),
-    );
+    hubs.forEach((address, i) => {
+      if (i > 0) lines.push("");
+      lines.push(
+        "[[neighbors]]",
+        "  [neighbors.config]",
+        `    neighbor-address = ${str(checkIp("hub", address))}`,
+        `    peer-as = ${asn}`,
+        "  [neighbors.timers.config]",
+        `    connect-retry = ${retry}`,
+        ...gracefulRestart("neighbors", gr),
+        ...afiSafis("neighbors", families, gr !== undefined),
+      );
+    });
   }
   return lines.join("\n") + "\n";
 }

@@ -80,6 +80,14 @@ Deno.test("renderGobgpdConfig() renders a spoke with one static neighbour, the h
   );
 });
 
+Deno.test("renderGobgpdConfig() gives a spoke of redundant hubs one neighbour per hub", () => {
+  const toml = renderGobgpdConfig({ ...SPOKE, hub: ["192.0.2.2", "192.0.2.3"] });
+  assert.equal(toml.match(/\[\[neighbors\]\]/g)?.length, 2);
+  assert.match(toml, /neighbor-address = "192\.0\.2\.2"[^]*neighbor-address = "192\.0\.2\.3"/);
+  assert.throws(() => renderGobgpdConfig({ ...SPOKE, hub: [] }), RangeError);
+  assert.throws(() => renderGobgpdConfig({ ...SPOKE, hub: ["192.0.2.2", "x"] }), TypeError);
+});
+
 Deno.test("renderGobgpdConfig() honours peerGroup, clusterId and families", () => {
   const toml = renderGobgpdConfig({
     ...HUB,
@@ -191,5 +199,8 @@ Deno.test({
       );
       assert.match(parsed.text, /MpGracefulRestartConfig\{Enabled:true\}/);
     }
+    const two = await dryRun(renderGobgpdConfig({ ...SPOKE, hub: ["192.0.2.2", "192.0.2.3"] }));
+    assert.ok(two.success, two.text);
+    assert.match(two.text, /NeighborAddress:"192\.0\.2\.2"[^]*NeighborAddress:"192\.0\.2\.3"/);
   },
 });

@@ -9,6 +9,7 @@
  */
 import type { ResolvedConfig } from "../config/types.ts";
 import { logger } from "../log.ts";
+import { warmCodecs } from "../bgp/path_codec.ts";
 import { hostPrefix } from "../net/ip.ts";
 import { type Community, formatCommunity } from "../net/community.ts";
 import { formatRouteDistinguisher } from "../net/route_distinguisher.ts";
@@ -148,6 +149,8 @@ export class Agent implements MetricsSource {
     );
     this.#events.start();
     this.#kernel.resync();
+    // Before any route or device: the protobuf codecs' one-time code generation.
+    warmCodecs(this.#config.node.localAddress);
     this.#bgp.watcher.start();
   }
 

@@ -103,6 +103,25 @@ interface GobgpApiStub extends grpc.Client {
   }>;
 }
 
+/**
+ * grpc-js sweeps its subchannel pool for unused subchannels every 10 s
+ * (`SubchannelPool.ensureCleanupTask`, a `setInterval` that runs for as long
+ * as any subchannel is in use): the only wake-up of an idle agent besides
+ * keepalives, in every agent of a fabric. This channel's pool is its own
+ * (`grpc.use_local_subchannel_pool`) and `Channel.close()` releases its
+ * subchannels itself, so the sweep has nothing to do: turn it off. Should
+ * grpc-js's internals change shape, nothing happens (the sweep stays).
+ */
+function withoutPoolSweep(client: grpc.Client): void {
+  const channel = client.getChannel() as unknown as {
+    internalChannel?: { subchannelPool?: { ensureCleanupTask?: () => void } };
+  };
+  const pool = channel.internalChannel?.subchannelPool;
+  if (pool !== undefined && typeof pool.ensureCleanupTask === "function") {
+    pool.ensureCleanupTask = () => {};
+  }
+}
+
 export class GobgpClient implements Disposable {
   #stub: GobgpApiStub;
   #options: GobgpClientOptions;
@@ -146,7 +165,7 @@ export class GobgpClient implements Disposable {
         "grpc.default_authority": tls.serverName,
       }
       : {};
-    return new Ctor(options.address, credentials, {
+    const stub = new Ctor(options.address, credentials, {
       ...names,
       "grpc.max_receive_message_length": options.maxReceiveBytes ?? 512 * 1024 * 1024,
       // gobgpd (grpc-go's default enforcement policy) allows a keepalive
@@ -157,7 +176,11 @@ export class GobgpClient implements Disposable {
       "grpc.keepalive_permit_without_calls": 0,
       "grpc.initial_reconnect_backoff_ms": 200,
       "grpc.max_reconnect_backoff_ms": 5_000,
+      // A pool of this channel's own, without the sweep below.
+      "grpc.use_local_subchannel_pool": 1,
     }) as unknown as GobgpApiStub;
+    withoutPoolSweep(stub);
+    return stub;
   }
 
   /**

@@ -9,6 +9,7 @@ import {
   packAny,
   type PathMessage,
   SAFI_UNICAST,
+  warmCodecs,
 } from "./path_codec.ts";
 import { apipbType, LOADER_OPTIONS } from "./proto.ts";
 import {
@@ -17,7 +18,7 @@ import {
   makeCommunity,
   makeLargeCommunity,
 } from "../net/community.ts";
-import { parseIpv6 } from "../net/ip.ts";
+import { parseIpv4, parseIpv6 } from "../net/ip.ts";
 
 /** Sends a path through real protobuf encoding, as gobgpd's stream would deliver it. */
 function wire(path: PathMessage): PathMessage {
@@ -102,6 +103,10 @@ Deno.test("decodePath() keeps a stale path (graceful restart) as a valid announc
       stale: true,
     },
   });
+});
+
+Deno.test("warmCodecs() runs the AddPath and WatchEvent codecs and reads its own VTEP back", () => {
+  assert.equal(warmCodecs(parseIpv4("192.0.2.11")!), "192.0.2.11");
 });
 
 Deno.test("encodeMembershipPath() carries origin IGP and the local next hop", () => {
