@@ -380,3 +380,17 @@ Deno.test("Reconciler with coalesce: false writes every change at once", () => {
   assert.equal(fdb.log.length, 300);
   assert.equal(holds(), 0);
 });
+
+Deno.test("Reconciler with its defaults writes a stream of 50-change batches only at its start and end", () => {
+  const { fdb, advance, change, holds } = clocked(new Map([[1, new Set<string>()]]));
+  for (let b = 0; b < 200; b++) { // 2,000 changes a second, 25 ms apart, for 5 s
+    for (let i = 0; i < 50; i++) change(`198.18.${b % 4}.${i}`, b % 8 < 4);
+    advance(25);
+  }
+  const during = fdb.log.length;
+  assert.ok(during <= 100, `written during the burst: ${during}`);
+  assert.equal(holds(), 1);
+  advance(200);
+  assert.deepEqual(fdb.listFlood(3), [], "the net change: every VTEP added was withdrawn again");
+  assert.ok(fdb.log.length - during <= 100, `written at its end: ${fdb.log.length - during}`);
+});
