@@ -226,6 +226,9 @@ async function checkConfigCommand(args: string[]): Promise<number> {
       : `# ${path}: valid. The resolved configuration, defaults filled in:`,
   );
   console.log(YAML.stringify(toUserConfig(config)).trimEnd());
+  for (const warning of config.warnings) {
+    console.error(`warning: ${warning.path}: ${warning.message}`);
+  }
   return 0;
 }
 

@@ -16,7 +16,15 @@ import {
 } from "@logtape/logtape";
 import type { LogFormat, LogLevel } from "./config/types.ts";
 
-export type Component = "agent" | "bgp" | "fdb" | "link" | "membership" | "config" | "http";
+export type Component =
+  | "agent"
+  | "bgp"
+  | "fdb"
+  | "link"
+  | "membership"
+  | "evpn"
+  | "config"
+  | "http";
 
 const ROOT = "evpn-agent";
 const encoder = new TextEncoder();

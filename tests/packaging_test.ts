@@ -167,6 +167,8 @@ Deno.test("config.example.yaml with its vnis block enabled is valid and holds ev
     community: makeCommunity(65000, 10010),
     device: "vxlan10010",
     underlayInterface: "eth0",
+    routeTargets: [{ kind: "as2", asn: 65000, value: 10010 }],
+    rd: { kind: "ipv4", admin: "192.0.2.11", assigned: 10010 },
   }]);
   const present = new Set(documentKeyPaths(YAML.parseDocument(text).contents));
   const missing = schemaKeyPaths().filter((path) => !present.has(path));

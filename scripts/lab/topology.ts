@@ -25,7 +25,7 @@
 
 import { fileURLToPath } from "node:url";
 import { stringify as toYaml } from "yaml";
-import { renderGobgpdConfig } from "./gobgpd_config.ts";
+import { type AfiSafiName, renderGobgpdConfig } from "./gobgpd_config.ts";
 import {
   argv,
   exec,
@@ -83,6 +83,8 @@ export interface TopologyOptions {
   repoDir?: string;
   /** Start daemons in their own session so they outlive the caller (the lab's `up`). @default false */
   detached?: boolean;
+  /** Address families of every gobgpd session (`l2vpn-evpn` for EVPN). @default ["ipv4-unicast"] */
+  families?: AfiSafiName[];
   /** Progress messages. @default no output */
   log?: (message: string) => void;
 }
@@ -224,6 +226,7 @@ export class Topology implements AsyncDisposable {
   #log: (message: string) => void;
   #destroyed = false;
   #hooks: { signals: [Deno.Signal, () => void][]; unload: () => void } | undefined;
+  #families: AfiSafiName[] | undefined;
 
   private constructor(
     state: Omit<TopologyState, "version" | "processes">,
@@ -300,6 +303,7 @@ export class Topology implements AsyncDisposable {
       options.detached ?? false,
       options.log ?? (() => {}),
     );
+    topo.#families = options.families;
     topo.#installHooks();
     try {
       await topo.#build();
@@ -410,13 +414,32 @@ export class Topology implements AsyncDisposable {
         dynamicPrefix: UNDERLAY_PREFIX,
         peerGroup: "spokes",
         clusterId: node.address,
+        ...(this.#families ? { families: this.#families } : {}),
       })
       : renderGobgpdConfig({
         role: "spoke",
         asn: this.asn,
         routerId: node.address,
         hub: this.hub.address,
+        ...(this.#families ? { families: this.#families } : {}),
       });
+  }
+
+  /** Tracks a process started elsewhere (FRR's daemons): `destroy()` stops it by PID. */
+  track(handle: ProcessHandle): void {
+    this.#processes.push(handle);
+  }
+
+  /**
+   * Creates namespace `<prefix><suffix>` with `lo` up, removed by
+   * `destroy()` like the topology's own (a host behind a node's bridge).
+   */
+  async addNamespace(suffix: string): Promise<string> {
+    const ns = `${this.prefix}${suffix}`;
+    await exec(null, ["ip", "netns", "add", ns]);
+    this.#namespaces.push(ns);
+    await exec(ns, ["ip", "link", "set", "lo", "up"]);
+    return ns;
   }
 
   /**

@@ -11,10 +11,20 @@ import type { ResolvedConfig } from "../config/types.ts";
 import { logger } from "../log.ts";
 import { hostPrefix } from "../net/ip.ts";
 import { formatCommunity } from "../net/community.ts";
+import { formatRouteDistinguisher } from "../net/route_distinguisher.ts";
+import { formatRouteTarget } from "../net/route_target.ts";
+import { imetKey } from "../bgp/own_paths.ts";
+import type { VtepSource } from "../overlay/desired.ts";
 import { DesiredState } from "../overlay/desired.ts";
 import type { Vni, VniRegistry } from "../overlay/vnis.ts";
 import { Reconciler } from "../reconcile/reconciler.ts";
-import type { AgentStats, AgentStatus, Health, MetricsSource } from "../status/types.ts";
+import type {
+  AgentStats,
+  AgentStatus,
+  Health,
+  MetricsSource,
+  VniEvpnStatus,
+} from "../status/types.ts";
 import { loopHealth, vniStatus } from "../status/views.ts";
 import { VERSION } from "../version.ts";
 import { BgpSide } from "./bgp_side.ts";
@@ -59,9 +69,12 @@ export class Agent implements MetricsSource {
         : { kind: "discover", asn: config.communityAsn ?? 0 },
       localAddress: config.node.localAddress,
       onDirty: (vni) => this.#reconciler.markDirty(vni),
+      routes: config.mode,
+      ...(deps.macIp ? { macIp: deps.macIp } : {}),
       observer: {
         skipped: (reason, detail) => noteSkip(stats, reason, detail),
         route: (kind) => stats.routeEvents[kind]++,
+        evpnRoute: (type) => stats.evpnRoutes[type]++,
         changed: (vtep) => this.#fdbObservers.arrived(vtep),
       },
     });
@@ -155,7 +168,7 @@ export class Agent implements MetricsSource {
       });
       if (vni.ifindex !== undefined) reconciler.release(vni.id);
     }
-    if (out.added.length > 0 || out.recommunitied.length > 0) {
+    if (out.added.length > 0 || out.recommunitied.length > 0 || out.retargeted.length > 0) {
       // Routes of communities that were not configured were not kept: read
       // gobgpd's table again, keeping entries it may yet list meanwhile.
       reconciler.holdDeletes(next.gobgp.restartHoldMs);
@@ -228,6 +241,10 @@ export class Agent implements MetricsSource {
       node: {
         localAddress: cfg.node.localAddress,
         mode: cfg.vnis.length > 0 ? "static" : "discover",
+        routes: [
+          ...(cfg.mode.community ? ["community" as const] : []),
+          ...(cfg.mode.evpn ? ["evpn" as const] : []),
+        ],
       },
       bgp: {
         address: cfg.gobgp.address,
@@ -241,14 +258,38 @@ export class Agent implements MetricsSource {
         },
       },
       lastSync: this.#lastSync?.toISOString() ?? null,
-      vnis: this.#desired.vnis.all().map((vni) =>
-        vniStatus(
+      vnis: this.#desired.vnis.all().map((vni) => ({
+        ...vniStatus(
           vni,
           this.#desired.desired(vni.id),
           programmed(vni),
           this.#fdbObservers.lastError(vni.id),
-        )
-      ),
+        ),
+        remoteVteps: remoteVteps(this.#desired.sources(vni.id)),
+        ...(cfg.mode.evpn ? { evpn: this.#evpnStatus(vni) } : {}),
+      })),
+    };
+  }
+
+  /** A VNI's RD, route targets and own Type 3 route, for `/status`. */
+  #evpnStatus(vni: Vni): VniEvpnStatus {
+    const imet = this.#bgp.imet;
+    const held = imet?.advertised;
+    const key = vni.rd ? imetKey(vni.rd, this.#config.node.localAddress) : undefined;
+    const state = held === undefined
+      ? "unknown"
+      : held.some((p) => p.key === key) && imet?.settled
+      ? "advertised"
+      : "pending";
+    return {
+      rd: vni.rd ? formatRouteDistinguisher(vni.rd) : null,
+      routeTargets: vni.routeTargets.map(formatRouteTarget),
+      type3: vni.ifindex === undefined || !imet || !vni.rd ? null : {
+        route: `[type:multicast][rd:${
+          formatRouteDistinguisher(vni.rd)
+        }][etag:0][ip:${this.#config.node.localAddress}]`,
+        state: this.#deps.views?.dryRun ? "pending" : state,
+      },
     };
   }
 
@@ -256,4 +297,10 @@ export class Agent implements MetricsSource {
     this.#syncedOnce = true;
     this.#lastSync = new Date();
   }
+}
+
+function remoteVteps(sources: Map<string, VtepSource[]>): { vtep: string; via: string[] }[] {
+  return [...sources].map(([vtep, via]) => ({ vtep, via })).sort((a, b) =>
+    a.vtep.localeCompare(b.vtep, "en", { numeric: true })
+  );
 }

@@ -188,8 +188,22 @@ Deno.test("Agent creates configured devices only with autoRecreateVxlan and dele
   kernel.links.set(2, { ifindex: 2, name: "eth0", kind: "veth", up: true });
   kernel.addVxlan(8, 10011); // created by the user
   const vnis = [
-    { id: 10010, community: C(10010), device: "vxlan10010", underlayInterface: undefined },
-    { id: 10011, community: C(10011), device: "vxlan10011", underlayInterface: undefined },
+    {
+      id: 10010,
+      community: C(10010),
+      device: "vxlan10010",
+      underlayInterface: undefined,
+      routeTargets: [],
+      rd: undefined,
+    },
+    {
+      id: 10011,
+      community: C(10011),
+      device: "vxlan10011",
+      underlayInterface: undefined,
+      routeTargets: [],
+      rd: undefined,
+    },
   ];
   const { agent } = start(kernel, config({ autoRecreateVxlan: true }, vnis));
   assert.ok(kernel.getLink("vxlan10010"), "missing device was created");
@@ -276,7 +290,14 @@ Deno.test("Dry run with autoRecreateVxlan creates nothing, retries nothing and d
     const kernel = new FakeKernel();
     kernel.links.set(2, { ifindex: 2, name: "eth0", kind: "veth", up: true });
     const vnis = [
-      { id: 10010, community: C(10010), device: "vxlan10010", underlayInterface: undefined },
+      {
+        id: 10010,
+        community: C(10010),
+        device: "vxlan10010",
+        underlayInterface: undefined,
+        routeTargets: [],
+        rd: undefined,
+      },
     ];
     const bgp = new FakeBgp();
     const agent = new Agent(
@@ -347,6 +368,8 @@ Deno.test("Agent.reconfigure() swaps VNIs without touching those that stay, one 
     community: C(id),
     device: `vxlan${id}`,
     underlayInterface: undefined,
+    routeTargets: [],
+    rd: undefined,
   });
   const table = [
     route("192.0.2.12", [C(10010), C(10020), C(10030)]),

@@ -2,28 +2,36 @@
  * The BGP side of the pipeline: the watcher's decoded tables go into the
  * overlay's desired state; the first table of each stream activates the
  * reconciler and starts the hold of stale entries until gobgpd's table is
- * complete; the membership route follows the online VNIs.
+ * complete; our own routes follow the online VNIs: the membership route
+ * (community mode) and one EVPN Type 3 route per VNI (EVPN mode).
  *
  * @module
  */
+import { type OwnPath, PathAdvertiser } from "../bgp/advertiser.ts";
 import { TableCompleteness } from "../bgp/completeness.ts";
+import { isEvpnFamily } from "../bgp/evpn_codec.ts";
 import { MembershipAdvertiser } from "../bgp/membership.ts";
+import { heldImetPaths, imetOwnPath } from "../bgp/own_paths.ts";
 import { Watcher } from "../bgp/watcher.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import { logger } from "../log.ts";
 import { formatCommunity } from "../net/community.ts";
 import type { DesiredState } from "../overlay/desired.ts";
-import type { Decoded } from "../overlay/route.ts";
+import type { DecodedPath } from "../overlay/route.ts";
 import type { Reconciler } from "../reconcile/reconciler.ts";
 import { type Cancel, later } from "../schedule.ts";
 import type { BgpPort } from "./ports.ts";
 
-const log = { bgp: logger("bgp"), membership: logger("membership") };
+const log = { bgp: logger("bgp"), membership: logger("membership"), evpn: logger("evpn") };
 
 /** Effects on gobgpd that happened; a dry run observes none (nothing was sent). */
 export interface MembershipEffects {
   applied(communities: readonly number[]): void;
   withdrawnAtStop(ok: boolean): void;
+  /** One of our EVPN Type 3 routes was added or withdrawn. @default logged */
+  imetApplied?(op: "add" | "delete", path: OwnPath): void;
+  /** Our Type 3 routes were withdrawn at stop (`ok`) or not. @default logged */
+  imetWithdrawnAtStop?(ok: boolean): void;
 }
 
 export interface BgpSideOptions {
@@ -64,9 +72,30 @@ export function loggedMembershipEffects(prefix: string): MembershipEffects {
   };
 }
 
+/** Our Type 3 routes' effects as log lines. */
+export const loggedImetEffects: Required<
+  Pick<MembershipEffects, "imetApplied" | "imetWithdrawnAtStop">
+> = {
+  imetApplied: (op, path) => {
+    if (op === "add") log.evpn.info("Advertised Type 3 route {key} ({fingerprint})", { ...path });
+    else log.evpn.info("Withdrew Type 3 route {key}", { key: path.key });
+  },
+  imetWithdrawnAtStop: (ok) => {
+    if (ok) log.evpn.info("Withdrew our Type 3 routes");
+    else {
+      log.evpn.warning(
+        "Could not withdraw every Type 3 route before exit; the next start on this node " +
+          "replaces or withdraws them",
+      );
+    }
+  },
+};
+
 export class BgpSide {
   readonly watcher: Watcher;
   #membership: MembershipAdvertiser | undefined;
+  #imet: PathAdvertiser | undefined;
+  #familyChecked = false;
   #opts: BgpSideOptions;
   /** The stream was restarted by `reread()`, not lost: gobgpd still holds our path. */
   #rereading = false;
@@ -113,12 +142,23 @@ export class BgpSide {
       firstMessageTimeoutMs: Math.max(config.gobgp.timeoutMs, 1_000) * 2,
       backoffMaxMs: config.gobgp.reconnectMaxMs,
     });
-    if (config.advertiseSelf) this.#membership = this.#advertiser();
+    if (config.advertiseSelf) this.#startAdvertisers();
   }
 
-  /** The membership advertiser; undefined while `advertiseSelf` is off. */
+  /** The membership advertiser; undefined while `advertiseSelf` is off or in EVPN-only mode. */
   get membership(): MembershipAdvertiser | undefined {
     return this.#membership;
+  }
+
+  /** Our Type 3 routes; undefined while `advertiseSelf` is off or in community-only mode. */
+  get imet(): PathAdvertiser | undefined {
+    return this.#imet;
+  }
+
+  #startAdvertisers(): void {
+    const { mode } = this.#opts.config;
+    if (mode.community) this.#membership = this.#advertiser();
+    if (mode.evpn) this.#imet = this.#imetAdvertiser();
   }
 
   /**
@@ -126,19 +166,32 @@ export class BgpSide {
    * (withdrawn, waiting at most 1 s), for a reload of `advertiseSelf`.
    */
   async setAdvertise(on: boolean): Promise<void> {
-    if (this.#stopped || on === (this.#membership !== undefined)) return;
+    const running = this.#membership !== undefined || this.#imet !== undefined;
+    if (this.#stopped || on === running) return;
     if (on) {
-      this.#membership = this.#advertiser();
+      this.#startAdvertisers();
+      // What gobgpd holds of our Type 3 routes comes with the next table.
+      this.#imet?.assume([]);
       this.updateMembership();
       return;
     }
-    const membership = this.#membership!;
+    const membership = this.#membership;
+    const imet = this.#imet;
     this.#membership = undefined;
-    if (await membership.withdraw(1_000)) this.#opts.effects.applied([]);
-    else {
-      log.membership.warning(
-        "Could not withdraw the membership route after advertiseSelf was turned off; " +
-          "it stays in gobgpd until the next start of the agent on this node",
+    this.#imet = undefined;
+    if (membership) {
+      if (await membership.withdraw(1_000)) this.#opts.effects.applied([]);
+      else {
+        log.membership.warning(
+          "Could not withdraw the membership route after advertiseSelf was turned off; " +
+            "it stays in gobgpd until the next start of the agent on this node",
+        );
+      }
+    }
+    if (imet && !(await imet.withdrawAll(1_000))) {
+      log.evpn.warning(
+        "Could not withdraw every Type 3 route after advertiseSelf was turned off; " +
+          "the next start of the agent on this node withdraws them",
       );
     }
   }
@@ -164,11 +217,21 @@ export class BgpSide {
    * stayed queued until some other event woke Deno's event loop.
    */
   updateMembership(): void {
-    if (this.#stopped || !this.#membership || this.#membershipTimer !== undefined) return;
+    if (this.#stopped || this.#membershipTimer !== undefined) return;
+    if (!this.#membership && !this.#imet) return;
     this.#membershipTimer = later(() => {
       this.#membershipTimer = undefined;
       if (this.#stopped) return;
-      this.#membership?.set(this.#opts.desired.vnis.online().map((vni) => vni.community));
+      const online = this.#opts.desired.vnis.online();
+      this.#membership?.set(online.map((vni) => vni.community));
+      const vtep = this.#opts.config.node.localAddress;
+      this.#imet?.set(
+        online.flatMap((vni) =>
+          vni.rd === undefined || vni.routeTargets.length === 0
+            ? []
+            : [imetOwnPath({ id: vni.id, rd: vni.rd, routeTargets: vni.routeTargets, vtep })]
+        ),
+      );
     }, 0);
   }
 
@@ -180,10 +243,57 @@ export class BgpSide {
     this.#membershipTimer?.();
   }
 
-  /** Withdraws the membership route at shutdown, waiting at most 1 s. */
+  /** Withdraws our routes at shutdown (both kinds at once), waiting at most 1 s. */
   async withdraw(): Promise<void> {
-    if (!this.#membership) return;
-    this.#opts.effects.withdrawnAtStop(await this.#membership.withdraw(1_000));
+    const { effects } = this.#opts;
+    await Promise.all([
+      this.#membership?.withdraw(1_000).then((ok) => effects.withdrawnAtStop(ok)),
+      this.#imet?.withdrawAll(1_000).then((ok) =>
+        (effects.imetWithdrawnAtStop ?? loggedImetEffects.imetWithdrawnAtStop)(ok)
+      ),
+    ]);
+  }
+
+  #imetAdvertiser(): PathAdvertiser {
+    const { effects } = this.#opts;
+    return new PathAdvertiser(this.#opts.bgp, {
+      // FRR 8.4 ignores a Type 3 re-sent with other attributes (PMSI): withdraw first.
+      withdrawBeforeReplace: true,
+      onApplied: (op, path) => (effects.imetApplied ?? loggedImetEffects.imetApplied)(op, path),
+      onError: (error, retryInMs) => {
+        log.evpn.warning(
+          "Cannot update our Type 3 routes in gobgpd: {error}; retrying in {retryInMs} ms",
+          { error: error instanceof Error ? error.message : String(error), retryInMs },
+        );
+      },
+    });
+  }
+
+  /**
+   * EVPN mode: warns once when no neighbour of gobgpd carries the L2VPN
+   * EVPN family (nothing we advertise would leave the node).
+   */
+  #checkFamilies(): void {
+    const { bgp, config } = this.#opts;
+    if (this.#familyChecked || !config.mode.evpn || !bgp.listPeers) return;
+    this.#familyChecked = true;
+    bgp.listPeers().then((peers) => {
+      if (peers.some((peer) => peer.families.some((f) => isEvpnFamily(f)))) return;
+      log.evpn.warning(
+        "mode includes evpn, but no BGP neighbour of gobgpd at {address} has the l2vpn-evpn " +
+          "family ({peers}): EVPN routes are neither sent nor received; add " +
+          '`afi-safi-name = "l2vpn-evpn"` to the neighbour (or peer group) in gobgpd\'s ' +
+          "configuration",
+        {
+          address: config.gobgp.address,
+          peers: peers.length === 0 ? "no neighbours configured" : peers.length + " neighbours",
+        },
+      );
+    }, (error: unknown) => {
+      log.evpn.debug("Cannot list gobgpd's neighbours: {error}", {
+        error: error instanceof Error ? error.message : String(error),
+      });
+    });
   }
 
   #advertiser(): MembershipAdvertiser {
@@ -199,9 +309,13 @@ export class BgpSide {
     });
   }
 
-  #onSnapshot(decoded: Decoded[]): void {
+  #onSnapshot(decoded: DecodedPath[]): void {
     const { config, desired, reconciler } = this.#opts;
     desired.replace(decoded);
+    // The table lists our own Type 3 routes (of this run or an earlier one,
+    // or none after a gobgpd restart): the advertiser goes on from there.
+    this.#imet?.known(heldImetPaths(decoded, config.node.localAddress));
+    this.#checkFamilies();
     log.bgp.info("Received gobgpd's table: {paths} paths, {vteps} remote VTEPs", {
       paths: decoded.length,
       vteps: desired.routes.size,

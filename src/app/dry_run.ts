@@ -121,6 +121,7 @@ function describe(path: PathMessage): { prefix: string; communities: string } {
 export function dryRunBgp(bgp: BgpPort): BgpPort {
   return {
     watchBest: (handlers) => bgp.watchBest(handlers),
+    ...(bgp.listPeers ? { listPeers: bgp.listPeers.bind(bgp) } : {}),
     addPath(path) {
       log.membership.info("Dry run: would advertise {prefix} with {communities}", describe(path));
       return Promise.resolve(new Uint8Array());

@@ -9,6 +9,7 @@
 import type { ResolvedConfig } from "../config/types.ts";
 import { FLOOD_MAC } from "../net/mac.ts";
 import { logger } from "../log.ts";
+import { EVPN_ROUTE_TYPES, type EvpnRouteType } from "../overlay/evpn_route.ts";
 import { SKIP_REASONS, type SkipReason } from "../overlay/route.ts";
 import type { Target, WriteOp } from "../reconcile/reconciler.ts";
 import {
@@ -19,7 +20,7 @@ import {
   type ResyncTrigger,
 } from "../status/types.ts";
 import type { BgpPort } from "./ports.ts";
-import { loggedMembershipEffects, type MembershipEffects } from "./bgp_side.ts";
+import { loggedImetEffects, loggedMembershipEffects, type MembershipEffects } from "./bgp_side.ts";
 
 const log = {
   agent: logger("agent"),
@@ -33,6 +34,11 @@ export function newStats(): AgentStats {
   return {
     routeEvents: { add: 0, withdraw: 0 },
     skipped: Object.fromEntries(SKIP_REASONS.map((r) => [r, 0])) as Record<SkipReason, number>,
+    evpnRoutes: Object.fromEntries(EVPN_ROUTE_TYPES.map((t) => [t, 0])) as Record<
+      EvpnRouteType,
+      number
+    >,
+    type3Updates: 0,
     fdbWrites: { append: 0, del: 0 },
     fdbErrors: { append: 0, del: 0 },
     membershipUpdates: 0,
@@ -56,6 +62,7 @@ export function countedBgp(bgp: BgpPort, stats: AgentStats): BgpPort {
   return {
     addPath: (path) => counted("add_path", bgp.addPath(path)),
     deletePath: (path) => counted("delete_path", bgp.deletePath(path)),
+    ...(bgp.listPeers ? { listPeers: bgp.listPeers.bind(bgp) } : {}),
     watchBest: (handlers) =>
       bgp.watchBest({
         ...handlers,
@@ -214,18 +221,31 @@ export function countedMembership(stats: AgentStats, prefix: string): Membership
       logged.applied(communities);
     },
     withdrawnAtStop: logged.withdrawnAtStop,
+    imetApplied: (op, path) => {
+      stats.type3Updates++;
+      loggedImetEffects.imetApplied(op, path);
+    },
+    imetWithdrawnAtStop: loggedImetEffects.imetWithdrawnAtStop,
   };
 }
 
 /** The start line: the VTEP, gobgpd and the mode; a warning for a setting that does nothing. */
 export function logStart(cfg: ResolvedConfig): void {
-  log.agent.info("Starting: VTEP {address}, gobgpd {gobgp}, {mode}", {
+  const routes = [
+    ...(cfg.mode.community ? ["community"] : []),
+    ...(cfg.mode.evpn ? ["evpn"] : []),
+  ].join(" + ");
+  log.agent.info("Starting: VTEP {address}, gobgpd {gobgp}, {routes} routes, {mode}", {
     address: cfg.node.localAddress,
     gobgp: cfg.gobgp.address,
+    routes,
     mode: cfg.vnis.length > 0
       ? `static VNIs ${cfg.vnis.map((v) => v.id).join(", ")}`
       : `discovering vxlan devices with communities ${cfg.communityAsn}:<VNI>`,
   });
+  for (const warning of cfg.warnings) {
+    log.agent.warning("Configuration: {path}: {message}", { ...warning });
+  }
   if (cfg.node.autoRecreateVxlan && cfg.vnis.length === 0) {
     log.link.warning(
       "node.autoRecreateVxlan has no effect without a vnis list: there is nothing to create",

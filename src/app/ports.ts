@@ -9,8 +9,10 @@
  *
  * @module
  */
+import type { PeerInfo } from "../bgp/client.ts";
 import type { MembershipPort } from "../bgp/membership.ts";
 import type { WatchSource } from "../bgp/watcher.ts";
+import type { MacIpSink } from "../overlay/desired.ts";
 import type { Vni } from "../overlay/vnis.ts";
 import type { Target } from "../reconcile/reconciler.ts";
 import type { MembershipEffects } from "./bgp_side.ts";
@@ -51,6 +53,8 @@ export type OpenEvents = (handlers: EventHandlers) => EventsPort;
 
 /** gobgpd; `GobgpClient` implements it. */
 export interface BgpPort extends WatchSource, MembershipPort {
+  /** gobgpd's neighbours and their families (for the EVPN start-up check). @default not asked */
+  listPeers?(): Promise<PeerInfo[]>;
   close(): void;
 }
 
@@ -60,6 +64,11 @@ export interface AgentDeps {
   fdb: FdbPort;
   openEvents: OpenEvents;
   bgp: BgpPort;
+  /**
+   * Where received EVPN Type 2 (MAC/IP) routes go (unicast FDB and
+   * neighbour entries). @default none: they are counted and skipped
+   */
+  macIp?: MacIpSink;
   observers?: AgentObservers;
   /** Observers of effects that happened; a dry run passes its own (none happen). */
   effects?: Effects;

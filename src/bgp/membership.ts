@@ -1,8 +1,7 @@
 /**
- * The node's own membership route: one IPv4 /32 path for the local VTEP
- * address carrying the communities of every online VNI. Callers hand over the
- * whole desired set (`set`), as MetalLB's `Session.Set` does; one worker
- * applies only the latest state, one call at a time, retrying with backoff.
+ * The node's own membership route (community mode): one IPv4 /32 path for
+ * the local VTEP address carrying the communities of every online VNI, as
+ * one {@linkcode PathAdvertiser} path keyed by the address.
  *
  * A replacement is a plain `AddPath`: gobgpd replaces a local path with the
  * same prefix, so peers see one update and no withdraw/re-add flap. At start
@@ -11,8 +10,8 @@
  *
  * @module
  */
-import { backoffDelay } from "../backoff.ts";
 import type { IpAddress } from "../net/ip.ts";
+import { type AdvertiserPort, type OwnPath, PathAdvertiser } from "./advertiser.ts";
 import { encodeMembershipKey, encodeMembershipPath, type PathMessage } from "./path_codec.ts";
 
 export interface MembershipPort {
@@ -31,53 +30,56 @@ export interface MembershipOptions {
   retryMaxMs?: number;
 }
 
-const UNKNOWN = "?";
-
-function keyOf(communities: readonly number[]): string {
-  return communities.join(",");
+/** The membership path of `address` with `communities` (sorted, de-duplicated). */
+function membershipPath(address: IpAddress, communities: readonly number[]): OwnPath {
+  return {
+    key: address,
+    fingerprint: communities.join(","),
+    path: encodeMembershipPath({ address, communities }),
+    withdrawal: encodeMembershipKey(address),
+  };
 }
 
 export class MembershipAdvertiser {
-  #port: MembershipPort;
   #address: IpAddress;
-  #opts: MembershipOptions;
-  #desired: number[] = [];
-  #applied = UNKNOWN;
-  #appliedList: readonly number[] | undefined;
-  #running: Promise<void> | undefined;
-  #wake: (() => void) | undefined;
-  #stopped = false;
+  #paths: PathAdvertiser;
   #wanted = false;
 
-  constructor(port: MembershipPort, address: IpAddress, options: MembershipOptions = {}) {
-    this.#port = port;
+  constructor(port: AdvertiserPort, address: IpAddress, options: MembershipOptions = {}) {
     this.#address = address;
-    this.#opts = options;
+    this.#paths = new PathAdvertiser(port, {
+      onApplied: (op, path) =>
+        options.onApplied?.(op === "delete" ? [] : communitiesOf(path.fingerprint)),
+      ...(options.onError ? { onError: options.onError } : {}),
+      ...(options.retryMinMs !== undefined ? { retryMinMs: options.retryMinMs } : {}),
+      ...(options.retryMaxMs !== undefined ? { retryMaxMs: options.retryMaxMs } : {}),
+    });
   }
 
   /** The communities gobgpd holds for us, if known. */
   get advertised(): readonly number[] | undefined {
-    return this.#appliedList;
+    const held = this.#paths.advertised;
+    if (held === undefined) return undefined;
+    return held.length === 0 ? [] : communitiesOf(held[0]!.fingerprint);
   }
 
   /** True when gobgpd holds exactly the desired state. */
   get settled(): boolean {
-    return this.#wanted && this.#applied === keyOf(this.#desired);
+    return this.#wanted && this.#paths.settled;
   }
 
   /** Sets the whole desired set of communities; empty means "withdraw". */
   set(communities: readonly number[]): void {
-    this.#desired = [...new Set(communities)].sort((a, b) => a - b);
+    const sorted = [...new Set(communities)].sort((a, b) => a - b);
+    this.#paths.set(sorted.length === 0 ? [] : [membershipPath(this.#address, sorted)]);
+    if (this.#wanted) return;
     this.#wanted = true;
-    this.#kick();
+    this.#paths.assume([membershipPath(this.#address, [])]);
   }
 
   /** Forgets what gobgpd holds (it restarted, or may have) and writes again. */
   resend(): void {
-    this.#applied = UNKNOWN;
-    this.#appliedList = undefined;
-    this.#wake?.(); // gobgpd is back: no need to sit out the backoff
-    if (this.#wanted) this.#kick();
+    if (this.#wanted) this.#paths.assume([membershipPath(this.#address, [])]);
   }
 
   /**
@@ -85,75 +87,16 @@ export class MembershipAdvertiser {
    * or after `timeoutMs` (then the path may remain; it is replaced by the next
    * run of the agent on this node).
    */
-  async withdraw(timeoutMs: number): Promise<boolean> {
-    this.#stopped = true;
-    this.#wake?.();
-    await this.#running?.catch(() => {});
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), timeoutMs);
-    });
-    try {
-      return await Promise.race([
-        this.#port.deletePath(encodeMembershipKey(this.#address)).then(() => {
-          this.#applied = "";
-          this.#appliedList = [];
-          return true;
-        }, () => false),
-        timeout,
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
+  withdraw(timeoutMs: number): Promise<boolean> {
+    return this.#paths.withdrawAll(timeoutMs, [membershipPath(this.#address, [])]);
   }
 
   /** Stops the worker without touching gobgpd. */
   stop(): void {
-    this.#stopped = true;
-    this.#wake?.();
+    this.#paths.stop();
   }
+}
 
-  #kick() {
-    if (this.#stopped) return;
-    this.#running ??= this.#run().finally(() => {
-      this.#running = undefined;
-    });
-  }
-
-  async #run(): Promise<void> {
-    let failures = 0;
-    while (!this.#stopped) {
-      const desired = this.#desired;
-      const key = keyOf(desired);
-      if (key === this.#applied) return;
-      try {
-        if (desired.length === 0) {
-          await this.#port.deletePath(encodeMembershipKey(this.#address));
-        } else {
-          await this.#port.addPath(
-            encodeMembershipPath({ address: this.#address, communities: desired }),
-          );
-        }
-        this.#applied = key;
-        this.#appliedList = desired;
-        failures = 0;
-        if (!this.#stopped) this.#opts.onApplied?.(desired);
-      } catch (error) {
-        failures++;
-        const min = this.#opts.retryMinMs ?? 200;
-        const max = this.#opts.retryMaxMs ?? 10_000;
-        const delay = backoffDelay(failures, min, max);
-        this.#opts.onError?.(error, delay);
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(done, delay);
-          function done() {
-            clearTimeout(timer);
-            resolve();
-          }
-          this.#wake = done;
-        });
-        this.#wake = undefined;
-      }
-    }
-  }
+function communitiesOf(fingerprint: string): number[] {
+  return fingerprint === "" ? [] : fingerprint.split(",").map(Number);
 }

@@ -38,7 +38,8 @@ const TYPE_PREFIX = "type.googleapis.com/apipb.";
 /** ORIGIN attribute value IGP (RFC 4271). */
 export const ORIGIN_IGP = 0;
 
-function typeName(any: AnyMessage): string {
+/** The `apipb.<name>` of an Any; "" for another package. */
+export function typeName(any: AnyMessage): string {
   return any.type_url.startsWith(TYPE_PREFIX) ? any.type_url.slice(TYPE_PREFIX.length) : "";
 }
 
@@ -49,7 +50,7 @@ export function packAny(name: string, fields: Record<string, unknown>): AnyMessa
 }
 
 /** Decodes an Any whose type is `apipb.<name>`; throws on malformed bytes. */
-function unpackAny<T>(name: string, any: AnyMessage): T {
+export function unpackAny<T>(name: string, any: AnyMessage): T {
   const type = apipbType(name);
   return type.toObject(type.decode(any.value), { longs: Number, defaults: true }) as T;
 }
@@ -157,6 +158,7 @@ export function encodeMembershipKey(address: IpAddress | string): PathMessage {
   };
 }
 
-function message(error: unknown): string {
+/** The message of an error, for a skip detail. */
+export function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

@@ -23,6 +23,7 @@ Deno.test("packageDefinition() has every RPC of the subset, with its streaming k
     DeletePath: ["/apipb.GobgpApi/DeletePath", false, false],
     ListPath: ["/apipb.GobgpApi/ListPath", false, true],
     AddPathStream: ["/apipb.GobgpApi/AddPathStream", true, false],
+    ListPeer: ["/apipb.GobgpApi/ListPeer", false, true],
   });
   assert.equal(service["WatchEvent"]!.originalName, "watchEvent");
 });

@@ -13,8 +13,9 @@
  * @module
  */
 import { backoffDelay } from "../backoff.ts";
-import type { Decoded } from "../overlay/route.ts";
-import { decodePath, type PathMessage } from "./path_codec.ts";
+import type { DecodedPath } from "../overlay/route.ts";
+import { decodeAnyPath } from "./codec.ts";
+import type { PathMessage } from "./path_codec.ts";
 import type { PeerEvent, WatchHandlers, WatchStream } from "./client.ts";
 import type { TimerId } from "../schedule.ts";
 
@@ -24,9 +25,9 @@ export interface WatchSource {
 
 export interface WatcherHandlers {
   /** The complete table of a new stream (after start or a reconnect). */
-  onSnapshot(decoded: Decoded[]): void;
+  onSnapshot(decoded: DecodedPath[]): void;
   /** A later table event. */
-  onUpdate(decoded: Decoded[]): void;
+  onUpdate(decoded: DecodedPath[]): void;
   /** A BGP session event of the current stream. */
   onPeer?(event: PeerEvent): void;
   /** The stream was lost; a retry is scheduled in `retryInMs`. */
@@ -112,7 +113,8 @@ export class Watcher {
       onTable: (paths: PathMessage[]) => {
         if (generation !== this.#generation) return;
         this.#lastActivity = performance.now();
-        const decoded = paths.map(decodePath);
+        // Every family arrives here; each path goes to its family's codec.
+        const decoded = paths.map(decodeAnyPath);
         if (first) {
           first = false;
           this.#clearTimer();

@@ -26,28 +26,35 @@ export function renderStatus(status: AgentStatus): string {
   out.push(
     `evpn-agent ${status.version}: ${status.ready ? "ready" : "NOT READY"}` +
       `${status.dryRun ? " (dry run)" : ""}, VTEP ${status.node.localAddress}` +
-      ` (${status.node.mode === "static" ? "static VNIs" : "discovered VNIs"})` +
+      ` (${status.node.mode === "static" ? "static VNIs" : "discovered VNIs"}` +
+      `${
+        status.node.routes && status.node.routes.join() !== "community"
+          ? `, ${status.node.routes.join(" + ")} routes`
+          : ""
+      })` +
       `, last sync ${status.lastSync ?? "never"}`,
   );
   out.push(
     `BGP ${status.bgp.address}: stream ${status.bgp.stream}, ` +
       `${status.bgp.reconnects} reconnects, ${status.bgp.remoteVteps} remote VTEPs`,
   );
-  out.push(
-    `Membership ${membership.prefix}: ` +
-      (!membership.enabled
-        ? "not advertised (advertiseSelf: false)"
-        : membership.communities === null
-        ? "unknown (not yet confirmed by gobgpd)"
-        : status.dryRun
-        // The dry-run client only logged its AddPath/DeletePath: gobgpd holds nothing.
-        ? membership.communities.length === 0
-          ? "would withdraw (no VNI online; dry run)"
-          : `would advertise ${membership.communities.join(" ")} (dry run)`
-        : membership.communities.length === 0
-        ? "withdrawn (no VNI online)"
-        : membership.communities.join(" ")),
-  );
+  if (status.node.routes?.includes("community") ?? true) {
+    out.push(
+      `Membership ${membership.prefix}: ` +
+        (!membership.enabled
+          ? "not advertised (advertiseSelf: false)"
+          : membership.communities === null
+          ? "unknown (not yet confirmed by gobgpd)"
+          : status.dryRun
+          // The dry-run client only logged its AddPath/DeletePath: gobgpd holds nothing.
+          ? membership.communities.length === 0
+            ? "would withdraw (no VNI online; dry run)"
+            : `would advertise ${membership.communities.join(" ")} (dry run)`
+          : membership.communities.length === 0
+          ? "withdrawn (no VNI online)"
+          : membership.communities.join(" ")),
+    );
+  }
   out.push("");
   const rows = [[
     "VNI",
@@ -82,7 +89,16 @@ export function renderStatus(status: AgentStatus): string {
     status.vnis.length ? table(rows) : "No VNIs (no vxlan device found and none configured).",
   );
   for (const v of status.vnis) {
+    if (v.evpn) {
+      const t3 = v.evpn.type3;
+      out.push(
+        "",
+        `VNI ${v.vni} EVPN: RD ${v.evpn.rd ?? "-"}, RT ${v.evpn.routeTargets.join(" ") || "-"}, ` +
+          `our Type 3 ${t3 ? `${t3.route} ${t3.state}` : "none (offline)"}`,
+      );
+    }
     if (!v.online) continue;
+    const via = new Map((v.remoteVteps ?? []).map((r) => [r.vtep, r.via.join("+")]));
     out.push("", `${v.device} flood entries (bridge fdb show dev ${v.device}):`);
     const missing = new Set(v.missing);
     const extra = new Set(v.extra);
@@ -94,7 +110,8 @@ export function renderStatus(status: AgentStatus): string {
         : extra.has(dst)
         ? status.dryRun ? "would remove" : "stale, pending removal"
         : "ok";
-      out.push(`  ${FLOOD_MAC} dst ${dst.padEnd(15)}  ${mark}`);
+      const from = via.get(dst);
+      out.push(`  ${FLOOD_MAC} dst ${dst.padEnd(15)}  ${mark}${from ? `  (${from})` : ""}`);
     }
     if (v.lastError) out.push(`  last error ${v.lastError.at}: ${v.lastError.message}`);
   }

@@ -80,8 +80,17 @@ vnis:
       community: makeCommunity(65000, 10010),
       device: "vxlan10010",
       underlayInterface: undefined,
+      routeTargets: [{ kind: "as2", asn: 65000, value: 10010 }],
+      rd: undefined,
     },
-    { id: 10011, community: makeCommunity(65001, 11), device: "vx11", underlayInterface: "eth1" },
+    {
+      id: 10011,
+      community: makeCommunity(65001, 11),
+      device: "vx11",
+      underlayInterface: "eth1",
+      routeTargets: [{ kind: "as2", asn: 65000, value: 10011 }],
+      rd: undefined,
+    },
   ]);
 });
 

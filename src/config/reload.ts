@@ -14,11 +14,12 @@ export type ReloadMode = "live" | "restart";
 
 /**
  * Every configuration key and how a change of it is taken on reload
- * (`vnis` covers `vnis[].id`, `community`, `device`, `underlayInterface`
- * while the VNIs stay static; switching between static VNIs and discovery
+ * (`vnis` covers `vnis[].id`, `community`, `device`, `underlayInterface`,
+ * `routeTarget`, `rd` while the VNIs stay static; switching between static VNIs and discovery
  * needs a restart). The README's table lists the same.
  */
 export const RELOAD_KEYS: Readonly<Record<string, ReloadMode>> = {
+  mode: "restart",
   logLevel: "live",
   logFormat: "live",
   resyncInterval: "live",
@@ -61,6 +62,7 @@ export function planReload(old: ResolvedConfig, next: ResolvedConfig): ReloadPla
   const a = toUserConfig(old);
   const b = toUserConfig(next);
   const scalars: [string, unknown, unknown][] = [
+    ["mode", String(a.mode), String(b.mode)],
     ["logLevel", a.logLevel, b.logLevel],
     ["logFormat", a.logFormat, b.logFormat],
     ["resyncInterval", a.resyncInterval, b.resyncInterval],
@@ -110,8 +112,10 @@ function vniChanges(old: readonly UserVni[], next: readonly UserVni[]): KeyChang
       changes.push({ key: `vnis[${id}]`, from: describe(from), to: describe(to) });
       continue;
     }
-    for (const field of ["community", "device", "underlayInterface"] as const) {
-      if (from[field] === to[field]) continue;
+    for (
+      const field of ["community", "device", "underlayInterface", "routeTarget", "rd"] as const
+    ) {
+      if (String(from[field]) === String(to[field])) continue;
       changes.push({ key: `vnis[${id}].${field}`, from: show(from[field]), to: show(to[field]) });
     }
   }

@@ -6,6 +6,8 @@
  * @module
  */
 import { formatCommunity } from "../net/community.ts";
+import { formatRouteDistinguisher } from "../net/route_distinguisher.ts";
+import { formatRouteTarget } from "../net/route_target.ts";
 import type { CheckedConfig } from "./types.ts";
 import type { UserConfig } from "./schema.ts";
 
@@ -31,7 +33,12 @@ export function formatDuration(ms: number): string {
  * say); a resolved configuration is a checked one.
  */
 export function toUserConfig(config: CheckedConfig): UserConfig {
+  const modes = [
+    ...(config.mode.community ? ["community"] : []),
+    ...(config.mode.evpn ? ["evpn"] : []),
+  ];
   return {
+    mode: modes.length === 1 ? modes[0] : modes,
     logLevel: config.logLevel,
     logFormat: config.logFormat,
     advertiseSelf: config.advertiseSelf,
@@ -50,6 +57,15 @@ export function toUserConfig(config: CheckedConfig): UserConfig {
       community: formatCommunity(v.community),
       device: v.device,
       ...(v.underlayInterface !== undefined ? { underlayInterface: v.underlayInterface } : {}),
+      // Route targets matter in EVPN mode only (elsewhere they are a warning).
+      ...(!config.mode.evpn
+        ? {}
+        : v.routeTargets.length === 1
+        ? { routeTarget: formatRouteTarget(v.routeTargets[0]!) }
+        : v.routeTargets.length > 1
+        ? { routeTarget: v.routeTargets.map(formatRouteTarget) }
+        : {}),
+      ...(v.rd !== undefined ? { rd: formatRouteDistinguisher(v.rd) } : {}),
     })),
   };
 }

@@ -17,6 +17,19 @@ import {
 } from "../net/community.ts";
 import { type HostPort, parseHostPort } from "../net/host_port.ts";
 import { type IpAddress, parseIpv4 } from "../net/ip.ts";
+import {
+  defaultRdNumber,
+  formatRouteDistinguisher,
+  parseRouteDistinguisher,
+  type RouteDistinguisher,
+} from "../net/route_distinguisher.ts";
+import {
+  defaultRouteTarget,
+  formatRouteTarget,
+  parseRouteTarget,
+  type RouteTarget,
+  routeTargetKey,
+} from "../net/route_target.ts";
 import { ConfigError, type ConfigIssue } from "./errors.ts";
 import { closest } from "./suggest.ts";
 import {
@@ -25,6 +38,9 @@ import {
   LOG_LEVEL_CHOICES,
   type LogFormat,
   type LogLevel,
+  type Mode,
+  type ModeConfig,
+  MODES,
   parseLogLevel,
   type ResolvedConfig,
   type VniConfig,
@@ -84,6 +100,14 @@ export interface UserVniConfig {
   device?: string | Unset;
   /** Underlay device for auto-created links. @default `node.localInterface` */
   underlayInterface?: string | Unset;
+  /**
+   * EVPN route target(s), `ASN:N` (2- or 4-octet ASN) or `IPv4:N`; a list
+   * imports from each and exports all.
+   * @default `<communityAsn>:<id>` (FRR's auto-RT under a two-octet AS)
+   */
+  routeTarget?: string | string[] | Unset;
+  /** EVPN route distinguisher `IPv4:N`, `ASN:N`. @default `<localAddress>:<id mod 65536>` */
+  rd?: string | Unset;
 }
 
 /** The `gobgp` section. */
@@ -133,6 +157,8 @@ export interface UserNodeConfig {
  * one of `vnis` and `communityAsn` is needed), unknown keys refused.
  */
 export interface UserConfig {
+  /** `community`, `evpn`, or both as a list (a migration). @default "community" */
+  mode?: string | string[] | Unset;
   /** One of debug, info, warning (alias: warn), error. @default "info" */
   logLevel?: string | Unset;
   /** `text` (one readable line per event) or `json` (JSON Lines). @default "text" */
@@ -313,12 +339,85 @@ const _Community = _stringParsed<StandardCommunity>('an "ASN:VALUE" string', (te
     : { value: community };
 });
 
+const _RouteTarget = _stringParsed<RouteTarget>('an "ASN:N" or "IPv4:N" string', (text) => {
+  const rt = parseRouteTarget(text.trim());
+  return rt === undefined
+    ? {
+      problem: `${_quote(text)} is not a route target: ASN:N with a 2-octet ASN and N in ` +
+        `0..4294967295, a 4-octet ASN and N in 0..65535, or IPv4:N with N in 0..65535`,
+    }
+    : { value: rt };
+});
+
+/**
+ * One `item` or a non-empty list of them, as strings in the file; each
+ * element is checked by `item` and its issues keep their list index.
+ */
+function _oneOrList<T>(what: string, item: z.ZodType<T, string>) {
+  return z.union([z.string(), z.array(z.string())], {
+    error: (issue) =>
+      issue.code === "invalid_union"
+        ? `expected ${what} or a list of them, got ${
+          Array.isArray(issue.input) ? "a list with a non-string in it" : _describe(issue.input)
+        }`
+        : undefined,
+  }).transform((input, ctx): T[] => {
+    const list = Array.isArray(input) ? input : [input];
+    if (list.length === 0) {
+      ctx.issues.push({ code: "custom", message: `an empty list: give at least one`, input });
+      return z.NEVER;
+    }
+    const out: T[] = [];
+    list.forEach((element, i) => {
+      const result = item.safeParse(element);
+      if (result.success) out.push(result.data);
+      else {
+        for (const issue of result.error.issues) {
+          ctx.issues.push({
+            code: "custom",
+            message: issue.message,
+            input: element,
+            path: Array.isArray(input) ? [i, ...issue.path] : issue.path,
+          });
+        }
+      }
+    });
+    return out;
+  });
+}
+
+const _RouteTargets = _oneOrList("a route target string", _RouteTarget);
+
+const _Rd = _stringParsed<RouteDistinguisher>('an "IPv4:N" or "ASN:N" string', (text) => {
+  const rd = parseRouteDistinguisher(text.trim());
+  return rd === undefined
+    ? {
+      problem: `${_quote(text)} is not a route distinguisher: IPv4:N with N in 0..65535, ` +
+        `ASN:N with a 2-octet ASN and N in 0..4294967295, or a 4-octet ASN and N in 0..65535`,
+    }
+    : { value: rd };
+});
+
 const _Vni = z.strictObject({
   id: _VniId,
   community: _Community.nullish(),
   device: _IfName.nullish(),
   underlayInterface: _IfName.nullish(),
+  routeTarget: _RouteTargets.nullish(),
+  rd: _Rd.nullish(),
 }, { error: _expect("a mapping with at least an id") });
+
+const _ModeName = _stringParsed<Mode>(
+  "a mode string",
+  (text) =>
+    (MODES as readonly string[]).includes(text)
+      ? { value: text as Mode }
+      : { problem: `${_quote(text)} is not one of ${MODES.join(", ")}` },
+);
+
+const _Mode = _oneOrList('"community", "evpn"', _ModeName).transform((
+  list,
+): ModeConfig => ({ community: list.includes("community"), evpn: list.includes("evpn") }));
 
 const _Interval = _stringParsed<number>('a duration string such as "5m", or "0"', (text) => {
   const ms = parseDuration(text);
@@ -378,6 +477,7 @@ export const UserConfigSchema = z.strictObject({
   gobgp: _Gobgp.nullish(),
   node: _Node.nullish(),
   vnis: z.array(_Vni, { error: _expect("a list of VNIs") }).nullish(),
+  mode: _Mode.nullish(),
 }, { error: _expect("a mapping of settings") });
 
 // The documented interface and the schema must describe the same input.
@@ -486,6 +586,7 @@ function _isRecord(value: unknown): value is Record<string, unknown> {
 interface _Derived {
   vnis: VniConfig[];
   localAddress: IpAddress | "";
+  warnings: ConfigIssue[];
 }
 
 /**
@@ -498,8 +599,13 @@ function _crossCheck(
   issues: ConfigIssue[],
 ): _Derived {
   const refuse = (path: string, message: string) => issues.push({ path, message });
+  const warnings: ConfigIssue[] = [];
   const asn = _field(_Asn, doc["communityAsn"]);
+  const parsedMode = _field(_Mode, doc["mode"]);
+  const mode = parsedMode === _INVALID || parsedMode === undefined ? DEFAULT_MODE : parsedMode;
+  const localAddress = _resolveLocalAddress(doc["node"], env, refuse);
   const vnis: VniConfig[] = [];
+  const evpn = new _EvpnKeys(mode, localAddress, refuse, warnings);
 
   const rawVnis = doc["vnis"];
   if (Array.isArray(rawVnis)) {
@@ -559,11 +665,13 @@ function _crossCheck(
           refuse(at("device"), `device "${device}"${how} is already used by vnis[${first}]`);
         } else if (first === undefined) seenDevices.set(device, i);
       }
+      const ids = typeof id === "number" && !repeatedId ? id : undefined;
+      const evpnKeys = evpn.check(i, entry, ids, asn);
       if (
         typeof id === "number" && typeof community === "number" && typeof device === "string" &&
-        underlay !== _INVALID
+        underlay !== _INVALID && evpnKeys !== undefined
       ) {
-        vnis.push({ id, community, device, underlayInterface: underlay });
+        vnis.push({ id, community, device, underlayInterface: underlay, ...evpnKeys });
       }
     });
   }
@@ -578,7 +686,110 @@ function _crossCheck(
     );
   }
 
-  return { vnis, localAddress: _resolveLocalAddress(doc["node"], env, refuse) };
+  return { vnis, localAddress, warnings };
+}
+
+/** The default `mode`: today's community routes only. */
+export const DEFAULT_MODE: ModeConfig = { community: true, evpn: false };
+
+/**
+ * The EVPN keys of static VNIs (`routeTarget`, `rd`): defaults, and the
+ * rules across VNIs (one route target or RD per VNI on this node).
+ */
+class _EvpnKeys {
+  #rts = new Map<string, number>();
+  #rds = new Map<string, number>();
+  #mode: ModeConfig;
+  #local: IpAddress | "";
+  #refuse: (path: string, message: string) => void;
+  #warnings: ConfigIssue[];
+
+  constructor(
+    mode: ModeConfig,
+    local: IpAddress | "",
+    refuse: (path: string, message: string) => void,
+    warnings: ConfigIssue[],
+  ) {
+    this.#mode = mode;
+    this.#local = local;
+    this.#refuse = refuse;
+    this.#warnings = warnings;
+  }
+
+  /**
+   * The route targets and RD of `vnis[i]` (`id` undefined when invalid or
+   * repeated: nothing is derived then); undefined when refused.
+   */
+  check(
+    i: number,
+    entry: Record<string, unknown>,
+    id: number | undefined,
+    asn: number | undefined | typeof _INVALID,
+  ): Pick<VniConfig, "routeTargets" | "rd"> | undefined {
+    const at = (key: string) => `vnis[${i}].${key}`;
+    const explicitRts = _field(_RouteTargets, entry["routeTarget"]);
+    const explicitRd = _field(_Rd, entry["rd"]);
+    if (explicitRts === _INVALID || explicitRd === _INVALID) return undefined;
+    if (!this.#mode.evpn) {
+      for (const key of ["routeTarget", "rd"] as const) {
+        if (entry[key] === undefined || entry[key] === null) continue;
+        this.#warnings.push({
+          path: at(key),
+          message: `ignored: mode is community only (add evpn to mode to advertise it)`,
+        });
+      }
+    }
+    let routeTargets: RouteTarget[] = explicitRts ?? [];
+    if (explicitRts === undefined && id !== undefined) {
+      if (typeof asn === "number") routeTargets = [defaultRouteTarget(asn, id)];
+      else if (this.#mode.evpn && asn === undefined) {
+        this.#refuse(
+          at("routeTarget"),
+          `VNI ${id} has no routeTarget and communityAsn is not set, so none can be derived ` +
+            `(as <communityAsn>:<VNI>); set one of them`,
+        );
+        return undefined;
+      }
+    }
+    let ok = true;
+    if (this.#mode.evpn && id !== undefined) {
+      const how = explicitRts === undefined ? " (derived from communityAsn)" : "";
+      const seen = new Set<string>();
+      for (const rt of routeTargets) {
+        const key = routeTargetKey(rt);
+        const first = this.#rts.get(key);
+        if (first !== undefined) {
+          this.#refuse(
+            at("routeTarget"),
+            `route target "${formatRouteTarget(rt)}"${how} is already used by vnis[${first}]: ` +
+              `a received route's VNI is chosen by its route target`,
+          );
+          ok = false;
+        } else if (!seen.has(key)) {
+          seen.add(key);
+          this.#rts.set(key, i);
+        }
+      }
+      const rdKey = explicitRd !== undefined
+        ? _rdKey(explicitRd, this.#local)
+        : `auto:${defaultRdNumber(id)}`;
+      const first = this.#rds.get(rdKey);
+      if (first !== undefined) {
+        const shown = explicitRd !== undefined
+          ? `"${formatRouteDistinguisher(explicitRd)}"`
+          : `"<localAddress>:${defaultRdNumber(id)}" (the default for this id)`;
+        this.#refuse(at("rd"), `route distinguisher ${shown} is already used by vnis[${first}]`);
+        ok = false;
+      } else this.#rds.set(rdKey, i);
+    }
+    return ok ? { routeTargets, rd: explicitRd } : undefined;
+  }
+}
+
+/** Explicit RDs of type 1 on this node's own address meet the defaults (`auto:<n>`). */
+function _rdKey(rd: RouteDistinguisher, local: IpAddress | ""): string {
+  if (rd.kind === "ipv4" && local !== "" && rd.admin === local) return `auto:${rd.assigned}`;
+  return `${rd.kind}:${formatRouteDistinguisher(rd)}`;
 }
 
 /** `node.localAddress`, or else the first IPv4 address of `node.localInterface`. */
@@ -675,6 +886,7 @@ function _resolve(raw: unknown, env: ConfigEnv): CheckedConfig {
   }
   const config = parsed.data;
   return {
+    mode: config.mode ?? DEFAULT_MODE,
     logLevel: config.logLevel ?? "info",
     logFormat: config.logFormat ?? "text",
     advertiseSelf: config.advertiseSelf ?? true,
@@ -695,5 +907,6 @@ function _resolve(raw: unknown, env: ConfigEnv): CheckedConfig {
       autoRecreateVxlan: config.node?.autoRecreateVxlan ?? false,
     },
     vnis: derived.vnis,
+    warnings: derived.warnings,
   };
 }

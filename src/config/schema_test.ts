@@ -47,6 +47,7 @@ function assertIssue(error: ConfigError, path: string, fragment: string): void {
 Deno.test("resolveConfig() fills every default", () => {
   const config = resolveConfig({ communityAsn: 65000 }, fakeEnv);
   const expected: ResolvedConfig = {
+    mode: { community: true, evpn: false },
     logLevel: "info",
     logFormat: "text",
     advertiseSelf: true,
@@ -67,6 +68,7 @@ Deno.test("resolveConfig() fills every default", () => {
       autoRecreateVxlan: false,
     },
     vnis: [],
+    warnings: [],
   };
   assert.deepEqual(config, expected);
 });
@@ -82,7 +84,14 @@ Deno.test("resolveConfig() reads null values as unset", () => {
   assert.equal(config.logLevel, "info");
   assert.equal(config.node.vxlanPort, 4789);
   assert.deepEqual(config.vnis, [
-    { id: 5, community: makeCommunity(1, 5), device: "vxlan5", underlayInterface: undefined },
+    {
+      id: 5,
+      community: makeCommunity(1, 5),
+      device: "vxlan5",
+      underlayInterface: undefined,
+      routeTargets: [{ kind: "as2", asn: 1, value: 5 }],
+      rd: undefined,
+    },
   ]);
 });
 
@@ -101,6 +110,7 @@ Deno.test("resolveConfig() keeps every value that is set", () => {
     vnis: [{ id: 70000, community: " 65000:0070 ", device: "vx-a", underlayInterface: "bond0" }],
   }, fakeEnv);
   assert.deepEqual(config, {
+    mode: { community: true, evpn: false },
     logLevel: "debug",
     logFormat: "text",
     advertiseSelf: false,
@@ -125,7 +135,10 @@ Deno.test("resolveConfig() keeps every value that is set", () => {
       community: makeCommunity(65000, 70),
       device: "vx-a",
       underlayInterface: "bond0",
+      routeTargets: [],
+      rd: undefined,
     }],
+    warnings: [],
   });
 });
 

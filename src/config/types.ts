@@ -9,6 +9,9 @@
 import type { StandardCommunity } from "../net/community.ts";
 import type { HostPort } from "../net/host_port.ts";
 import type { IpAddress } from "../net/ip.ts";
+import type { RouteDistinguisher } from "../net/route_distinguisher.ts";
+import type { RouteTarget } from "../net/route_target.ts";
+import type { ConfigIssue } from "./errors.ts";
 
 /** Log levels accepted in `logLevel` and `--log-level`. */
 export const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
@@ -33,13 +36,35 @@ export interface VniConfig {
   device: string;
   /** Underlay device for auto-created links; undefined = `node.localInterface`. */
   underlayInterface: string | undefined;
+  /**
+   * EVPN route targets: exported on our routes, imported from any of them.
+   * @default `[<communityAsn>:<id>]`; empty only in community-only mode
+   * without `communityAsn`
+   */
+  routeTargets: RouteTarget[];
+  /** EVPN route distinguisher; undefined = type 1 `<localAddress>:<id mod 65536>`. */
+  rd: RouteDistinguisher | undefined;
 }
+
+/** Which routes the agent advertises and reads (`mode` in the file). */
+export interface ModeConfig {
+  /** IPv4 /32 membership routes tagged with the VNI's community (the seed's convention). */
+  community: boolean;
+  /** Standard EVPN (RFC 7432 / 8365): Type 3 (and Type 2) routes with route targets. */
+  evpn: boolean;
+}
+
+/** The values of `mode`. */
+export const MODES = ["community", "evpn"] as const;
+export type Mode = typeof MODES[number];
 
 /** Log line formats accepted in `logFormat`. */
 export const LOG_FORMATS = ["text", "json"] as const;
 export type LogFormat = typeof LOG_FORMATS[number];
 
 export interface ResolvedConfig {
+  /** @default community only */
+  mode: ModeConfig;
   logLevel: LogLevel;
   /** @default "text" */
   logFormat: LogFormat;
@@ -79,6 +104,8 @@ export interface ResolvedConfig {
   };
   /** Static VNIs; empty means "discover from the kernel with `communityAsn`". */
   vnis: VniConfig[];
+  /** What was accepted but deserves a word (logged at start, printed by check-config). */
+  warnings: ConfigIssue[];
 }
 
 /**

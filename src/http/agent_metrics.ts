@@ -7,6 +7,7 @@
  */
 import process from "node:process";
 import { GOBGP_RPCS, type MetricsSource, RESYNC_TRIGGERS } from "../status/types.ts";
+import { EVPN_ROUTE_TYPES } from "../overlay/evpn_route.ts";
 import { SKIP_REASONS } from "../overlay/route.ts";
 import { VERSION } from "../version.ts";
 import { type Histogram, LATENCY_BUCKETS, Registry } from "./metrics.ts";
@@ -90,6 +91,16 @@ export function bindAgentMetrics(registry: Registry, agent: MetricsSource): void
     "evpn_agent_routes_skipped_total",
     "Paths skipped, by reason.",
     () => SKIP_REASONS.map((reason) => [{ reason }, s.skipped[reason]]),
+  );
+  registry.counterFrom(
+    "evpn_agent_evpn_routes_total",
+    "EVPN paths received from gobgpd (taken or skipped), by route type: ethernet_ad (1), mac_ip (2), inclusive_multicast (3), ethernet_segment (4), ip_prefix (5), other.",
+    () => EVPN_ROUTE_TYPES.map((type) => [{ type }, s.evpnRoutes[type]]),
+  );
+  registry.counterFrom(
+    "evpn_agent_evpn_type3_updates_total",
+    "Changes of this node's own EVPN Type 3 routes (adds and withdrawals) accepted by gobgpd.",
+    () => [[{}, s.type3Updates]],
   );
   registry.gauge(
     "evpn_agent_bgp_stream_up",

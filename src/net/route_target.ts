@@ -36,3 +36,16 @@ export function parseRouteTarget(text: string): RouteTarget | undefined {
 export function formatRouteTarget(rt: RouteTarget): string {
   return rt.kind === "ipv4" ? `${rt.address}:${rt.value}` : `${rt.asn}:${rt.value}`;
 }
+
+/**
+ * A key that tells route targets apart exactly as they travel (the kind and
+ * the text): a four-octet-AS RT with a small ASN is not the two-octet one.
+ */
+export function routeTargetKey(rt: RouteTarget): string {
+  return `${rt.kind === "as4" ? "as4:" : ""}${formatRouteTarget(rt)}`;
+}
+
+/** The route target FRR derives for a VNI under a two-octet AS: `<asn>:<vni>`. */
+export function defaultRouteTarget(asn: number, vni: number): RouteTarget {
+  return { kind: "as2", asn, value: vni };
+}

@@ -9,6 +9,8 @@
  */
 import type { IpAddress } from "../net/ip.ts";
 import { communityAsn, makeCommunity, type StandardCommunity } from "../net/community.ts";
+import { defaultRouteDistinguisher, type RouteDistinguisher } from "../net/route_distinguisher.ts";
+import { defaultRouteTarget, type RouteTarget, routeTargetKey } from "../net/route_target.ts";
 
 /**
  * A kernel device as the registry sees it (the kernel edge's link type fits
@@ -31,6 +33,10 @@ export interface VniSpec {
   community: StandardCommunity;
   device: string;
   underlayInterface: string | undefined;
+  /** EVPN route targets (imported from any, all exported). @default none */
+  routeTargets?: readonly RouteTarget[];
+  /** EVPN RD. @default type 1 `<local address>:<id mod 65536>` */
+  rd?: RouteDistinguisher | undefined;
 }
 
 /** One VNI the node serves. */
@@ -47,6 +53,10 @@ export interface Vni {
   underlayInterface: string | undefined;
   /** While online: the device's own local address, as last seen (undefined: none). */
   local?: IpAddress | undefined;
+  /** EVPN route targets: a received route with any of them belongs to this VNI. */
+  routeTargets: readonly RouteTarget[];
+  /** EVPN RD of our routes; undefined only when the registry knows no local address. */
+  rd: RouteDistinguisher | undefined;
 }
 
 /** What changed after a link was seen or removed. */
@@ -67,6 +77,8 @@ export interface ReconfigureOutcome {
   added: Vni[];
   /** VNIs that stay with a new community (online ones keep their ifindex). */
   recommunitied: Vni[];
+  /** VNIs that stay with new EVPN route targets or RD. */
+  retargeted: Vni[];
 }
 
 export type VniMode =
@@ -80,6 +92,7 @@ export class VniRegistry {
   #mode: VniMode;
   #byId = new Map<number, Vni>();
   #byCommunity = new Map<number, Vni>();
+  #byRouteTarget = new Map<string, Vni>();
   /** Discovery mode: VNIs above 65535 already warned about, by ifindex. */
   #warned = new Set<string>();
 
@@ -93,17 +106,27 @@ export class VniRegistry {
     this.#mode = mode;
     this.#localAddress = localAddress;
     if (mode.kind === "static") {
-      for (const config of mode.vnis) {
-        this.#add({
-          id: config.id,
-          community: config.community,
-          device: config.device,
-          ifindex: undefined,
-          configured: true,
-          underlayInterface: config.underlayInterface,
-        });
-      }
+      for (const config of mode.vnis) this.#add(this.#fromSpec(config));
     }
+  }
+
+  #fromSpec(spec: VniSpec): Vni {
+    return {
+      id: spec.id,
+      community: spec.community,
+      device: spec.device,
+      ifindex: undefined,
+      configured: true,
+      underlayInterface: spec.underlayInterface,
+      routeTargets: [...spec.routeTargets ?? []],
+      rd: this.#rd(spec.id, spec.rd),
+    };
+  }
+
+  #rd(id: number, explicit: RouteDistinguisher | undefined): RouteDistinguisher | undefined {
+    if (explicit !== undefined) return explicit;
+    const local = this.#localAddress;
+    return local ? defaultRouteDistinguisher(local as IpAddress, id) : undefined;
   }
 
   /**
@@ -115,7 +138,7 @@ export class VniRegistry {
     if (this.#mode.kind !== "static") {
       throw new TypeError("Cannot reconfigure VNIs in discovery mode: restart the agent");
     }
-    const out: ReconfigureOutcome = { removed: [], added: [], recommunitied: [] };
+    const out: ReconfigureOutcome = { removed: [], added: [], recommunitied: [], retargeted: [] };
     const next = new Map(specs.map((spec) => [spec.id, spec]));
     for (const vni of this.all()) {
       const spec = next.get(vni.id);
@@ -126,21 +149,27 @@ export class VniRegistry {
       out.removed.push(vni);
     }
     this.#byCommunity.clear();
+    this.#byRouteTarget.clear();
     for (const spec of specs) {
       let vni = this.#byId.get(spec.id);
       if (!vni) {
-        vni = {
-          id: spec.id,
-          community: spec.community,
-          device: spec.device,
-          ifindex: undefined,
-          configured: true,
-          underlayInterface: spec.underlayInterface,
-        };
+        vni = this.#fromSpec(spec);
         out.added.push(vni);
-      } else if (vni.community !== spec.community) {
-        vni.community = spec.community;
-        out.recommunitied.push(vni);
+      } else {
+        if (vni.community !== spec.community) {
+          vni.community = spec.community;
+          out.recommunitied.push(vni);
+        }
+        const rd = this.#rd(spec.id, spec.rd);
+        if (
+          vni.routeTargets.map(routeTargetKey).join() !==
+            (spec.routeTargets ?? []).map(routeTargetKey).join() ||
+          JSON.stringify(vni.rd) !== JSON.stringify(rd)
+        ) {
+          vni.routeTargets = [...spec.routeTargets ?? []];
+          vni.rd = rd;
+          out.retargeted.push(vni);
+        }
       }
       vni.underlayInterface = spec.underlayInterface;
       this.#add(vni);
@@ -153,6 +182,17 @@ export class VniRegistry {
   keeps(community: number): boolean {
     if (this.#mode.kind === "static") return this.#byCommunity.has(community);
     return communityAsn(community) === this.#mode.asn;
+  }
+
+  /** True when EVPN routes with route target `rt` can matter to this node, now or later. */
+  keepsRouteTarget(rt: RouteTarget): boolean {
+    if (this.#mode.kind === "static") return this.#byRouteTarget.has(routeTargetKey(rt));
+    return rt.kind === "as2" && rt.asn === this.#mode.asn && rt.value <= MAX_COMMUNITY_VNI;
+  }
+
+  /** The VNI that route target `rt` (its {@linkcode routeTargetKey}) maps to, if known. */
+  byRouteTarget(key: string): Vni | undefined {
+    return this.#byRouteTarget.get(key);
   }
 
   /** The VNI that `community` maps to, if known. */
@@ -240,6 +280,8 @@ export class VniRegistry {
         ifindex: undefined,
         configured: false,
         underlayInterface: undefined,
+        routeTargets: [defaultRouteTarget(this.#mode.asn, id)],
+        rd: this.#rd(id, undefined),
       };
       this.#add(vni);
     }
@@ -295,5 +337,6 @@ export class VniRegistry {
   #add(vni: Vni) {
     this.#byId.set(vni.id, vni);
     this.#byCommunity.set(vni.community, vni);
+    for (const rt of vni.routeTargets) this.#byRouteTarget.set(routeTargetKey(rt), vni);
   }
 }

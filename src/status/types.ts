@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { EvpnRouteType } from "../overlay/evpn_route.ts";
 import type { SkipReason } from "../overlay/route.ts";
 
 /**
@@ -30,6 +31,10 @@ export const GOBGP_RPCS: readonly GobgpRpc[] = ["add_path", "delete_path", "watc
 export interface AgentStats {
   routeEvents: { add: number; withdraw: number };
   skipped: Record<SkipReason, number>;
+  /** EVPN paths received (taken or skipped), by route type. */
+  evpnRoutes: Record<EvpnRouteType, number>;
+  /** Our Type 3 route changes (adds and withdrawals) accepted by gobgpd. */
+  type3Updates: number;
   fdbWrites: { append: number; del: number };
   fdbErrors: { append: number; del: number };
   membershipUpdates: number;
@@ -62,13 +67,34 @@ export interface VniStatus {
   /** Programmed but not desired. */
   extra: string[];
   lastError: { message: string; at: string } | null;
+  /** Each desired remote VTEP with the route kinds that bring it (`community`, `evpn-type3`). */
+  remoteVteps?: { vtep: string; via: string[] }[];
+  /** EVPN mode: the VNI's RD and route targets, and our own Type 3 route. */
+  evpn?: VniEvpnStatus;
+}
+
+/** One VNI's EVPN side. */
+export interface VniEvpnStatus {
+  rd: string | null;
+  routeTargets: string[];
+  /**
+   * Our Type 3 route while the VNI is online: its NLRI as `gobgp` prints it
+   * and whether gobgpd holds it (`advertised`), not yet (`pending`), or that
+   * is not known yet (`unknown`, before gobgpd's first table).
+   */
+  type3: { route: string; state: "advertised" | "pending" | "unknown" } | null;
 }
 
 export interface AgentStatus {
   version: string;
   dryRun: boolean;
   ready: boolean;
-  node: { localAddress: string; mode: "static" | "discover" };
+  node: {
+    localAddress: string;
+    mode: "static" | "discover";
+    /** The route kinds advertised and read (`mode` in the file). @default ["community"] */
+    routes?: ("community" | "evpn")[];
+  };
   bgp: {
     address: string;
     stream: string;

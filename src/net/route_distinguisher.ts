@@ -1,0 +1,60 @@
+/**
+ * Route distinguishers (RFC 4364 section 4.2, as EVPN uses them, RFC 7432):
+ * type 0 `ASN:N` (2-byte ASN, 4-byte N), type 1 `IPv4:N` (2-byte N), type 2
+ * `ASN:N` (4-byte ASN, 2-byte N). Text as FRR and `gobgp` print them.
+ *
+ * @module
+ */
+import { type IpAddress, parseIpv4 } from "./ip.ts";
+
+export type RouteDistinguisher =
+  | { readonly kind: "as2"; readonly admin: number; readonly assigned: number }
+  | { readonly kind: "ipv4"; readonly admin: IpAddress; readonly assigned: number }
+  | { readonly kind: "as4"; readonly admin: number; readonly assigned: number };
+
+const U16 = 0xffff;
+const U32 = 0xffffffff;
+
+/**
+ * Parses "65000:7" (type 0), "192.0.2.11:7" (type 1) or "4200000000:7"
+ * (type 2); undefined otherwise. An ASN up to 65535 is type 0 (its number
+ * holds 32 bits); above, type 2 (its number holds 16 bits).
+ */
+export function parseRouteDistinguisher(text: string): RouteDistinguisher | undefined {
+  const colon = text.lastIndexOf(":");
+  if (colon < 0) return undefined;
+  const head = text.slice(0, colon);
+  const tail = text.slice(colon + 1);
+  if (!/^\d{1,10}$/.test(tail)) return undefined;
+  const assigned = Number(tail);
+  const address = parseIpv4(head);
+  if (address !== undefined) {
+    return assigned <= U16 ? { kind: "ipv4", admin: address, assigned } : undefined;
+  }
+  if (!/^\d{1,10}$/.test(head)) return undefined;
+  const admin = Number(head);
+  if (admin <= U16 && assigned <= U32) return { kind: "as2", admin, assigned };
+  if (admin <= U32 && assigned <= U16) return { kind: "as4", admin, assigned };
+  return undefined;
+}
+
+/** Formats a route distinguisher back to text ("192.0.2.11:10010"). */
+export function formatRouteDistinguisher(rd: RouteDistinguisher): string {
+  return `${rd.admin}:${rd.assigned}`;
+}
+
+/**
+ * The number of the default type 1 RD `<localAddress>:<n>` of a VNI: the VNI
+ * itself when it fits into 16 bits, else the VNI modulo 65536. It depends on
+ * nothing but the VNI, so it is the same after every restart and on every
+ * reading of the configuration; two VNIs 65536 apart collide, which the
+ * configuration refuses (set `rd` on one of them).
+ */
+export function defaultRdNumber(vni: number): number {
+  return vni & U16;
+}
+
+/** The default RD of a VNI on the VTEP `local`: type 1 `<local>:<defaultRdNumber(vni)>`. */
+export function defaultRouteDistinguisher(local: IpAddress, vni: number): RouteDistinguisher {
+  return { kind: "ipv4", admin: local, assigned: defaultRdNumber(vni) };
+}
