@@ -50,6 +50,14 @@ export class Fdb {
   }
 
   /**
+   * The flood destinations of every device, by ifindex, from one dump (what
+   * `listFlood` of each device would return; unicast entries never listed).
+   */
+  listFloodAll(): Map<number, string[]> {
+    return this.dump(0);
+  }
+
+  /**
    * One RTM_GETNEIGH dump of family AF_BRIDGE, parsed by libnl's neighbour
    * cache. A non-zero `ifindex` asks the kernel to dump only that device
    * (`ifi_index` of the legacy request header, as `bridge fdb show dev` does).
