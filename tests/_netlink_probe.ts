@@ -22,7 +22,6 @@
  */
 
 import { Netlink, NetlinkError, NetlinkEvents } from "../src/netlink/mod.ts";
-import { listFloodAll } from "../bench/kernel_mirror.ts";
 
 type Step =
   | { call: string; args?: unknown[] }
@@ -65,12 +64,8 @@ function toJson(value: unknown): unknown {
 
 using nl = Netlink.open();
 
-/**
- * Calls a method of `nl.links`, `nl.fdb`, `nl.neighbours` or `nl.addresses`
- * (or the benchmark's `listFloodAll`) by name.
- */
+/** Calls a method of `nl.links`, `nl.fdb`, `nl.neighbours` or `nl.addresses` by name. */
 function call(name: string, args: unknown[]): unknown {
-  if (name === "listFloodAll") return listFloodAll(nl);
   for (const target of [nl.links, nl.fdb, nl.neighbours, nl.addresses]) {
     // deno-lint-ignore no-explicit-any -- the probe dispatches method names given as data
     const method = (target as any)[name] as (...a: unknown[]) => unknown;

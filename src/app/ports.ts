@@ -41,6 +41,8 @@ export interface LinkPort {
 /** Flood entries (`00:00:00:00:00:00 dst X`); `Netlink.fdb` implements it. */
 export interface FdbPort {
   listFlood(ifindex: number): string[];
+  /** Every device's flood destinations in one dump, by ifindex (optional). */
+  listFloodAll?(): Map<number, string[]>;
   appendFlood(ifindex: number, dst: string, name?: string): void;
   delFlood(ifindex: number, dst: string, name?: string): void;
 }

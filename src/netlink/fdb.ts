@@ -65,6 +65,14 @@ export class Fdb {
   }
 
   /**
+   * The flood destinations of every device, by ifindex, from one dump (what
+   * `listFlood` of each device would return; unicast entries never listed).
+   */
+  listFloodAll(): Map<number, string[]> {
+    return this.dump(0);
+  }
+
+  /**
    * One RTM_GETNEIGH dump of family AF_BRIDGE, parsed by libnl's neighbour
    * cache. A non-zero `ifindex` asks the kernel to dump only that device
    * (`ifi_index` of the legacy request header, as `bridge fdb show dev` does).
@@ -81,7 +89,7 @@ export class Fdb {
   }
 
   /**
-   * The unicast entries with an IPv4 `dst` on one device, like `bridge fdb
+   * The unicast entries with a `dst` (IPv4 or IPv6) on one device, like `bridge fdb
    * show dev D | grep dst`, each with whether this agent wrote it (the
    * `extern_learn` mark). Flood entries and local (dst-less) entries are not
    * listed. A device that does not exist has none.
@@ -97,7 +105,7 @@ export class Fdb {
   }
 
   /**
-   * Visits the AF_BRIDGE entries with a 6-byte lladdr and an IPv4 dst of one
+   * Visits the AF_BRIDGE entries with a 6-byte lladdr and an IPv4 or IPv6 dst of one
    * device (all devices for ifindex 0), from one RTM_GETNEIGH dump parsed by
    * libnl's neighbour cache. A non-zero `ifindex` asks the kernel to dump only
    * that device (`ifi_index` of the legacy request header, as `bridge fdb

@@ -30,6 +30,13 @@ import { diff } from "./diff.ts";
 export interface EntryPort {
   /** The keys of the entries of this kind on the target's device now. */
   list(target: Target): string[];
+  /**
+   * The keys on every target's device in one listing, by ifindex (a device
+   * with none may be absent). Optional: without it a resync lists device by
+   * device. With it, a resync of 20 devices is one kernel dump, not 20
+   * (the kernel's FDB dump of one device reads every device's entries).
+   */
+  listAll?(targets: readonly Target[]): Map<number, string[]>;
   add(target: Target, key: string): void;
   delete(target: Target, key: string): void;
 }
@@ -47,8 +54,9 @@ export interface Target {
 /**
  * How bursts are told from isolated changes, and how long a burst is held.
  * Every `markDirty` takes a token from a bucket of `burst` that refills at
- * `perSecond`; a change that finds a token is flushed at once. Once a burst
- * has spent them, changes are held until none has come for `quietMs`, and
+ * `perSecond`; a change that finds a token is flushed at once. A burst
+ * spends them and runs the bucket into debt (at most `burst` deep); until
+ * the debt is paid back, changes are held until none has come for `quietMs`, and
  * at most `maxHoldMs` after the first held one (so a storm that never stops
  * still reaches the kernel that often), then written as their net change.
  */
@@ -57,7 +65,7 @@ export interface CoalesceOptions {
   burst?: number;
   /** Refill of that allowance, changes per second. @default 200 */
   perSecond?: number;
-  /** A held burst is flushed once no change has come for this long, in ms. @default 50 */
+  /** A held burst is flushed once no change has come for this long, in ms. @default 200 */
   quietMs?: number;
   /** ...and no later than this after its first held change, in ms. @default 10000 */
   maxHoldMs?: number;
@@ -67,7 +75,7 @@ export interface CoalesceOptions {
 export const COALESCE_DEFAULTS: Readonly<Required<CoalesceOptions>> = {
   burst: 64,
   perSecond: 200,
-  quietMs: 50,
+  quietMs: 200,
   maxHoldMs: 10_000,
 };
 
@@ -261,9 +269,11 @@ export class Reconciler implements Disposable {
     const c = this.#coalesce;
     if (c === undefined) return this.#arm(0);
     const now = this.#now();
-    // Every change takes a token, also one that joins a flush already due.
+    // Every change takes a token, also one that joins a flush already due;
+    // a burst runs the bucket into debt (down to -burst), which must be
+    // paid back before a change is flushed at once again.
     const tokens = Math.min(c.burst, this.#tokens + ((now - this.#tokensAt) * c.perSecond) / 1000);
-    this.#tokens = Math.max(0, tokens - 1);
+    this.#tokens = Math.max(-c.burst, tokens - 1);
     this.#tokensAt = now;
     if (this.#timer !== undefined && !this.#timerIsHold && this.#timerAt <= now) return;
     if (this.#heldSince === undefined && tokens >= 1) return this.#arm(0);
@@ -302,8 +312,11 @@ export class Reconciler implements Disposable {
 
   /** Re-reads the programmed view of every managed device (after lost notifications). */
   resync(): void {
-    for (const managed of this.#managed.values()) {
-      managed.programmed = new Set(this.#opts.port.list(managed));
+    const managed = [...this.#managed.values()];
+    const port = this.#opts.port;
+    const all = port.listAll && managed.length > 1 ? port.listAll(managed) : undefined;
+    for (const m of managed) {
+      m.programmed = new Set(all ? all.get(m.ifindex) ?? [] : port.list(m));
     }
     this.markAll();
   }
