@@ -77,6 +77,8 @@ const DEFAULT_ENV: Readonly<Record<string, string>> = {
   GOBGP_FAMILIES: "ipv4-unicast l2vpn-evpn",
   GOBGP_MULTIHOP_TTL: "0",
   GOBGP_CONNECT_RETRY: "5",
+  GOBGP_GRACEFUL_RESTART: "true",
+  GOBGP_RESTART_TIME: "120",
   GOBGP_ROUTE_SERVER: "false",
   GOBGP_RR_ENABLED: "false",
   GOBGP_RR_CLIENT: "false",
@@ -755,6 +757,7 @@ Deno.test({
         GOBGP_ASN: "0",
         GOBGP_DYNAMIC_PREFIX: "192.0.2.0/33",
         GOBGP_FAMILIES: "ipv4-unicast evpn",
+        GOBGP_RESTART_TIME: "5000",
         GOBGP_NEIGHBORS: "192.0.2.300 192.0.2.1,x *",
         AGENT_LOG_LEVEL: "loud",
         AGENT_GOBGP_TIMEOUT: "5",
@@ -764,6 +767,7 @@ Deno.test({
         /GOBGP_ASN \(gobgp\.asn\) "0" is not an integer in 1\.\.4294967295/,
         /GOBGP_DYNAMIC_PREFIX \(gobgp\.dynamic\.prefix\) "192\.0\.2\.0\/33"/,
         /GOBGP_FAMILIES \(gobgp\.families\) "evpn" is not one of/,
+        /GOBGP_RESTART_TIME \(gobgp\.gracefulRestart\.restartTime\) "5000" is not an integer in 1\.\.4095/,
         /gobgp\.neighbors\[\]\.address in "192\.0\.2\.300"/,
         /gobgp\.neighbors\[\]\.asn in "192\.0\.2\.1,x"/,
         /"\*" is not an IPv4 or IPv6 address/,
@@ -820,8 +824,21 @@ Deno.test({
           /\[\[dynamic-neighbors\]\]\n.*\n +prefix = "192\.0\.2\.0\/24"\n +peer-group = "dyn-peers"/,
         );
         assert.doesNotMatch(toml, /\[\[neighbors\]\]/);
+        assert.match(
+          toml,
+          /\[peer-groups\.graceful-restart\.config\]\n +enabled = true\n +restart-time = 120\n +notification-enabled = true/,
+        );
+        assert.equal(
+          toml.match(/\[peer-groups\.afi-safis\.mp-graceful-restart\.config\]/g)?.length,
+          2,
+        );
         assert.ok(r.stdout.includes(toml), "the rendered files are echoed for kubectl logs");
         await dryRun(r.gobgpdConfig);
+        const off = await render("hub-no-gr", {
+          ...hubEnv(HUB_IP),
+          GOBGP_GRACEFUL_RESTART: "false",
+        });
+        assert.doesNotMatch(await Deno.readTextFile(off.gobgpdConfig), /graceful-restart/);
         const config = await load(r.agentConfig, HUB_IP);
         assert.equal(config.node.localAddress, HUB_IP);
         assert.equal(config.gobgp.address, "127.0.0.1:50051");
@@ -1043,6 +1060,7 @@ Deno.test({
               "info",
               "--log-plain",
               "--pprof-disable",
+              "--graceful-restart",
             ],
             log: topo.file(`${node.name}-gobgpd.log`),
           }),

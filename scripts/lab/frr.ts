@@ -86,6 +86,54 @@ export function parseRemoteVteps(text: string): FrrRemoteVtep[] {
   return out;
 }
 
+/** One MAC of a VNI as `show evpn mac vni N json` lists it. */
+export interface FrrMac {
+  mac: string;
+  /** `local` (learned on the bridge) or `remote` (from a Type 2 route). */
+  type: string;
+  /** The VTEP of a remote MAC. */
+  remoteVtep?: string;
+}
+
+/** One IP of a VNI as `show evpn arp-cache vni N json` lists it. */
+export interface FrrNeighbor {
+  ip: string;
+  type: string;
+  mac?: string;
+  remoteVtep?: string;
+}
+
+/** Parses `show evpn mac vni N json`: `{numMacs, macs: {MAC: {type, remoteVtep?}}}`. */
+export function parseMacTable(json: string): FrrMac[] {
+  if (json.trim() === "") return [];
+  const data = JSON.parse(json) as {
+    macs?: Record<string, { type?: string; remoteVtep?: string }>;
+  };
+  return Object.entries(data.macs ?? {}).map(([mac, m]) => ({
+    mac,
+    type: m.type ?? "",
+    ...(m.remoteVtep ? { remoteVtep: m.remoteVtep } : {}),
+  }));
+}
+
+/** Parses `show evpn arp-cache vni N json`: `{numArpNd, IP: {type, mac, remoteVtep?}}`. */
+export function parseArpCache(json: string): FrrNeighbor[] {
+  if (json.trim() === "") return [];
+  const data = JSON.parse(json) as Record<string, unknown>;
+  const out: FrrNeighbor[] = [];
+  for (const [ip, value] of Object.entries(data)) {
+    if (value === null || typeof value !== "object") continue; // numArpNd
+    const n = value as { type?: string; mac?: string; remoteVtep?: string };
+    out.push({
+      ip,
+      type: n.type ?? "",
+      ...(n.mac ? { mac: n.mac } : {}),
+      ...(n.remoteVtep ? { remoteVtep: n.remoteVtep } : {}),
+    });
+  }
+  return out;
+}
+
 /** FRR running in one lab node. */
 export class FrrNode {
   readonly node: LabNode;
@@ -165,6 +213,16 @@ export class FrrNode {
   /** The remote VTEPs of `vni` (`show evpn vni N`). */
   async remoteVteps(vni: number): Promise<FrrRemoteVtep[]> {
     return parseRemoteVteps(await this.vtysh(`show evpn vni ${vni}`));
+  }
+
+  /** zebra's MAC table of `vni` (`show evpn mac vni N json`): local and remote MACs. */
+  async macTable(vni: number): Promise<FrrMac[]> {
+    return parseMacTable(await this.vtysh(`show evpn mac vni ${vni} json`));
+  }
+
+  /** zebra's ARP/ND cache of `vni` (`show evpn arp-cache vni N json`). */
+  async arpCache(vni: number): Promise<FrrNeighbor[]> {
+    return parseArpCache(await this.vtysh(`show evpn arp-cache vni ${vni} json`));
   }
 
   /** The EVPN routes in bgpd's table, as `show bgp l2vpn evpn` prints them. */

@@ -253,7 +253,11 @@ export function logStart(cfg: ResolvedConfig): void {
     routes,
     mode: cfg.vnis.length > 0
       ? `static VNIs ${cfg.vnis.map((v) => v.id).join(", ")}`
-      : `discovering vxlan devices with communities ${cfg.communityAsn}:<VNI>`,
+      : `discovering vxlan devices with communities ${
+        cfg.communityFormat === "large"
+          ? `${cfg.communityAsn}:0:<VNI>`
+          : `${cfg.communityAsn}:<VNI> (${cfg.communityAsn}:0:<VNI> above 65535)`
+      }`,
   });
   for (const warning of cfg.warnings) {
     log.agent.warning("Configuration: {path}: {message}", { ...warning });

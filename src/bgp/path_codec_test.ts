@@ -9,10 +9,16 @@ import {
   packAny,
   type PathMessage,
   SAFI_UNICAST,
+  warmCodecs,
 } from "./path_codec.ts";
 import { apipbType, LOADER_OPTIONS } from "./proto.ts";
-import { makeCommunity } from "../net/community.ts";
-import { parseIpv6 } from "../net/ip.ts";
+import {
+  type Community,
+  compareCommunities,
+  makeCommunity,
+  makeLargeCommunity,
+} from "../net/community.ts";
+import { parseIpv4, parseIpv6 } from "../net/ip.ts";
 
 /** Sends a path through real protobuf encoding, as gobgpd's stream would deliver it. */
 function wire(path: PathMessage): PathMessage {
@@ -44,6 +50,63 @@ Deno.test("decodePath() round-trips the membership path through protobuf encodin
       withdraw: false,
     },
   });
+});
+
+Deno.test("encodeMembershipPath() carries standard and large communities in their own attributes", () => {
+  const communities: Community[] = [
+    makeLargeCommunity(65000, 0, 16777215),
+    makeCommunity(65000, 10010),
+    makeLargeCommunity(65000, 0, 70000),
+  ];
+  const path = wire(encodeMembershipPath({ address: "192.0.2.11", communities }));
+  const names = path.pattrs?.map((a) => a.type_url.split(".").pop());
+  assert.deepEqual(names, [
+    "OriginAttribute",
+    "NextHopAttribute",
+    "CommunitiesAttribute",
+    "LargeCommunitiesAttribute",
+  ]);
+  const large = apipbType("LargeCommunitiesAttribute").decode(path.pattrs![3]!.value).toJSON();
+  assert.deepEqual(large, {
+    communities: [
+      { globalAdmin: 65000, localData1: 0, localData2: 70000 },
+      { globalAdmin: 65000, localData1: 0, localData2: 16777215 },
+    ],
+  });
+  const decoded = decodePath(path);
+  assert.ok(decoded.ok);
+  assert.deepEqual(decoded.route.communities, [
+    makeCommunity(65000, 10010),
+    "65000:0:70000",
+    "65000:0:16777215",
+  ]);
+  // Only large communities: no empty COMMUNITIES attribute.
+  const onlyLarge = wire(encodeMembershipPath({
+    address: "192.0.2.11",
+    communities: [makeLargeCommunity(4200000000, 0, 7)],
+  }));
+  assert.deepEqual(onlyLarge.pattrs?.map((a) => a.type_url.split(".").pop()), [
+    "OriginAttribute",
+    "NextHopAttribute",
+    "LargeCommunitiesAttribute",
+  ]);
+});
+
+Deno.test("decodePath() keeps a stale path (graceful restart) as a valid announcement", () => {
+  const path = wire({ ...hostRoute("192.0.2.12", 32, [makeCommunity(65000, 10010)]), stale: true });
+  assert.deepEqual(decodePath(path), {
+    ok: true,
+    route: {
+      vtep: "192.0.2.12",
+      communities: [makeCommunity(65000, 10010)],
+      withdraw: false,
+      stale: true,
+    },
+  });
+});
+
+Deno.test("warmCodecs() runs the AddPath and WatchEvent codecs and reads its own VTEP back", () => {
+  assert.equal(warmCodecs(parseIpv4("192.0.2.11")!), "192.0.2.11");
 });
 
 Deno.test("encodeMembershipPath() carries origin IGP and the local next hop", () => {
@@ -178,17 +241,31 @@ Deno.test("decodePath() never throws on arbitrary bytes (fuzz)", () => {
       };
       const decoded = decodePath(path);
       assert.equal(typeof decoded.ok, "boolean");
+      const large: PathMessage = {
+        ...hostRoute("192.0.2.12", 32, []),
+        pattrs: [{ type_url: "type.googleapis.com/apipb.LargeCommunitiesAttribute", value: b }],
+      };
+      const decodedLarge = decodePath(large);
+      if (decodedLarge.ok) {
+        for (const c of decodedLarge.route.communities) {
+          assert.match(String(c), /^\d{1,10}:\d{1,10}:\d{1,10}$/);
+        }
+      } else assert.equal(decodedLarge.reason, "malformed");
     }),
     { seed: 42, numRuns: 2000 },
   );
 });
 
 /** decode(encode(membership)) is the membership, communities sorted. */
-function assertRoundTrip(address: string, communities: number[]): void {
+function assertRoundTrip(address: string, communities: Community[]): void {
   const decoded = decodePath(wire(encodeMembershipPath({ address, communities })));
   assert.deepEqual(decoded, {
     ok: true,
-    route: { vtep: address, communities: [...communities].sort((x, y) => x - y), withdraw: false },
+    route: {
+      vtep: address,
+      communities: [...new Set(communities)].sort(compareCommunities),
+      withdraw: false,
+    },
   });
 }
 
@@ -215,14 +292,21 @@ Deno.test("decode(encode(m)) == m for arbitrary IPv6 memberships (property)", ()
 
 Deno.test("decode(encode(m)) == m for arbitrary memberships (property)", () => {
   const octet = fc.integer({ min: 1, max: 223 }).filter((n) => n !== 127 && n !== 169);
+  const u32 = fc.oneof(fc.integer({ min: 0, max: 0xffffffff }), fc.constantFrom(0, 0xffffffff));
   fc.assert(
     fc.property(
       octet,
       fc.integer({ min: 0, max: 255 }),
       fc.integer({ min: 0, max: 255 }),
       fc.integer({ min: 1, max: 254 }),
-      fc.uniqueArray(fc.integer({ min: 0, max: 0xffffffff }), { maxLength: 60 }),
-      (a, b, c, d, communities) => {
+      fc.array(
+        fc.oneof(
+          fc.integer({ min: 0, max: 0xffffffff }),
+          fc.tuple(u32, u32, u32).map(([g, l1, l2]) => makeLargeCommunity(g, l1, l2)),
+        ),
+        { maxLength: 60 },
+      ),
+      (a, b, c, d, communities: Community[]) => {
         const address = `${a}.${b}.${c}.${d}`;
         assertRoundTrip(address, communities);
       },

@@ -224,6 +224,31 @@ Deno.test("listenToStatusAddr() asks a wildcard listener on loopback, any other 
   assert.equal(listenToStatusAddr(endpoint("[fd00::1]:9469")), "[fd00::1]:9469");
 });
 
+Deno.test("renderStatus() shows a VNI's Type 2 side: our routes, remote MACs and neighbours", () => {
+  const text = renderStatus(status([vni({
+    vni: 10010,
+    macIp: {
+      ownRoutes: ["02:0b:00:00:00:01", "02:0b:00:00:00:01 198.51.100.1"],
+      remoteMacs: {
+        desired: ["02:aa:00:00:00:01 192.0.2.10", "02:aa:00:00:00:02 192.0.2.12"],
+        programmed: ["02:aa:00:00:00:01 192.0.2.10"],
+        missing: ["02:aa:00:00:00:02 192.0.2.12"],
+        extra: [],
+        userHeld: 1,
+      },
+      neighbours: { desired: [], programmed: [], missing: [], extra: [], userHeld: 0 },
+    },
+  })]));
+  assert.match(
+    text,
+    /^vxlan10010 our Type 2 routes: 02:0b:00:00:00:01, 02:0b:00:00:00:01 198\.51\.100\.1$/m,
+  );
+  assert.match(text, /^vxlan10010 remote MACs \(bridge fdb\) \(1 held by user entries\):$/m);
+  assert.match(text, /^ {2}02:aa:00:00:00:01 dst 192\.0\.2\.10 {2}ok$/m);
+  assert.match(text, /^ {2}02:aa:00:00:00:02 dst 192\.0\.2\.12 {2}missing, pending$/m);
+  assert.match(text, /^vxlan10010 remote neighbours \(ip neigh\):\n {2}\(none\)$/m);
+});
+
 Deno.test("renderStatus() lists the members of the other address family a VNI cannot reach", () => {
   const text = renderStatus(status([
     vni({

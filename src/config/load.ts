@@ -7,6 +7,7 @@
 import YAML, { type Document, LineCounter } from "yaml";
 import { ConfigError, type ConfigIssue, FILE_ISSUE_PATH } from "./errors.ts";
 import { type ConfigEnv, parsePath, resolveConfig, resolveConfigOffline } from "./schema.ts";
+import { readTlsMaterial } from "./tls.ts";
 import type { CheckedConfig, ResolvedConfig } from "./types.ts";
 
 /** The largest configuration file read, in bytes (1 MiB). */
@@ -20,6 +21,10 @@ export const MAX_CONFIG_BYTES = 1024 * 1024;
  */
 export function defaultEnv(): ConfigEnv {
   return {
+    tlsFileIssues(tls) {
+      const read = readTlsMaterial(tls);
+      return "issues" in read ? read.issues : [];
+    },
     interfaceAddresses(name: string): string[] | undefined {
       const mine = Deno.networkInterfaces().filter((i) => i.name === name);
       if (mine.length === 0) return _linkExists(name) ? [] : undefined;

@@ -10,10 +10,11 @@
 
 import { z } from "zod";
 import {
+  type Community,
+  type CommunityFormat,
   formatCommunity,
-  makeCommunity,
-  parseStandardCommunity,
-  type StandardCommunity,
+  parseCommunity,
+  vniCommunity,
 } from "../net/community.ts";
 import { type HostPort, parseHostPort } from "../net/host_port.ts";
 import { type IpAddress, ipFamily, parseIp, vtepProblem } from "../net/ip.ts";
@@ -45,6 +46,7 @@ import {
   MODES,
   parseLogLevel,
   type ResolvedConfig,
+  type TlsConfig,
   type VniConfig,
 } from "./types.ts";
 
@@ -57,6 +59,12 @@ export interface ConfigEnv {
    * then left to that host: see {@linkcode resolveConfigOffline}).
    */
   interfaceAddresses(name: string): string[] | undefined | null;
+  /**
+   * Problems with the files of `gobgp.tls` (missing, unreadable, not PEM, a
+   * key that is not the certificate's), one issue per key. Absent: the files
+   * are not read (a file for another host, unit tests).
+   */
+  tlsFileIssues?(tls: TlsConfig): ConfigIssue[];
 }
 
 /** The environment of a file checked for another host: no interface is known. */
@@ -72,6 +80,8 @@ export const DEFAULT_GOBGP_TIMEOUT_MS = 5_000;
 export const DEFAULT_RECONNECT_MAX_MS = 10_000;
 /** @default 20000 (milliseconds, written as "20s") */
 export const DEFAULT_RESTART_HOLD_MS = 20_000;
+/** @default 500 (milliseconds, written as "500ms") */
+export const DEFAULT_WITHDRAW_DELAY_MS = 500;
 /** @default "127.0.0.1:9469" */
 export const DEFAULT_HTTP_LISTEN = "127.0.0.1:9469" as HostPort;
 /** @default 300000 (milliseconds, written as "5m") */
@@ -91,8 +101,9 @@ export interface UserVniConfig {
   /** VXLAN network identifier, an integer in 1..16777215. Required. */
   id: number;
   /**
-   * BGP community `ASN:VALUE`, both parts 0..65535.
-   * @default `<communityAsn>:<id>` (only possible for ids up to 65535)
+   * BGP community: standard `ASN:VALUE` (both parts 0..65535) or large
+   * `GLOBAL:LOCAL1:LOCAL2` (RFC 8092, each part 0..4294967295).
+   * @default `<communityAsn>:<id>`, or `<communityAsn>:0:<id>` above 65535 or with `communityFormat: large`
    */
   community?: string | Unset;
   /**
@@ -120,6 +131,8 @@ export interface UserGobgpConfig {
   timeout?: string | Unset;
   /** Cap of the reconnect backoff after gobgpd is lost (a Go duration). @default "10s" */
   reconnectMaxDelay?: string | Unset;
+  /** TLS to gobgpd's API (gobgpd `--tls`); absent = plaintext. */
+  tls?: UserTlsConfig | Unset;
   /**
    * When gobgpd's first table was taken before all its BGP sessions were up
    * (gobgpd restarted), flood entries missing from it are kept until the
@@ -128,6 +141,26 @@ export interface UserGobgpConfig {
    * @default "20s"
    */
   restartHoldTime?: string | Unset;
+  /**
+   * How long a withdrawn route's flood entry stays before it is removed
+   * (community mode): a gobgpd that is stopped withdraws everything just
+   * before its sessions and API close, and this turns that into a hold. "0"
+   * removes at once; at most 10s.
+   * @default "500ms"
+   */
+  withdrawDelay?: string | Unset;
+}
+
+/** The `gobgp.tls` section: files are PEM, read at start, on SIGHUP and on reconnect. */
+export interface UserTlsConfig {
+  /** CA certificate(s) that gobgpd's certificate must chain to. Required. */
+  caFile: string;
+  /** Client certificate, with `keyFile` (gobgpd 3.10 does not ask for one). @default none */
+  certFile?: string | Unset;
+  /** The client certificate's private key, with `certFile`. @default none */
+  keyFile?: string | Unset;
+  /** Name gobgpd's certificate must carry. @default the host of `gobgp.address` */
+  serverName?: string | Unset;
 }
 
 /** The `http` section. */
@@ -189,10 +222,18 @@ export interface UserConfig {
   /** Announce this node's VTEP /32 with each VNI's community. @default true */
   advertiseSelf?: boolean | Unset;
   /**
-   * ASN (0..65535) for communities derived as `ASN:VNI`: for static VNIs
-   * without a community, and for VNIs discovered from the kernel.
+   * ASN for communities derived as `ASN:VNI` (or `ASN:0:VNI`, see
+   * `communityFormat`): for static VNIs without a community, and for VNIs
+   * discovered from the kernel. 0..65535; up to 4294967295 with
+   * `communityFormat: large`.
    */
   communityAsn?: number | Unset;
+  /**
+   * How communities are derived from `communityAsn`: `auto` = standard
+   * `ASN:VNI` up to VNI 65535, large `ASN:0:VNI` above; `large` = `ASN:0:VNI`
+   * for every VNI. @default "auto"
+   */
+  communityFormat?: string | Unset;
   gobgp?: UserGobgpConfig | Unset;
   node?: UserNodeConfig | Unset;
   /** Static VNIs; absent or empty = discover VNIs from the kernel (needs `communityAsn`). */
@@ -314,7 +355,18 @@ const _LogLevel = _stringParsed<LogLevel>("a log level string", (text) => {
 
 const _Bool = z.boolean({ error: _expect("a boolean (true or false)") });
 
-const _Asn = _intIn(0, 65535, "ASN ");
+const _Asn = _intIn(0, 0xffff_ffff, "ASN ");
+
+/** @default "auto" */
+export const COMMUNITY_FORMATS: readonly CommunityFormat[] = ["auto", "large"];
+
+const _CommunityFormat = _stringParsed<CommunityFormat>(
+  "a community format string",
+  (text) =>
+    (COMMUNITY_FORMATS as readonly string[]).includes(text)
+      ? { value: text as CommunityFormat }
+      : { problem: `${_quote(text)} is not one of ${COMMUNITY_FORMATS.join(", ")}` },
+);
 
 const _Address = _stringParsed<HostPort>(
   'a "host:port" string',
@@ -378,10 +430,14 @@ const _RouterId = _stringParsed<IpAddress | "">('an IPv4 address string or ""', 
 
 const _VniId = _intIn(1, MAX_VNI, "VNI ");
 
-const _Community = _stringParsed<StandardCommunity>('an "ASN:VALUE" string', (text) => {
-  const community = parseStandardCommunity(text);
+const _Community = _stringParsed<Community>('an "ASN:VALUE" or "A:B:C" string', (text) => {
+  const community = parseCommunity(text);
   return community === undefined
-    ? { problem: `${_quote(text)} is not ASN:VALUE with both parts in 0..65535` }
+    ? {
+      problem: `${
+        _quote(text)
+      } is neither ASN:VALUE (both parts 0..65535) nor a large community A:B:C (each part 0..4294967295)`,
+    }
     : { value: community };
 });
 
@@ -478,11 +534,42 @@ const _Interval = _stringParsed<number>('a duration string such as "5m", or "0"'
   return { value: ms };
 });
 
+const _Path = _stringParsed<string>(
+  "a file path string",
+  (text) =>
+    text === ""
+      ? { problem: "is empty" }
+      : text.includes("\0")
+      ? { problem: "contains a NUL character" }
+      : { value: text },
+);
+
+const _Tls = z.strictObject({
+  caFile: _Path,
+  certFile: _Path.nullish(),
+  keyFile: _Path.nullish(),
+  serverName: _stringParsed<string>(
+    "a host name string",
+    (text) =>
+      /^[A-Za-z0-9.:_-]{1,253}$/.test(text)
+        ? { value: text }
+        : { problem: `${_quote(text)} is not a host name or address` },
+  ).nullish(),
+}, { error: _expect("a mapping with at least caFile") });
+
 const _Gobgp = z.strictObject({
   address: _Address.nullish(),
   timeout: _Timeout.nullish(),
   reconnectMaxDelay: _Timeout.nullish(),
   restartHoldTime: _Interval.nullish(),
+  withdrawDelay: _stringParsed<number>('a duration string such as "500ms", or "0"', (text) => {
+    const ms = parseDuration(text);
+    if (ms === undefined) return { problem: `${_quote(text)} is not a duration such as "500ms"` };
+    if (ms < 0) return { problem: `${_quote(text)} is negative` };
+    if (ms > 10_000) return { problem: `${_quote(text)} is longer than 10s` };
+    return { value: ms };
+  }).nullish(),
+  tls: _Tls.nullish(),
 }, { error: _expect("a mapping") });
 
 const _Http = z.strictObject({
@@ -516,6 +603,7 @@ export const UserConfigSchema = z.strictObject({
   http: _Http.nullish(),
   advertiseSelf: _Bool.nullish(),
   communityAsn: _Asn.nullish(),
+  communityFormat: _CommunityFormat.nullish(),
   gobgp: _Gobgp.nullish(),
   node: _Node.nullish(),
   vnis: z.array(_Vni, { error: _expect("a list of VNIs") }).nullish(),
@@ -534,14 +622,16 @@ void _userConfigMatchesSchema;
 const _KNOWN_KEYS: Record<string, readonly string[]> = {
   "": Object.keys(UserConfigSchema.shape),
   gobgp: Object.keys(_Gobgp.shape),
+  "gobgp.tls": Object.keys(_Tls.shape),
   http: Object.keys(_Http.shape),
   node: Object.keys(_Node.shape),
   vnis: Object.keys(_Vni.shape),
 };
 
 function _section(path: readonly PropertyKey[]): string {
-  const head = path[0];
-  return typeof head === "string" ? head : "";
+  const names = path.filter((key): key is string => typeof key === "string");
+  const joined = names.join(".");
+  return joined in _KNOWN_KEYS ? joined : names[0] ?? "";
 }
 
 function _unknownKeyMessage(parent: readonly PropertyKey[], key: string): string {
@@ -643,7 +733,16 @@ function _crossCheck(
 ): _Derived {
   const refuse = (path: string, message: string) => issues.push({ path, message });
   const warnings: ConfigIssue[] = [];
-  const asn = _field(_Asn, doc["communityAsn"]);
+  let asn = _field(_Asn, doc["communityAsn"]);
+  const format = _field(_CommunityFormat, doc["communityFormat"]) ?? "auto";
+  if (typeof asn === "number" && asn > 0xffff && format !== "large") {
+    refuse(
+      "communityAsn",
+      `ASN ${asn} is above 65535, which only fits large communities (ASN:0:VNI): ` +
+        `set communityFormat: large, or use a 2-byte ASN`,
+    );
+    asn = _INVALID;
+  }
   const parsedMode = _field(_Mode, doc["mode"]);
   const mode = parsedMode === _INVALID || parsedMode === undefined ? DEFAULT_MODE : parsedMode;
   const { localAddress, addressFamily } = _resolveLocalAddress(doc["node"], env, refuse);
@@ -666,7 +765,7 @@ function _crossCheck(
   const rawVnis = doc["vnis"];
   if (Array.isArray(rawVnis)) {
     const seenIds = new Map<number, number>();
-    const seenCommunities = new Map<StandardCommunity, number>();
+    const seenCommunities = new Map<Community, number>();
     const seenDevices = new Map<string, number>();
     rawVnis.forEach((entry: unknown, i) => {
       if (!_isRecord(entry)) return;
@@ -688,13 +787,7 @@ function _crossCheck(
         } else seenIds.set(id, i);
 
         if (community === undefined && typeof asn === "number") {
-          if (id > 65535) {
-            refuse(
-              at("community"),
-              `VNI ${id} is above 65535, so the community cannot be derived from communityAsn: ` +
-                `an ASN:VNI community holds at most 65535 after the colon; set community explicitly`,
-            );
-          } else community = makeCommunity(asn, id);
+          community = vniCommunity(asn, id, format === _INVALID ? "auto" : format);
         } else if (community === undefined && asn === undefined) {
           refuse(
             at("community"),
@@ -704,7 +797,7 @@ function _crossCheck(
         if (device === undefined) device = `vxlan${id}`;
       }
 
-      if (typeof community === "number") {
+      if (community !== undefined && community !== _INVALID) {
         const first = seenCommunities.get(community);
         const how = derivedCommunity ? " (derived from communityAsn)" : "";
         if (first !== undefined && !(repeatedId && derivedCommunity)) {
@@ -724,12 +817,24 @@ function _crossCheck(
       const ids = typeof id === "number" && !repeatedId ? id : undefined;
       const evpnKeys = evpn.check(i, entry, ids, asn);
       if (
-        typeof id === "number" && typeof community === "number" && typeof device === "string" &&
-        underlay !== _INVALID && evpnKeys !== undefined
+        typeof id === "number" && community !== undefined && community !== _INVALID &&
+        typeof device === "string" && underlay !== _INVALID && evpnKeys !== undefined
       ) {
         vnis.push({ id, community, device, underlayInterface: underlay, ...evpnKeys });
       }
     });
+  }
+
+  const gobgp = doc["gobgp"];
+  const tls = _isRecord(gobgp) ? gobgp["tls"] : undefined;
+  if (_isRecord(tls) && (tls["certFile"] == null) !== (tls["keyFile"] == null)) {
+    const [set, unset] = tls["certFile"] == null
+      ? ["keyFile", "certFile"]
+      : ["certFile", "keyFile"];
+    refuse(
+      `gobgp.tls.${unset}`,
+      `gobgp.tls.${set} is set but ${unset} is not: a client certificate needs both`,
+    );
   }
 
   const noVnis = rawVnis === undefined || rawVnis === null ||
@@ -935,6 +1040,17 @@ function _interfaceAddress(
   return first;
 }
 
+/** `gobgp.tls` with its unset keys as `undefined`. */
+function _resolveTls(tls: z.output<typeof _Tls> | Unset): TlsConfig | undefined {
+  if (!tls) return undefined;
+  return {
+    caFile: tls.caFile,
+    certFile: tls.certFile ?? undefined,
+    keyFile: tls.keyFile ?? undefined,
+    serverName: tls.serverName ?? undefined,
+  };
+}
+
 // ---------------------------------------------------------------------------
 // Resolve
 
@@ -949,6 +1065,9 @@ function _interfaceAddress(
  */
 export function resolveConfig(raw: unknown, env: ConfigEnv): ResolvedConfig {
   const config = _resolve(raw, env);
+  const tls = config.gobgp.tls;
+  const tlsIssues = tls && env.tlsFileIssues ? env.tlsFileIssues(tls) : [];
+  if (tlsIssues.length > 0) throw new ConfigError(tlsIssues);
   const { localAddress } = config.node;
   if (localAddress === "") {
     // Only an env that answers null leaves it empty without an issue.
@@ -989,11 +1108,14 @@ function _resolve(raw: unknown, env: ConfigEnv): CheckedConfig {
     logFormat: config.logFormat ?? "text",
     advertiseSelf: config.advertiseSelf ?? true,
     communityAsn: config.communityAsn ?? undefined,
+    communityFormat: config.communityFormat ?? "auto",
     gobgp: {
       address: config.gobgp?.address ?? DEFAULT_GOBGP_ADDRESS,
       timeoutMs: config.gobgp?.timeout ?? DEFAULT_GOBGP_TIMEOUT_MS,
       reconnectMaxMs: config.gobgp?.reconnectMaxDelay ?? DEFAULT_RECONNECT_MAX_MS,
       restartHoldMs: config.gobgp?.restartHoldTime ?? DEFAULT_RESTART_HOLD_MS,
+      withdrawDelayMs: config.gobgp?.withdrawDelay ?? DEFAULT_WITHDRAW_DELAY_MS,
+      tls: _resolveTls(config.gobgp?.tls),
     },
     http: { listen: config.http?.listen ?? DEFAULT_HTTP_LISTEN },
     resyncIntervalMs: config.resyncInterval ?? DEFAULT_RESYNC_INTERVAL_MS,

@@ -56,11 +56,14 @@ Deno.test("resolveConfig() fills every default", () => {
     logFormat: "text",
     advertiseSelf: true,
     communityAsn: 65000,
+    communityFormat: "auto",
     gobgp: {
       address: endpoint("127.0.0.1:50051"),
       timeoutMs: 5000,
       reconnectMaxMs: 10000,
       restartHoldMs: 20000,
+      withdrawDelayMs: 500,
+      tls: undefined,
     },
     http: { listen: endpoint("127.0.0.1:9469") },
     resyncIntervalMs: 300000,
@@ -121,11 +124,14 @@ Deno.test("resolveConfig() keeps every value that is set", () => {
     logFormat: "text",
     advertiseSelf: false,
     communityAsn: undefined,
+    communityFormat: "auto",
     gobgp: {
       address: "[::1]:6000",
       timeoutMs: 90_000,
       reconnectMaxMs: 10000,
       restartHoldMs: 20000,
+      withdrawDelayMs: 500,
+      tls: undefined,
     },
     http: { listen: "127.0.0.1:9469" },
     resyncIntervalMs: 300000,
@@ -236,7 +242,7 @@ Deno.test("resolveConfig() refuses VNIs outside 1..16777215", () => {
   assert.ok(!error.issues.some((i) => i.path.startsWith("vnis[2]")), error.message);
 });
 
-Deno.test("resolveConfig() refuses communities that are not ASN:VALUE in 0..65535", () => {
+Deno.test("resolveConfig() refuses communities that are neither ASN:VALUE nor A:B:C", () => {
   const error = refused({
     vnis: [
       { id: 1, community: "65000:1" },
@@ -244,18 +250,51 @@ Deno.test("resolveConfig() refuses communities that are not ASN:VALUE in 0..6553
       { id: 3, community: "65000" },
       { id: 4, community: "a:b" },
       { id: 5, community: 65000 },
+      { id: 6, community: "4294967296:0:6" },
+      { id: 7, community: "1:2:3:4" },
     ],
   });
   assert.match(
     error.message,
-    /^vnis\[1\]\.community: "65000:70000" is not ASN:VALUE with both parts in 0\.\.65535$/m,
+    /^vnis\[1\]\.community: "65000:70000" is neither ASN:VALUE \(both parts 0\.\.65535\) nor a large community A:B:C \(each part 0\.\.4294967295\)$/m,
   );
-  assertIssue(error, "vnis[2].community", '"65000" is not ASN:VALUE');
-  assertIssue(error, "vnis[3].community", '"a:b" is not ASN:VALUE');
+  assertIssue(error, "vnis[2].community", '"65000" is neither ASN:VALUE');
+  assertIssue(error, "vnis[3].community", '"a:b" is neither ASN:VALUE');
   assertIssue(error, "vnis[4].community", "got number 65000");
-  assertIssue(refused({ communityAsn: 65536 }), "communityAsn", "ASN 65536 is outside 0..65535");
+  assertIssue(error, "vnis[5].community", '"4294967296:0:6" is neither');
+  assertIssue(error, "vnis[6].community", '"1:2:3:4" is neither');
+  assert.equal(error.issues.length, 6, error.message);
+  assertIssue(
+    refused({ communityAsn: 4294967296 }),
+    "communityAsn",
+    "ASN 4294967296 is outside 0..4294967295",
+  );
 });
 
+Deno.test("resolveConfig() accepts large communities A:B:C for VNIs", () => {
+  const config = resolveConfig({
+    vnis: [
+      { id: 16777215, community: "4200000000:0:16777215" },
+      { id: 10010, community: "65000:1:010010" },
+      { id: 10011, community: "65000:10011" },
+    ],
+  }, fakeEnv);
+  assert.deepEqual(config.vnis.map((v) => v.community), [
+    "4200000000:0:16777215",
+    "65000:1:10010",
+    makeCommunity(65000, 10011),
+  ]);
+  // A large and a standard community with the same numbers are different communities.
+  const both = resolveConfig({
+    vnis: [{ id: 1, community: "65000:1" }, { id: 2, community: "65000:0:1" }],
+  }, fakeEnv);
+  assert.equal(both.vnis.length, 2);
+  assertIssue(
+    refused({ vnis: [{ id: 1, community: "1:0:1" }, { id: 2, community: "01:0:01" }] }),
+    "vnis[1].community",
+    'community "1:0:1" is already used by vnis[0]',
+  );
+});
 Deno.test("resolveConfig() reports a repeated id once, not its derived community and device", () => {
   const error = refused({ communityAsn: 1, vnis: [{ id: 7 }, { id: 7 }] });
   assert.deepEqual(error.issues, [
@@ -282,12 +321,35 @@ Deno.test("resolveConfig() refuses duplicate VNI ids, communities and devices", 
   assert.equal(error.issues.length, 4, error.message);
 });
 
-Deno.test("resolveConfig() refuses a VNI above 65535 whose community would be derived", () => {
-  const error = refused({ communityAsn: 65000, vnis: [{ id: 70000 }, { id: 65535 }] });
+Deno.test("resolveConfig() derives ASN:0:VNI above 65535, and for every VNI with communityFormat large", () => {
+  const auto = resolveConfig(
+    { communityAsn: 65000, vnis: [{ id: 70000 }, { id: 65535 }] },
+    fakeEnv,
+  );
+  assert.equal(auto.communityFormat, "auto");
+  assert.deepEqual(auto.vnis.map((v) => v.community), [
+    "65000:0:70000",
+    makeCommunity(65000, 65535),
+  ]);
+  const large = resolveConfig({
+    communityAsn: 4200000000,
+    communityFormat: "large",
+    vnis: [{ id: 70000 }, { id: 10010 }, { id: 10011, community: "65000:10011" }],
+  }, fakeEnv);
+  assert.deepEqual(large.vnis.map((v) => v.community), [
+    "4200000000:0:70000",
+    "4200000000:0:10010",
+    makeCommunity(65000, 10011),
+  ]);
+  assertIssue(
+    refused({ communityAsn: 65000, communityFormat: "big" }),
+    "communityFormat",
+    '"big" is not one of auto, large',
+  );
+  const error = refused({ communityAsn: 4200000000, vnis: [{ id: 1 }] });
+  assertIssue(error, "communityAsn", "ASN 4200000000 is above 65535");
+  assertIssue(error, "communityAsn", "set communityFormat: large");
   assert.equal(error.issues.length, 1, error.message);
-  assertIssue(error, "vnis[0].community", "VNI 70000 is above 65535");
-  assertIssue(error, "vnis[0].community", "cannot be derived from communityAsn");
-  assertIssue(error, "vnis[0].community", "set community explicitly");
 });
 
 Deno.test("resolveConfig() refuses a VNI with neither community nor communityAsn", () => {
@@ -569,6 +631,23 @@ Deno.test("parsePath() reads back what formatPath() writes", () => {
   assert.equal(parsePath("(file)"), undefined);
   assert.equal(parsePath("agent.yaml:3:1"), undefined);
   assert.equal(parsePath("vnis[x]"), undefined);
+});
+
+Deno.test("resolveConfig() reads gobgp.withdrawDelay and refuses bad ones", () => {
+  const delay = (withdrawDelay: string) =>
+    resolveConfig({ communityAsn: 1, gobgp: { withdrawDelay } }, fakeEnv).gobgp.withdrawDelayMs;
+  assert.equal(delay("0"), 0);
+  assert.equal(delay("2s"), 2000);
+  assertIssue(
+    refused({ communityAsn: 1, gobgp: { withdrawDelay: "11s" } }),
+    "gobgp.withdrawDelay",
+    "longer than 10s",
+  );
+  assertIssue(
+    refused({ communityAsn: 1, gobgp: { withdrawDelay: "-1s" } }),
+    "gobgp.withdrawDelay",
+    "is negative",
+  );
 });
 
 Deno.test("resolveConfig() needs node.routerId for EVPN with an IPv6 VTEP, and uses it in RDs", () => {

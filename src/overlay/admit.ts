@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { formatCommunity, type StandardCommunity } from "../net/community.ts";
+import { type Community, formatCommunity } from "../net/community.ts";
 import { hostPrefix, type IpAddress, ipFamily, parseVtep } from "../net/ip.ts";
 import type { Route, SkipReason } from "./route.ts";
 
@@ -52,7 +52,7 @@ export interface Admission {
 export function admitRoute(
   route: Route,
   own: IpAddress,
-  known: (community: StandardCommunity) => boolean,
+  known: (community: Community) => boolean,
 ): Admission {
   if (route.vtep === own) {
     return {
@@ -88,7 +88,7 @@ export function familyMismatchDetail(vtep: IpAddress, own: IpAddress): string {
     `device has one local address family, so the kernel cannot forward between them`;
 }
 
-function formatAll(communities: readonly number[]): string {
+function formatAll(communities: readonly Community[]): string {
   return communities.map(formatCommunity).join(" ") || "none";
 }
 

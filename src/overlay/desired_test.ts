@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { makeCommunity } from "../net/community.ts";
+import { type Community, makeCommunity } from "../net/community.ts";
 import { type IpAddress, parseIp } from "../net/ip.ts";
 import { admitRoute } from "./admit.ts";
 import { DesiredState } from "./desired.ts";
@@ -34,7 +34,7 @@ function state(own: string) {
 }
 
 Deno.test("admitRoute() skips a VTEP of the other family as family_mismatch, and says why", () => {
-  const known = (c: number) => c === C(10010);
+  const known = (c: Community) => c === C(10010);
   const v6 = { vtep: ip("2001:db8::12"), communities: [C(10010)], withdraw: false };
   const out = admitRoute(v6, ip("192.0.2.11"), known);
   assert.equal(out.store, false);

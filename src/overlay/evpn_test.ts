@@ -117,7 +117,7 @@ Deno.test("ImetTable index equals a recomputation from scratch (property)", () =
 });
 
 Deno.test("VniRegistry maps route targets to VNIs; discovery keeps <asn>:<n> only", () => {
-  const reg = new VniRegistry({ kind: "discover", asn: 65000 }, "192.0.2.11");
+  const reg = new VniRegistry({ kind: "discover", asn: 65000, format: "auto" }, "192.0.2.11");
   reg.observeLink({ ifindex: 3, name: "vxlan10010", kind: "vxlan", vni: 10010 });
   const vni = reg.byId(10010)!;
   assert.deepEqual(vni.routeTargets, [RT(10010)]);
@@ -244,10 +244,14 @@ Deno.test("Type 2 routes go to the MacIpSink when there is one; otherwise counte
 });
 
 Deno.test("default RDs take node.routerId as administrator (an IPv6 VTEP cannot be one)", () => {
-  const reg = new VniRegistry({ kind: "discover", asn: 65000 }, "2001:db8::11", "192.0.2.11");
+  const reg = new VniRegistry(
+    { kind: "discover", asn: 65000, format: "auto" },
+    "2001:db8::11",
+    "192.0.2.11",
+  );
   reg.observeLink({ ifindex: 7, name: "vxlan10010", kind: "vxlan", vni: 10010 });
   assert.deepEqual(reg.byId(10010)?.rd, { kind: "ipv4", admin: "192.0.2.11", assigned: 10010 });
-  const v4 = new VniRegistry({ kind: "discover", asn: 65000 }, "192.0.2.12");
+  const v4 = new VniRegistry({ kind: "discover", asn: 65000, format: "auto" }, "192.0.2.12");
   v4.observeLink({ ifindex: 7, name: "vxlan10010", kind: "vxlan", vni: 10010 });
   assert.equal(v4.byId(10010)?.rd?.kind === "ipv4" && v4.byId(10010)?.rd?.admin, "192.0.2.12");
 });

@@ -24,6 +24,10 @@
 #   GOBGP_MULTIHOP_TTL          gobgp.multihopTtl, 0..255; 0 = no ebgp-multihop  [0]
 #   GOBGP_CONNECT_RETRY         gobgp.connectRetry, seconds between attempts
 #                               to a static neighbour, 1..65535  [5]
+#   GOBGP_GRACEFUL_RESTART      gobgp.gracefulRestart.enabled: BGP graceful
+#                               restart on every session (gobgpd runs with -r)  [true]
+#   GOBGP_RESTART_TIME          gobgp.gracefulRestart.restartTime, seconds peers
+#                               keep this pod's routes while it restarts, 1..4095  [120]
 #   GOBGP_ROUTE_SERVER          gobgp.routeServer.enabled: peers are
 #                               route-server clients  [false]
 #   GOBGP_RR_ENABLED            gobgp.rr.enabled: add route-reflector settings
@@ -117,7 +121,15 @@ is_ifname() {
 }
 
 # Leading zeros are accepted here as by the agent ("65000:010" = "65000:10").
+# Standard ASN:VALUE (both 0..65535) or large A:B:C (each 0..4294967295).
 is_community() {
+  if matches '[0-9]{1,10}:[0-9]{1,10}:[0-9]{1,10}' "$1"; then
+    _a=${1%%:*} _c=${1##*:}
+    _b=${1#*:}
+    _b=${_b%:*}
+    [ "$_a" -le 4294967295 ] && [ "$_b" -le 4294967295 ] && [ "$_c" -le 4294967295 ]
+    return
+  fi
   matches '[0-9]{1,5}:[0-9]{1,5}' "$1" && [ "${1%%:*}" -le 65535 ] && [ "${1#*:}" -le 65535 ]
 }
 
@@ -131,7 +143,7 @@ check() {
     prefix) is_ip_prefix "$_value" || fail "$_var ($_what) \"$_value\" is not an IP prefix such as 10.244.0.0/16 or fd00:10:244::/56" ;;
     bool) is_bool "$_value" || fail "$_var ($_what) \"$_value\" is not true or false" ;;
     ifname) is_ifname "$_value" || fail "$_var ($_what) \"$_value\" is not an interface name (1..15 of A-Z a-z 0-9 _ . @ + -)" ;;
-    community) is_community "$_value" || fail "$_var ($_what) \"$_value\" is not a community ASN:VALUE (both 0..65535)" ;;
+    community) is_community "$_value" || fail "$_var ($_what) \"$_value\" is not a community ASN:VALUE (both 0..65535) or A:B:C (each 0..4294967295)" ;;
   esac
 }
 
@@ -150,6 +162,8 @@ GOBGP_ROUTER_ID=${GOBGP_ROUTER_ID:-$POD_IP}
 GOBGP_FAMILIES=${GOBGP_FAMILIES:-ipv4-unicast l2vpn-evpn}
 GOBGP_MULTIHOP_TTL=${GOBGP_MULTIHOP_TTL:-0}
 GOBGP_CONNECT_RETRY=${GOBGP_CONNECT_RETRY:-5}
+GOBGP_GRACEFUL_RESTART=${GOBGP_GRACEFUL_RESTART:-true}
+GOBGP_RESTART_TIME=${GOBGP_RESTART_TIME:-120}
 GOBGP_ROUTE_SERVER=${GOBGP_ROUTE_SERVER:-false}
 GOBGP_RR_ENABLED=${GOBGP_RR_ENABLED:-false}
 GOBGP_RR_CLIENT=${GOBGP_RR_CLIENT:-false}
@@ -191,6 +205,9 @@ if [ "$GOBGP_ENABLED" = true ]; then
   check GOBGP_ROUTER_ID "$GOBGP_ROUTER_ID" ipv4 gobgp.routerID
   check GOBGP_MULTIHOP_TTL "$GOBGP_MULTIHOP_TTL" uint gobgp.multihopTtl 0 255
   check GOBGP_CONNECT_RETRY "$GOBGP_CONNECT_RETRY" uint gobgp.connectRetry 1 65535
+  check GOBGP_GRACEFUL_RESTART "$GOBGP_GRACEFUL_RESTART" bool gobgp.gracefulRestart.enabled
+  # The capability carries the restart time in 12 bits.
+  check GOBGP_RESTART_TIME "$GOBGP_RESTART_TIME" uint gobgp.gracefulRestart.restartTime 1 4095
   check GOBGP_ROUTE_SERVER "$GOBGP_ROUTE_SERVER" bool gobgp.routeServer.enabled
   check GOBGP_RR_ENABLED "$GOBGP_RR_ENABLED" bool gobgp.rr.enabled
   check GOBGP_RR_CLIENT "$GOBGP_RR_CLIENT" bool gobgp.rr.client
@@ -294,13 +311,30 @@ fi
 
 # --- gobgpd.toml ------------------------------------------------------------
 
-# afi_safis TABLE: the address families of one [[TABLE]] entry.
+# afi_safis TABLE: the address families of one [[TABLE]] entry, each with
+# graceful restart when it is on.
 afi_safis() {
   for family in $GOBGP_FAMILIES; do
     printf '  [[%s.afi-safis]]\n' "$1"
     printf '    [%s.afi-safis.config]\n' "$1"
     printf '      afi-safi-name = "%s"\n' "$family"
+    if [ "$GOBGP_GRACEFUL_RESTART" = true ]; then
+      printf '    [%s.afi-safis.mp-graceful-restart.config]\n' "$1"
+      printf '      enabled = true\n'
+    fi
   done
+}
+
+# graceful_restart TABLE: peers keep this pod's routes as stale while its
+# gobgpd restarts (it runs with -r). notification-enabled (RFC 8538): gobgpd
+# stops with a Cease NOTIFICATION, which peers would otherwise take as the
+# end of the session and withdraw at once.
+graceful_restart() {
+  [ "$GOBGP_GRACEFUL_RESTART" = true ] || return 0
+  printf '  [%s.graceful-restart.config]\n' "$1"
+  printf '    enabled = true\n'
+  printf '    restart-time = %s\n' "$GOBGP_RESTART_TIME"
+  printf '    notification-enabled = true\n'
 }
 
 # peer_options TABLE TTL PEER_AS LABEL: route-reflector, route-server and multihop
@@ -338,6 +372,7 @@ render_gobgpd() {
     printf '    peer-as = %s\n' "$GOBGP_DYNAMIC_PEER_AS"
     peer_options peer-groups "$GOBGP_MULTIHOP_TTL" "$GOBGP_DYNAMIC_PEER_AS" \
       "dynamic neighbours in $GOBGP_DYNAMIC_PREFIX"
+    graceful_restart peer-groups
     afi_safis peer-groups
     printf '\n[[dynamic-neighbors]]\n'
     printf '  [dynamic-neighbors.config]\n'
@@ -365,6 +400,7 @@ EOF
     printf '    connect-retry = %s\n' "$GOBGP_CONNECT_RETRY"
     peer_options neighbors "${n_ttl:-$GOBGP_MULTIHOP_TTL}" "${n_asn:-$GOBGP_ASN}" \
       "neighbour $n_addr"
+    graceful_restart neighbors
     afi_safis neighbors
   done
 }
