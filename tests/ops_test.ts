@@ -304,7 +304,9 @@ Deno.test({
           programmed: fdb,
           missing: [],
           extra: [],
+          familyMismatch: [],
           lastError: null,
+          remoteVteps: fdb.map((vtep) => ({ vtep, via: ["community"] })),
         }]);
         assert.ok(st.lastSync !== null && Date.now() - Date.parse(st.lastSync) < 60_000);
 
