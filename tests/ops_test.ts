@@ -278,7 +278,12 @@ Deno.test({
         const ifindex = (JSON.parse(link) as { ifindex: number }[])[0]!.ifindex;
         assert.equal(st.ready, true);
         assert.equal(st.dryRun, false);
-        assert.deepEqual(st.node, { localAddress: "192.0.2.11", mode: "discover" });
+        assert.deepEqual(st.node, {
+          localAddress: "192.0.2.11",
+          addressFamily: "ipv4",
+          mode: "discover",
+          routes: ["community"],
+        });
         assert.equal(st.bgp.stream, "up");
         assert.equal(st.bgp.remoteVteps, 1);
         assert.deepEqual(st.bgp.membership, {
@@ -299,7 +304,12 @@ Deno.test({
           programmed: fdb,
           missing: [],
           extra: [],
+          familyMismatch: [],
           lastError: null,
+          remoteVteps: Object.keys(rib).filter((p) => p !== "192.0.2.11/32").map((p) => ({
+            vtep: p.replace("/32", ""),
+            via: ["community"],
+          })),
         }]);
         assert.ok(st.lastSync !== null && Date.now() - Date.parse(st.lastSync) < 60_000);
 
@@ -336,7 +346,7 @@ Deno.test({
           text.stdout,
           /^10010\s+65000:10010\s+vxlan10010\s+\d+\s+online\s+192\.0\.2\.11\s+1\s+1\s+in sync$/m,
         );
-        assert.match(text.stdout, /^ {2}00:00:00:00:00:00 dst 192\.0\.2\.12 +ok$/m);
+        assert.match(text.stdout, /^ {2}00:00:00:00:00:00 dst 192\.0\.2\.12 +ok {2}\(community\)$/m);
         const json = await statusCommand(s1, "--json");
         assert.equal(json.code, 0, json.stderr);
         assert.deepEqual((JSON.parse(json.stdout) as AgentStatus).vnis, (await status(s1)).vnis);
