@@ -19,7 +19,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { REPO_DIR } from "../scripts/lab/topology.ts";
+import { AGENT_V8_FLAGS, REPO_DIR } from "../scripts/lab/topology.ts";
 import { BenchLab } from "./lab.ts";
 import { LoadMeter } from "./machine_load.ts";
 import { FULL, type Plan, QUICK } from "./plan.ts";
@@ -69,6 +69,7 @@ Usage: deno run -A bench/main.ts [--quick] [--json FILE] [--cpu-prof DIR] [--onl
   --sizes LIST     cold-start sizes instead of the plan's, e.g. 20x1000,100x1000
                    (the first also hosts latency, churn, idle and http)
   --v8-flags FLAGS run the agent (and the bare Deno beside it) with --v8-flags=FLAGS
+                   (default ${AGENT_V8_FLAGS}, as users run it; "" for none)
   --keep-logs      keep the lab's work directory (configs, logs)
   --table FILE     print the table of an earlier run's JSON and exit (no root needed)
   --charts FILE    render the SVG charts of an earlier run's JSON beside it and exit

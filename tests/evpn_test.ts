@@ -20,6 +20,7 @@
  */
 import assert from "node:assert/strict";
 import { FrrNode } from "../scripts/lab/frr.ts";
+import { alive, printFrrLogs, stepper } from "./_evpn_steps.ts";
 import { rootOnly } from "../scripts/lab/privileges.ts";
 import {
   argv,
@@ -27,8 +28,6 @@ import {
   type LabNode,
   printFailureLogs,
   run,
-  StopWaiting,
-  tail,
   Topology,
   waitFor,
 } from "../scripts/lab/topology.ts";
@@ -38,26 +37,6 @@ const CONVERGE_MS = 10_000;
 const VNI = 10010;
 const DEV = `vxlan${VNI}`;
 const FAMILIES = ["ipv4-unicast", "l2vpn-evpn"] as const;
-
-/** Runs steps; a failed essential step stops the test. */
-function stepper(t: Deno.TestContext, failed: string[]) {
-  return async (name: string, fn: () => Promise<void>, essential = false) => {
-    const ok = await t.step(name, fn);
-    if (!ok) {
-      failed.push(name);
-      if (essential) throw new Error(`Essential step failed: ${name}`);
-    }
-  };
-}
-
-async function alive(topo: Topology, nodes: readonly LabNode[], what: "agent" | "gobgpd") {
-  for (const node of nodes) {
-    if (topo.process(node, what) === undefined) {
-      const log = topo.file(`${node.name}-${what}.log`);
-      throw new StopWaiting(`${what} on ${node.name} has exited:\n${await tail(log, 20)}`);
-    }
-  }
-}
 
 Deno.test({
   name: "EVPN mode interoperates with FRR 8.4: Type 3 both ways, ping, withdrawal",
@@ -262,10 +241,7 @@ Deno.test({
       if (failed.length > 0) {
         await printFailureLogs(topo, failed);
         if (frr) {
-          for (const name of ["zebra", "bgpd"]) {
-            console.error(`--- ${name}.log\n${await tail(`${frr.dir}/${name}.log`, 30)}`);
-          }
-          console.error(await frr.evpnTable().catch((e) => String(e)));
+          await printFrrLogs(frr);
         }
       }
       await topo.destroy({ keepWorkDir: Deno.env.get("EVPN_E2E_KEEP_LOGS") === "1" });

@@ -22,7 +22,9 @@ import type {
   Effects,
   FdbPort,
   LinkPort,
+  NeighbourPort,
   OpenEvents,
+  UnicastFdbPort,
   ViewOptions,
 } from "./ports.ts";
 
@@ -96,6 +98,47 @@ export function dryRunLinks(links: LinkPort): LinkPort {
   };
 }
 
+/** Reads unicast FDB entries from `fdb`; logs replaces and deletes instead of making them. */
+export function dryRunUnicast(fdb: UnicastFdbPort): UnicastFdbPort {
+  return {
+    listUnicast: (ifindex) => fdb.listUnicast(ifindex),
+    replaceUnicast(ifindex, mac, dst, name) {
+      log.fdb.info("Dry run: would set FDB entry {mac} dst {dst} on {device}", {
+        mac,
+        dst,
+        device: name ?? `ifindex ${ifindex}`,
+      });
+    },
+    delUnicast(ifindex, mac, dst, name) {
+      log.fdb.info("Dry run: would remove FDB entry {mac} dst {dst} on {device}", {
+        mac,
+        dst,
+        device: name ?? `ifindex ${ifindex}`,
+      });
+    },
+  };
+}
+
+/** Reads neighbours from `neighbours`; logs replaces and deletes instead of making them. */
+export function dryRunNeighbours(neighbours: NeighbourPort): NeighbourPort {
+  return {
+    list: (ifindex) => neighbours.list(ifindex),
+    replace(ifindex, ip, mac, name) {
+      log.fdb.info("Dry run: would set neighbour {ip} lladdr {mac} on {device}", {
+        ip,
+        mac,
+        device: name ?? `ifindex ${ifindex}`,
+      });
+    },
+    delete(ifindex, ip, name) {
+      log.fdb.info("Dry run: would remove neighbour {ip} on {device}", {
+        ip,
+        device: name ?? `ifindex ${ifindex}`,
+      });
+    },
+  };
+}
+
 /** Notifications as they are; flood entries also go to `fdb`'s kernel view. */
 export function dryRunEvents(open: OpenEvents, fdb: DryRunFdb): OpenEvents {
   return (handlers) =>
@@ -164,6 +207,8 @@ export function dryRunEdges(edges: AgentDeps): AgentDeps {
     ...edges,
     links: dryRunLinks(edges.links),
     fdb,
+    ...(edges.unicast ? { unicast: dryRunUnicast(edges.unicast) } : {}),
+    ...(edges.neighbours ? { neighbours: dryRunNeighbours(edges.neighbours) } : {}),
     bgp: dryRunBgp(edges.bgp),
     openEvents: dryRunEvents(edges.openEvents, fdb),
     effects: DRY_RUN_EFFECTS,
