@@ -109,7 +109,12 @@ export class BenchLab implements AsyncDisposable {
   /** Builds the namespaces, enters the home one, starts the home gobgpd. */
   static async create(options: BenchLabOptions): Promise<BenchLab> {
     await cacheDependencies();
-    const topo = await Topology.create({ spokes: 1, log: options.log });
+    // Both families: the EVPN join scenario's Type 3 routes travel the same sessions.
+    const topo = await Topology.create({
+      spokes: 1,
+      log: options.log,
+      families: ["ipv4-unicast", "l2vpn-evpn"],
+    });
     let stay: NetnsStay | undefined;
     let nl: Netlink | undefined;
     try {
@@ -190,16 +195,18 @@ export class BenchLab implements AsyncDisposable {
   /**
    * Starts the agent in `node` as users run it
    * (`deno run -A --cached-only --v8-flags=AGENT_V8_FLAGS main.ts --config FILE`), discovery mode,
+   * with `overrides` merged over the top-level keys (`{ mode: "evpn" }`),
    * `communityAsn: 65000`, `node.localAddress` = the node's address, log
    * level info.
    */
-  async startAgent(node: LabNode): Promise<AgentRun> {
+  async startAgent(node: LabNode, overrides: Record<string, unknown> = {}): Promise<AgentRun> {
     const config = {
       logLevel: "info",
       advertiseSelf: true,
       communityAsn: COMMUNITY_ASN,
       gobgp: { address: GOBGP_API, timeout: "5s" },
       node: { localInterface: "eth0", localAddress: node.address, vxlanPort: VXLAN_PORT },
+      ...overrides,
     };
     const log = this.topo.file(`${node.name}-agent.log`);
     const offset = fileSize(log);

@@ -61,6 +61,8 @@ export interface BenchResults {
   /** The idle agent with no entries beside a bare Deno (scenario `footprint`). */
   idleFootprint?: FootprintResult;
   join?: JoinResult;
+  /** The join scenario in `mode: evpn`: device → our Type 3 in the peer's gobgpd. */
+  evpnJoin?: JoinResult;
   coldStart: ColdStartResult[];
   latency?: LatencyResult;
   churn?: ChurnResult;
@@ -118,6 +120,10 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
   if (r.join) {
     add("join as seen by a peer, p99", r.join.join.p99, 100, "ms");
     add("withdraw as seen by a peer, p99", r.join.leave.p99, 100, "ms");
+  }
+  if (r.evpnJoin) {
+    add("EVPN Type 3 as seen by a peer, p99", r.evpnJoin.join.p99, 100, "ms");
+    add("EVPN Type 3 withdrawal as seen by a peer, p99", r.evpnJoin.leave.p99, 100, "ms");
   }
   if (r.churn) {
     // The agent's last write (its log) when the dump is exact; the mirror's
@@ -210,6 +216,26 @@ export function renderTable(r: BenchResults): string {
       "",
       "",
       target("withdraw as seen by a peer, p99"),
+    );
+  }
+  if (r.evpnJoin) {
+    const j = r.evpnJoin;
+    const n = `${j.join.n}+${j.leave.n} samples${j.timeouts ? `, ${j.timeouts} timeouts` : ""}`;
+    row(
+      "EVPN join (device → Type 3 in peer RIB)",
+      `p50 / p99 / max (${n})`,
+      trio(j.join),
+      "",
+      "",
+      target("EVPN Type 3 as seen by a peer, p99"),
+    );
+    row(
+      "EVPN leave (device gone → withdrawn)",
+      "p50 / p99 / max",
+      trio(j.leave),
+      "",
+      "",
+      target("EVPN Type 3 withdrawal as seen by a peer, p99"),
     );
   }
   for (const c of r.coldStart) {

@@ -25,6 +25,7 @@ import {
   withdrawPath,
 } from "../routes.ts";
 import type { PathMessage } from "../../src/bgp/path_codec.ts";
+import type { Community } from "../../src/net/community.ts";
 import { prng, round } from "../stats.ts";
 import { checkFlood, type StateCheck } from "../verify.ts";
 import type { SteadyContext } from "./cold_start.ts";
@@ -220,7 +221,10 @@ export async function churn(ctx: SteadyContext, options: ChurnOptions): Promise<
   };
 }
 
-function sameVnis(communities: readonly number[] | undefined, vnis: number[] | undefined): boolean {
+function sameVnis(
+  communities: readonly Community[] | undefined,
+  vnis: number[] | undefined,
+): boolean {
   if (vnis === undefined || vnis.length === 0) return communities === undefined;
   if (communities === undefined || communities.length !== vnis.length) return false;
   return vnis.every((vni) => communities.includes(vniCommunity(vni)));

@@ -164,6 +164,36 @@ Deno.test("Reconciler.holdDeletes() adds at once but removes only after the hold
   assert.deepEqual(fdb.listFlood(3), [], "the stale entry goes when the hold ends");
 });
 
+Deno.test('Reconciler.holdDeletes(ms, "all") keeps withdrawn entries too until the hold ends', () => {
+  const desired = new Map([[1, new Set(["192.0.2.1", "192.0.2.2"])]]);
+  const fdb = new FakeFdb();
+  const { rec, timers } = setup(desired, fdb);
+  rec.attach({ vni: 1, ifindex: 3, device: "vx1" });
+  rec.activate();
+  rec.flush();
+  rec.holdDeletes(60_000, "all"); // a BGP session went down
+  desired.get(1)!.delete("192.0.2.1");
+  desired.get(1)!.delete("192.0.2.2");
+  rec.markDirty(1);
+  rec.flush();
+  assert.deepEqual(fdb.listFlood(3).sort(), ["192.0.2.1", "192.0.2.2"], "withdrawals are held");
+  assert.equal(rec.heldCount, 2);
+  desired.get(1)!.add("192.0.2.2"); // announced again
+  rec.markDirty(1);
+  rec.flush();
+  assert.equal(rec.heldCount, 1);
+  // A stray entry added by hand was never desired: drift is repaired at once.
+  fdb.lists.get(3)!.add("192.0.2.99");
+  rec.observe(3, "192.0.2.99", true);
+  rec.flush();
+  assert.ok(!fdb.listFlood(3).includes("192.0.2.99"), "the stray entry goes during the hold");
+  assert.equal(rec.heldCount, 1);
+  rec.holdDeletes(0);
+  timers.at(-1)!();
+  assert.deepEqual(fdb.listFlood(3), ["192.0.2.2"], "the one still withdrawn goes");
+  assert.equal(rec.heldCount, 0);
+});
+
 Deno.test("Reconciler yields to the event loop every writesPerTask writes", () => {
   const desired = new Map([[1, new Set(Array.from({ length: 10 }, (_, i) => `192.0.2.${i + 1}`))]]);
   const fdb = new FakeFdb();

@@ -119,6 +119,8 @@ interface Managed extends Target {
   programmed: Set<string>;
   /** Entries kept during a hold (see `holdDeletes`). */
   stale: Set<string>;
+  /** Scope "all": entries desired at some time during the hold (a later withdrawal is held). */
+  holdable: Set<string>;
   failures: number;
   /** Released (see `release`): every entry goes, then the device is detached. */
   releasing?: boolean;
@@ -137,6 +139,8 @@ export class Reconciler implements Disposable {
   #closed = false;
   /** Until this `performance.now()`, entries are only added, never removed. */
   #holdUntil = 0;
+  /** The hold keeps removals of entries withdrawn during it too (`holdDeletes(ms, "all")`). */
+  #holdAll = false;
   #schedule: (fn: () => void, ms: number) => Cancel;
   #now: () => number;
   #coalesce: Required<CoalesceOptions> | undefined;
@@ -164,7 +168,13 @@ export class Reconciler implements Disposable {
   attach(target: Target): void {
     this.detach(target.vni);
     const programmed = new Set(this.#opts.port.list(target));
-    const managed: Managed = { ...target, programmed, stale: new Set(), failures: 0 };
+    const managed: Managed = {
+      ...target,
+      programmed,
+      stale: new Set(),
+      holdable: new Set(),
+      failures: 0,
+    };
     this.#managed.set(target.vni, managed);
     this.#byIfindex.set(target.ifindex, managed);
     this.#dirty.add(target.vni);
@@ -212,16 +222,35 @@ export class Reconciler implements Disposable {
    * come back, so absence from it is not yet news. Everything else goes on:
    * adds, and removals of entries that were desired after this call and then
    * withdrawn. A later call replaces the hold; 0 ends it.
+   *
+   * With `scope: "all"`, removals of entries withdrawn during the hold are
+   * kept too (a BGP session went down: what it withdraws may be its
+   * restart, not news): entries desired now or later in the hold. An entry
+   * announced again is no longer held; a stray one (never desired) still goes
+   * at once.
    */
-  holdDeletes(ms: number): void {
+  holdDeletes(ms: number, scope: "missing" | "all" = "missing"): void {
     this.#holdUntil = ms > 0 ? this.#now() + ms : 0;
+    this.#holdAll = ms > 0 && scope === "all";
     for (const managed of this.#managed.values()) {
       managed.stale.clear();
+      managed.holdable.clear();
       if (ms <= 0) continue;
       const desired = this.#opts.desired(managed.vni);
+      if (this.#holdAll) { for (const key of desired) managed.holdable.add(key); }
       for (const dst of managed.programmed) if (!desired.has(dst)) managed.stale.add(dst);
     }
     this.markAll();
+  }
+
+  /** Entries kept by the current hold (programmed, not desired), over all devices. */
+  get heldCount(): number {
+    if (this.holdRemainingMs <= 0) return 0;
+    let held = 0;
+    for (const managed of this.#managed.values()) {
+      for (const key of managed.stale) if (managed.programmed.has(key)) held++;
+    }
+    return held;
   }
 
   /** Milliseconds left in the current hold, 0 when none. */
@@ -253,6 +282,12 @@ export class Reconciler implements Disposable {
       this.#opts.onHold?.();
     }
     this.#hold(Math.min(now + c.quietMs, this.#heldSince + c.maxHoldMs));
+  }
+
+  /** Marks the VNI of a managed device dirty (its desired set changed for a kernel reason). */
+  markDevice(ifindex: number): void {
+    const managed = this.#byIfindex.get(ifindex);
+    if (managed) this.markDirty(managed.vni);
   }
 
   markAll(): void {
@@ -344,9 +379,14 @@ export class Reconciler implements Disposable {
     const { add, del } = diff(desired, managed.programmed);
     if (!holding || managed.releasing) {
       managed.stale.clear();
+      managed.holdable.clear();
       return { add, del, held: false };
     }
     for (const key of desired) managed.stale.delete(key); // announced again: no longer stale
+    if (this.#holdAll) {
+      for (const key of desired) managed.holdable.add(key);
+      for (const key of del) if (managed.holdable.has(key)) managed.stale.add(key);
+    }
     const now = del.filter((key) => !managed.stale.has(key));
     return { add, del: now, held: now.length < del.length };
   }
