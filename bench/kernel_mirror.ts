@@ -28,10 +28,10 @@ export interface MirrorCounters {
 
 /**
  * Every flood entry of every device in one dump, grouped by ifindex (the
- * agent itself lists one device at a time).
+ * agent does the same for a resync: `Fdb.listFloodAll`).
  */
 export function listFloodAll(nl: Netlink): Map<number, string[]> {
-  return nl.fdb.dump(0);
+  return nl.fdb.listFloodAll();
 }
 
 export class KernelMirror implements Disposable {

@@ -10,8 +10,8 @@
  *   loaded (nothing is sent anywhere), the agent under test, the devices;
  * - peer (spoke1, 192.0.2.11): only for the join scenario, then stopped.
  *
- * Every process is started through the topology (or, with `--cpu-prof`,
- * through the same `spawnLogged`) and stopped by PID; the namespaces are
+ * Every process is started through the topology (the agent through the
+ * same `spawnLogged`, with this run's `--v8-flags` and `--cpu-prof`) and stopped by PID; the namespaces are
  * removed by {@linkcode BenchLab.destroy}, also on SIGINT/SIGTERM/SIGHUP
  * (the topology's own hooks).
  *
@@ -25,6 +25,7 @@ import { Netlink } from "../src/netlink/mod.ts";
 import { enterNetns, type NetnsStay } from "../scripts/lab/netns.ts";
 import { spawnLogged } from "../scripts/lab/proc.ts";
 import {
+  AGENT_V8_FLAGS,
   cacheDependencies,
   GOBGP_API,
   type LabNode,
@@ -45,7 +46,10 @@ export interface BenchLabOptions {
   cpuProfDir?: string | undefined;
   /** Sampling interval of `--cpu-prof`, µs. @default 100 */
   cpuProfIntervalUs?: number;
-  /** `--v8-flags` for the agent (and the bare Deno it is compared with), e.g. `--max-semi-space-size=1`. */
+  /**
+   * `--v8-flags` for the agent (and the bare Deno it is compared with); "" for
+   * none. @default AGENT_V8_FLAGS, as users run it
+   */
   v8Flags?: string | undefined;
 }
 
@@ -64,7 +68,7 @@ export class BenchLab implements AsyncDisposable {
   #log: (message: string) => void;
   #cpuProfDir: string | undefined;
   #cpuProfIntervalUs: number;
-  #v8Flags: string | undefined;
+  #v8Flags: string;
   #agents: AgentRun[] = [];
   #destroyed = false;
   /** Signal and unload hooks that stop agents this lab started outside the topology. */
@@ -88,7 +92,7 @@ export class BenchLab implements AsyncDisposable {
     this.#log = options.log;
     this.#cpuProfDir = options.cpuProfDir;
     this.#cpuProfIntervalUs = options.cpuProfIntervalUs ?? 100;
-    this.#v8Flags = options.v8Flags;
+    this.#v8Flags = options.v8Flags ?? AGENT_V8_FLAGS;
     // The topology's own hooks remove the namespaces and its processes; an
     // agent started with --cpu-prof is not among them, so end it here (by PID).
     const killAgents = () => {
@@ -105,7 +109,12 @@ export class BenchLab implements AsyncDisposable {
   /** Builds the namespaces, enters the home one, starts the home gobgpd. */
   static async create(options: BenchLabOptions): Promise<BenchLab> {
     await cacheDependencies();
-    const topo = await Topology.create({ spokes: 1, log: options.log });
+    // Both families: the EVPN join scenario's Type 3 routes travel the same sessions.
+    const topo = await Topology.create({
+      spokes: 1,
+      log: options.log,
+      families: ["ipv4-unicast", "l2vpn-evpn"],
+    });
     let stay: NetnsStay | undefined;
     let nl: Netlink | undefined;
     try {
@@ -185,49 +194,45 @@ export class BenchLab implements AsyncDisposable {
 
   /**
    * Starts the agent in `node` as users run it
-   * (`deno run -A --cached-only main.ts --config FILE`), discovery mode,
+   * (`deno run -A --cached-only --v8-flags=AGENT_V8_FLAGS main.ts --config FILE`), discovery mode,
+   * with `overrides` merged over the top-level keys (`{ mode: "evpn" }`),
    * `communityAsn: 65000`, `node.localAddress` = the node's address, log
    * level info.
    */
-  async startAgent(node: LabNode): Promise<AgentRun> {
+  async startAgent(node: LabNode, overrides: Record<string, unknown> = {}): Promise<AgentRun> {
     const config = {
       logLevel: "info",
       advertiseSelf: true,
       communityAsn: COMMUNITY_ASN,
       gobgp: { address: GOBGP_API, timeout: "5s" },
       node: { localInterface: "eth0", localAddress: node.address, vxlanPort: VXLAN_PORT },
+      ...overrides,
     };
     const log = this.topo.file(`${node.name}-agent.log`);
     const offset = fileSize(log);
     const startedWall = Date.now();
     const startedAt = performance.now();
-    let handle: ProcessHandle;
-    const extra = this.runtimeArgs();
-    if (extra.length === 0) {
-      handle = await this.topo.startAgent(node, { config });
-    } else {
-      // The same command plus V8 flags or profiling; tracked here since the topology did not start it.
-      const path = this.topo.agentConfigPath(node);
-      await Deno.writeTextFile(path, toYaml(config));
-      if (this.#cpuProfDir !== undefined) await Deno.mkdir(this.#cpuProfDir, { recursive: true });
-      handle = await spawnLogged({
-        name: `${node.name}/agent`,
-        ns: node.ns,
-        cmd: [
-          Deno.execPath(),
-          "run",
-          "-A",
-          "--cached-only",
-          ...extra,
-          `${this.topo.repoDir}/main.ts`,
-          "--config",
-          path,
-        ],
-        log,
-        cwd: this.topo.repoDir,
-        env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
-      });
-    }
+    // The topology's command with this run's V8 flags and profiling; tracked here.
+    const path = this.topo.agentConfigPath(node);
+    await Deno.writeTextFile(path, toYaml(config));
+    if (this.#cpuProfDir !== undefined) await Deno.mkdir(this.#cpuProfDir, { recursive: true });
+    const handle: ProcessHandle = await spawnLogged({
+      name: `${node.name}/agent`,
+      ns: node.ns,
+      cmd: [
+        Deno.execPath(),
+        "run",
+        "-A",
+        "--cached-only",
+        ...this.runtimeArgs(),
+        `${this.topo.repoDir}/main.ts`,
+        "--config",
+        path,
+      ],
+      log,
+      cwd: this.topo.repoDir,
+      env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
+    });
     const run = new AgentRun(handle, log, offset, startedAt, startedWall);
     this.#agents.push(run);
     return run;
@@ -236,7 +241,7 @@ export class BenchLab implements AsyncDisposable {
   /** The `deno run` flags the agent gets beyond the topology's: `--v8-flags`, `--cpu-prof`. */
   runtimeArgs(): string[] {
     const out: string[] = [];
-    if (this.#v8Flags !== undefined) out.push(`--v8-flags=${this.#v8Flags}`);
+    if (this.#v8Flags !== "") out.push(`--v8-flags=${this.#v8Flags}`);
     if (this.#cpuProfDir !== undefined) {
       out.push(
         "--cpu-prof",

@@ -4,7 +4,7 @@
  *
  *     deno run -A bench/main.ts [--quick] [--json FILE] [--cpu-prof DIR]
  *
- * Scenarios (see `bench/scenarios/`): join latency between two nodes; cold
+ * Scenarios (see `bench/scenarios/`): join latency between two nodes (community and EVPN); cold
  * start against `bridge -batch` at each size; steady-state add/withdraw
  * latency beside a bare WatchEvent client; churn; idle footprint; the HTTP
  * endpoint under idle connections and concurrent scrapes. Prints one
@@ -19,7 +19,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { REPO_DIR } from "../scripts/lab/topology.ts";
+import { AGENT_V8_FLAGS, REPO_DIR } from "../scripts/lab/topology.ts";
 import { BenchLab } from "./lab.ts";
 import { LoadMeter } from "./machine_load.ts";
 import { FULL, type Plan, QUICK } from "./plan.ts";
@@ -33,11 +33,21 @@ import { coldStart } from "./scenarios/cold_start.ts";
 import { httpLoad } from "./scenarios/http_load.ts";
 import { idle } from "./scenarios/idle.ts";
 import { join } from "./scenarios/join.ts";
+import { evpnJoin } from "./scenarios/evpn_join.ts";
 import { latency } from "./scenarios/latency.ts";
 import { round } from "./stats.ts";
 import type { StateCheck } from "./verify.ts";
 
-const SCENARIOS = ["footprint", "join", "cold", "latency", "churn", "idle", "http"] as const;
+const SCENARIOS = [
+  "footprint",
+  "join",
+  "evpn-join",
+  "cold",
+  "latency",
+  "churn",
+  "idle",
+  "http",
+] as const;
 type Scenario = typeof SCENARIOS[number];
 
 const HELP = `evpn-agent benchmark
@@ -58,6 +68,7 @@ Usage: deno run -A bench/main.ts [--quick] [--json FILE] [--cpu-prof DIR] [--onl
   --sizes LIST     cold-start sizes instead of the plan's, e.g. 20x1000,100x1000
                    (the first also hosts latency, churn, idle and http)
   --v8-flags FLAGS run the agent (and the bare Deno beside it) with --v8-flags=FLAGS
+                   (default ${AGENT_V8_FLAGS}, as users run it; "" for none)
   --keep-logs      keep the lab's work directory (configs, logs)
   --table FILE     print the table of an earlier run's JSON and exit (no root needed)
   --charts FILE    render the SVG charts of an earlier run's JSON beside it and exit
@@ -198,6 +209,9 @@ async function main(args: string[]): Promise<number> {
       );
     }
     if (only.has("join")) results.join = await phase("join", () => join(home, plan.joinSamples));
+    if (only.has("evpn-join")) {
+      results.evpnJoin = await phase("evpn-join", () => evpnJoin(home, plan.joinSamples));
+    }
     if (only.has("cold")) {
       for (const [index, size] of plan.coldStarts.entries()) {
         const label = `${size.vnis}×${size.vteps}`;

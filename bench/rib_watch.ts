@@ -11,11 +11,12 @@
  */
 import type { GobgpClient, WatchStream } from "../src/bgp/client.ts";
 import { decodePath } from "../src/bgp/path_codec.ts";
+import type { Community } from "../src/net/community.ts";
 import { Waiters } from "./waiters.ts";
 
 export class RibWatch implements Disposable {
   #stream: WatchStream | undefined;
-  #routes = new Map<string, readonly number[]>();
+  #routes = new Map<string, readonly Community[]>();
   #waiters = new Waiters();
   #snapshot: Promise<number>;
   #ended: Error | undefined;
@@ -74,7 +75,7 @@ export class RibWatch implements Disposable {
   }
 
   /** The communities of the best path for `vtep`, or undefined when there is none. */
-  communities(vtep: string): readonly number[] | undefined {
+  communities(vtep: string): readonly Community[] | undefined {
     return this.#routes.get(vtep);
   }
 

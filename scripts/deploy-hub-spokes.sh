@@ -19,6 +19,8 @@
 #   DYNAMIC_PREFIX  [10.244.0.0/16]  the pod network: spokes connect from it
 #   HUB_NODE        [unset]          pin the hub to this node (kubernetes.io/hostname)
 #   MULTIHOP_TTL    [8]              eBGP multihop TTL (iBGP sessions ignore it)
+#   RESTART_TIME    [120]            BGP graceful restart: seconds peers keep a
+#                                    restarting pod's routes; 0 = graceful restart off
 #   HUB_IP_TIMEOUT  [120]            seconds to wait for the hub pods' IPs
 #   HELM_TIMEOUT    [5m]             helm --wait timeout per release
 #   KUBECTL, HELM   [kubectl, helm]  the commands to run
@@ -55,6 +57,7 @@ IMAGE_TAG="${IMAGE_TAG:-dev}"
 IMAGE_REPOSITORY="${IMAGE_REPOSITORY:-evpn-agent}"
 DYNAMIC_PREFIX="${DYNAMIC_PREFIX:-10.244.0.0/16}"
 MULTIHOP_TTL="${MULTIHOP_TTL:-8}"
+RESTART_TIME="${RESTART_TIME:-120}"
 HUB_IP_TIMEOUT="${HUB_IP_TIMEOUT:-120}"
 HELM_TIMEOUT="${HELM_TIMEOUT:-5m}"
 KUBECTL="${KUBECTL:-kubectl}"
@@ -72,10 +75,16 @@ for pair in HUB_ASN:"$HUB_ASN" SPOKE_ASN:"$SPOKE_ASN"; do
   [[ "${pair#*:}" =~ ^[1-9][0-9]{0,9}$ ]] || die "${pair%%:*} \"${pair#*:}\" is not an AS number"
 done
 for pair in HUB_REPLICAS:"$HUB_REPLICAS" SPOKE_REPLICAS:"$SPOKE_REPLICAS" \
-  MULTIHOP_TTL:"$MULTIHOP_TTL" HUB_IP_TIMEOUT:"$HUB_IP_TIMEOUT"; do
+  MULTIHOP_TTL:"$MULTIHOP_TTL" HUB_IP_TIMEOUT:"$HUB_IP_TIMEOUT" RESTART_TIME:"$RESTART_TIME"; do
   [[ "${pair#*:}" =~ ^[0-9]+$ ]] || die "${pair%%:*} \"${pair#*:}\" is not a whole number"
 done
 [[ "$HUB_REPLICAS" -ge 1 ]] || die "HUB_REPLICAS must be at least 1"
+[[ "$RESTART_TIME" -le 4095 ]] || die "RESTART_TIME \"$RESTART_TIME\" is above 4095 (seconds)"
+if [[ "$RESTART_TIME" -eq 0 ]]; then
+  graceful=(--set gobgp.gracefulRestart.enabled=false)
+else
+  graceful=(--set gobgp.gracefulRestart.enabled=true --set gobgp.gracefulRestart.restartTime="$RESTART_TIME")
+fi
 [[ "$DYNAMIC_PREFIX" =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}$ ]] ||
   die "DYNAMIC_PREFIX \"$DYNAMIC_PREFIX\" is not an IPv4 prefix such as 10.244.0.0/16"
 
@@ -96,6 +105,7 @@ echo "Deploying the hub ($HUB_RELEASE, AS $HUB_ASN, dynamic neighbours from $DYN
   --set gobgp.enabled=true \
   --set gobgp.asn="$HUB_ASN" \
   --set gobgp.multihopTtl="$MULTIHOP_TTL" \
+  "${graceful[@]}" \
   --set gobgp.dynamic.enabled=true \
   --set gobgp.dynamic.prefix="$DYNAMIC_PREFIX" \
   --set gobgp.dynamic.peerAs="$SPOKE_ASN" \
@@ -148,6 +158,7 @@ echo "Deploying the spokes ($SPOKE_RELEASE, AS $SPOKE_ASN) peering with ${hub_ip
   --set gobgp.enabled=true \
   --set gobgp.asn="$SPOKE_ASN" \
   --set gobgp.multihopTtl="$MULTIHOP_TTL" \
+  "${graceful[@]}" \
   --set gobgp.dynamic.enabled=false \
   --set gobgp.rr.enabled=false \
   --set gobgp.rr.client=false \

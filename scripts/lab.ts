@@ -3,6 +3,7 @@
  * network namespaces, with the seed README's multi-VNI validation.
  *
  *     deno run -A scripts/lab.ts [up|verify|down|run] [--spokes N]
+ *     deno run -A scripts/lab.ts evpn [up|run]
  *
  * - `up`      builds the lab, starts gobgpd and an agent on every node,
  *             creates the scenario's VXLAN devices, writes `.lab/state.json`
@@ -11,6 +12,10 @@
  * - `down`    stops every lab process by PID and removes the namespaces
  * - `run`     up, verify, down; exits with verify's code
  * - no command: up, then verify (the lab stays up)
+ * - `evpn`    the EVPN variant (scripts/lab/evpn_lab.ts): our agents in
+ *             `mode: evpn` on spokes 1-2, FRR 8.4 with a bridge and a host
+ *             behind it on spoke 3; `evpn` = up + verify, `evpn run` also
+ *             down; `verify` and `down` work on whichever lab is up
  *
  * Needs root. See scripts/lab.sh for the wrapper that installs what is missing.
  *
@@ -31,20 +36,24 @@ import {
   waitFor,
 } from "./lab/topology.ts";
 import { createDevices, DEVICES, EXPECTED_FLOOD, EXPECTED_RIB, PINGS } from "./lab/scenario.ts";
+import { downEvpn, EVPN_FAMILIES, type EvpnLabInfo, upEvpn, verifyEvpn } from "./lab/evpn_lab.ts";
 
 const LAB_DIR = `${REPO_DIR}/.lab`;
 const STATE_FILE = `${LAB_DIR}/state.json`;
 const CONVERGE_MS = 20_000;
 
-const USAGE = "usage: deno run -A scripts/lab.ts [up|verify|down|run] [--spokes N]";
+const USAGE = "usage: deno run -A scripts/lab.ts [up|verify|down|run] [--spokes N] | evpn [up|run]";
+
+/** The state file: the topology, and for the EVPN variant what FRR needs. */
+type LabState = TopologyState & { evpn?: EvpnLabInfo };
 
 function say(message: string): void {
   console.log(message);
 }
 
-async function readState(): Promise<TopologyState | undefined> {
+async function readState(): Promise<LabState | undefined> {
   try {
-    return JSON.parse(await Deno.readTextFile(STATE_FILE)) as TopologyState;
+    return JSON.parse(await Deno.readTextFile(STATE_FILE)) as LabState;
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return undefined;
     throw new Error(`Cannot read lab state "${STATE_FILE}": ${(err as Error).message}`, {
@@ -58,7 +67,7 @@ async function namespaceExists(ns: string): Promise<boolean> {
     .some((line) => line.split(" ")[0] === ns);
 }
 
-async function up(spokes: number): Promise<void> {
+async function up(spokes: number, evpn = false): Promise<void> {
   const old = await readState();
   if (old !== undefined) {
     if (await namespaceExists(old.switchNs)) {
@@ -66,6 +75,7 @@ async function up(spokes: number): Promise<void> {
     }
     say(`removing stale state of lab ${old.prefix}* (its namespaces are gone)`);
     await Topology.attach(old).destroy();
+    if (old.evpn) await downEvpn(old.evpn);
     await Deno.remove(STATE_FILE);
   }
   if (spokes < 3) throw new RangeError(`The scenario needs at least 3 spokes, got ${spokes}`);
@@ -79,8 +89,17 @@ async function up(spokes: number): Promise<void> {
     workDir: `${LAB_DIR}/${prefix.slice(0, -1)}`,
     detached: true,
     log: say,
+    ...(evpn ? { families: [...EVPN_FAMILIES] } : {}),
   });
   try {
+    if (evpn) {
+      const info = await upEvpn(topo, say);
+      await delay(1000);
+      const state: LabState = { ...topo.disown(), evpn: info };
+      await Deno.writeTextFile(STATE_FILE, JSON.stringify(state, null, 2) + "\n");
+      say(`EVPN lab ${prefix}* is up; state in ${STATE_FILE}, logs in ${topo.workDir}`);
+      return;
+    }
     await topo.startAllGobgpd();
     await topo.waitForSessions(40_000);
     say("starting an agent on every node");
@@ -105,10 +124,10 @@ async function up(spokes: number): Promise<void> {
   say(`  shell into a node: ip netns exec ${topo.spoke(1).ns} bash`);
 }
 
-async function attachOrFail(): Promise<Topology> {
+async function attachOrFail(): Promise<[Topology, LabState]> {
   const state = await readState();
   if (state === undefined) throw new Error(`No lab is up (no ${STATE_FILE}); run "up" first`);
-  return Topology.attach(state);
+  return [Topology.attach(state), state];
 }
 
 function same(a: unknown, b: unknown): boolean {
@@ -116,7 +135,7 @@ function same(a: unknown, b: unknown): boolean {
 }
 
 async function verify(): Promise<boolean> {
-  const topo = await attachOrFail();
+  const [topo, state] = await attachOrFail();
   const failures: string[] = [];
   let checks = 0;
   const check = (ok: boolean, label: string) => {
@@ -130,10 +149,15 @@ async function verify(): Promise<boolean> {
     const alive = p.running();
     const status = check(alive, `${p.name} running`);
     say(
-      `  ${p.name.padEnd(14)} pid ${String(p.pid).padEnd(8)} ${
+      `  ${p.name.padEnd(16)} pid ${String(p.pid).padEnd(8)} ${
         alive ? "running" : "exited "
       } ${status}`,
     );
+  }
+
+  if (state.evpn) {
+    await verifyEvpn(topo, state.evpn, say, check);
+    return report(topo, failures, checks);
   }
 
   say("\n== BGP neighbours on the hub (gobgp neighbor)");
@@ -214,6 +238,10 @@ async function verify(): Promise<boolean> {
     );
   }
 
+  return report(topo, failures, checks);
+}
+
+function report(topo: Topology, failures: string[], checks: number): boolean {
   say("");
   if (failures.length === 0) {
     say(`PASS: ${checks} checks`);
@@ -234,6 +262,7 @@ async function down(): Promise<void> {
   const topo = Topology.attach(state, say);
   say(`stopping ${topo.processes.length} processes and removing namespaces ${topo.prefix}*`);
   await topo.destroy();
+  if (state.evpn) await downEvpn(state.evpn);
   await Deno.remove(STATE_FILE);
   say("lab is down");
 }
@@ -276,6 +305,22 @@ async function main(args: string[]): Promise<number> {
     case "default":
       await up(spokes);
       return await verify() ? 0 : 1;
+    case "evpn": {
+      const sub = positionals[1] ?? "default";
+      if (!["up", "run", "default"].includes(sub)) {
+        console.error(`lab: unknown command "evpn ${sub}"\n${USAGE}`);
+        return 2;
+      }
+      await up(3, true);
+      if (sub === "up") return 0;
+      let ok = false;
+      try {
+        ok = await verify();
+      } finally {
+        if (sub === "run") await down();
+      }
+      return ok ? 0 : 1;
+    }
     default:
       console.error(`lab: unknown command "${command}"\n${USAGE}`);
       return 2;

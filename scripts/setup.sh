@@ -3,12 +3,13 @@
 # is already there: Deno 2.9.6 (through npm, which ships the binary), gobgpd
 # and the gobgp CLI, iproute2 (ip, bridge), ping, and libnl-route-3.
 #
-# Usage: scripts/setup.sh [--for-tests]   (as root on Debian/Ubuntu; a no-op when all is present)
+# Usage: scripts/setup.sh [--for-tests|--with-frr]   (as root on Debian/Ubuntu; a no-op when all is present)
 #   --for-tests  also the tools the test suite uses: busybox (the chart's init
 #                script), shellcheck, yamllint, promtool (Debian's prometheus
 #                package; its server is stopped and disabled, never left
 #                running), and GoBGP's full protos (golang-github-osrg-gobgp-dev)
-#                for the API subset check
+#                for the API subset check, FRR and openssl
+#   --with-frr   also FRR (zebra, bgpd, vtysh) for scripts/lab.sh evpn
 set -euo pipefail
 
 DENO_VERSION="2.9.6"
@@ -70,6 +71,10 @@ if [ "${1:-}" = "--for-tests" ]; then
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   [ -f /usr/share/gocode/src/github.com/osrg/gobgp/api/gobgp.proto ] ||
     missing+=(golang-github-osrg-gobgp-dev)
+fi
+if [ "${1:-}" = "--with-frr" ]; then
+  # scripts/lab.sh evpn: FRR 8.4 as the third VTEP.
+  [ -x /usr/lib/frr/bgpd ] && command -v vtysh >/dev/null 2>&1 || missing+=(frr)
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
   apt_install "${missing[@]}"

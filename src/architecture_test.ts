@@ -47,7 +47,8 @@ const ALLOWED: Record<Layer, readonly Layer[] | "any"> = {
   overlay: ["net", "shared"],
   reconcile: ["net", "shared", "overlay"],
   netlink: ["net"],
-  bgp: ["net", "shared", "overlay"],
+  // config: the gRPC edge re-reads gobgp.tls with the reader that checks it at start.
+  bgp: ["net", "shared", "config", "overlay"],
   status: ["net", "overlay"],
   http: ["net", "shared", "log", "overlay", "status"],
   cli: ["net", "status"],

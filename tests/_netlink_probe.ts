@@ -22,7 +22,6 @@
  */
 
 import { Netlink, NetlinkError, NetlinkEvents } from "../src/netlink/mod.ts";
-import { listFloodAll } from "../bench/kernel_mirror.ts";
 
 type Step =
   | { call: string; args?: unknown[] }
@@ -65,10 +64,9 @@ function toJson(value: unknown): unknown {
 
 using nl = Netlink.open();
 
-/** Calls a method of `nl.links` or `nl.fdb` (or the benchmark's `listFloodAll`) by name. */
+/** Calls a method of `nl.links`, `nl.fdb`, `nl.neighbours` or `nl.addresses` by name. */
 function call(name: string, args: unknown[]): unknown {
-  if (name === "listFloodAll") return listFloodAll(nl);
-  for (const target of [nl.links, nl.fdb]) {
+  for (const target of [nl.links, nl.fdb, nl.neighbours, nl.addresses]) {
     // deno-lint-ignore no-explicit-any -- the probe dispatches method names given as data
     const method = (target as any)[name] as (...a: unknown[]) => unknown;
     if (typeof method === "function") return method.apply(target, args);
@@ -96,6 +94,8 @@ for (const step of steps) {
           {
             onLink: (ev) => collect({ kind: "link", ...ev }),
             onNeigh: (ev) => collect({ kind: "neigh", ...ev }),
+            onIpNeigh: (ev) => collect({ kind: "ipNeigh", ...ev }),
+            onAddr: (ev) => collect({ kind: "addr", ...ev }),
             onOverrun: () => collect({ kind: "overrun" }),
             onError: (err) => collect({ kind: "error", error: errorJson(err) }),
           },

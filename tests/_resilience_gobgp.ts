@@ -20,6 +20,7 @@
  * @module
  */
 import { GobgpClient } from "../src/bgp/client.ts";
+import { type Community, formatCommunity, parseCommunity } from "../src/net/community.ts";
 import {
   decodePath,
   encodeMembershipKey,
@@ -29,22 +30,20 @@ import {
 
 const API = "127.0.0.1:50051";
 
-function community(text: string): number {
-  const match = /^(\d{1,5}):(\d{1,5})$/.exec(text);
-  if (match === null) throw new TypeError(`"${text}" is not ASN:VALUE`);
-  return (Number(match[1]) * 0x10000 + Number(match[2])) >>> 0;
+function community(text: string): Community {
+  const parsed = parseCommunity(text);
+  if (parsed === undefined) throw new TypeError(`"${text}" is not ASN:VALUE or A:B:C`);
+  return parsed;
 }
 
-function format(value: number): string {
-  return `${value >>> 16}:${value & 0xffff}`;
-}
+const format = formatCommunity;
 
 function addressAt(first: string, offset: number): string {
   const value = first.split(".").reduce((acc, part) => acc * 256 + Number(part), 0) + offset;
   return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join(".");
 }
 
-function path(address: string, communities: number[]): PathMessage {
+function path(address: string, communities: Community[]): PathMessage {
   return encodeMembershipPath({ address, communities });
 }
 
@@ -70,6 +69,7 @@ async function watch(client: GobgpClient): Promise<never> {
             prefix: `${d.route.vtep}/32`,
             withdraw: d.route.withdraw,
             communities: d.route.communities.map(format).sort(),
+            ...(d.route.stale ? { stale: true } : {}),
           }
           : { skipped: d.reason, detail: d.detail };
       });
@@ -87,7 +87,7 @@ async function main(args: string[]): Promise<void> {
   const client = new GobgpClient({ address: API, timeoutMs: 10_000 });
   const start = performance.now();
   let calls = 0;
-  const add = async (address: string, communities: number[]) => {
+  const add = async (address: string, communities: Community[]) => {
     calls++;
     await client.addPath(path(address, communities));
   };

@@ -269,6 +269,7 @@ export class FdbMonitor {
 export interface WatchedPath {
   prefix?: string;
   withdraw?: boolean;
+  stale?: boolean;
   communities?: string[];
   skipped?: string;
 }

@@ -77,6 +77,8 @@ const DEFAULT_ENV: Readonly<Record<string, string>> = {
   GOBGP_FAMILIES: "ipv4-unicast l2vpn-evpn",
   GOBGP_MULTIHOP_TTL: "0",
   GOBGP_CONNECT_RETRY: "5",
+  GOBGP_GRACEFUL_RESTART: "true",
+  GOBGP_RESTART_TIME: "120",
   GOBGP_ROUTE_SERVER: "false",
   GOBGP_RR_ENABLED: "false",
   GOBGP_RR_CLIENT: "false",
@@ -92,6 +94,7 @@ const DEFAULT_ENV: Readonly<Record<string, string>> = {
   AGENT_GOBGP_TIMEOUT: "5s",
   AGENT_LOCAL_INTERFACE: "eth0",
   AGENT_LOCAL_ADDRESS: "",
+  AGENT_ADDRESS_FAMILY: "",
   AGENT_VXLAN_PORT: "4789",
   AGENT_SKIP_LINK_CLEANUP: "false",
   AGENT_AUTO_RECREATE_VXLAN: "false",
@@ -737,14 +740,24 @@ Deno.test({
         });
       };
       await refused("no pod IP", { POD_IP: "" }, [/POD_IP is empty/]);
-      await refused("an IPv6 pod IP", { POD_IP: "2001:db8::1" }, [
-        /POD_IP "2001:db8::1" is not an IPv4 address/,
-        /gobgp\.routerID/,
+      await refused("an IPv6 pod IP and no router id", { POD_IP: "2001:db8::1" }, [
+        /GOBGP_ROUTER_ID \(gobgp\.routerID\) "2001:db8::1" is IPv6 .*set gobgp\.routerID/,
+      ]);
+      await refused("an IPv6 VTEP without ipv6-unicast", {
+        POD_IP: "2001:db8::1",
+        GOBGP_ROUTER_ID: "192.0.2.1",
+        GOBGP_DYNAMIC_PREFIX: "2001:db8::/64",
+      }, [
+        /GOBGP_FAMILIES \(gobgp\.families\) "ipv4-unicast l2vpn-evpn" lacks ipv6-unicast, which the IPv6 VTEP 2001:db8::1 needs/,
+      ]);
+      await refused("a bad address family", { AGENT_ADDRESS_FAMILY: "inet6" }, [
+        /AGENT_ADDRESS_FAMILY \(agent\.addressFamily\) "inet6" is not one of ipv4, ipv6/,
       ]);
       await refused("every bad value at once", {
         GOBGP_ASN: "0",
         GOBGP_DYNAMIC_PREFIX: "192.0.2.0/33",
         GOBGP_FAMILIES: "ipv4-unicast evpn",
+        GOBGP_RESTART_TIME: "5000",
         GOBGP_NEIGHBORS: "192.0.2.300 192.0.2.1,x *",
         AGENT_LOG_LEVEL: "loud",
         AGENT_GOBGP_TIMEOUT: "5",
@@ -754,9 +767,10 @@ Deno.test({
         /GOBGP_ASN \(gobgp\.asn\) "0" is not an integer in 1\.\.4294967295/,
         /GOBGP_DYNAMIC_PREFIX \(gobgp\.dynamic\.prefix\) "192\.0\.2\.0\/33"/,
         /GOBGP_FAMILIES \(gobgp\.families\) "evpn" is not one of/,
+        /GOBGP_RESTART_TIME \(gobgp\.gracefulRestart\.restartTime\) "5000" is not an integer in 1\.\.4095/,
         /gobgp\.neighbors\[\]\.address in "192\.0\.2\.300"/,
         /gobgp\.neighbors\[\]\.asn in "192\.0\.2\.1,x"/,
-        /"\*" is not an IPv4 address/,
+        /"\*" is not an IPv4 or IPv6 address/,
         /AGENT_LOG_LEVEL \(agent\.logLevel\) "loud"/,
         /AGENT_GOBGP_TIMEOUT \(agent\.gobgpTimeout\) "5" is not a duration/,
         /agent\.vnis\[\]\.community in "10010,65000:99999"/,
@@ -810,8 +824,21 @@ Deno.test({
           /\[\[dynamic-neighbors\]\]\n.*\n +prefix = "192\.0\.2\.0\/24"\n +peer-group = "dyn-peers"/,
         );
         assert.doesNotMatch(toml, /\[\[neighbors\]\]/);
+        assert.match(
+          toml,
+          /\[peer-groups\.graceful-restart\.config\]\n +enabled = true\n +restart-time = 120\n +notification-enabled = true/,
+        );
+        assert.equal(
+          toml.match(/\[peer-groups\.afi-safis\.mp-graceful-restart\.config\]/g)?.length,
+          2,
+        );
         assert.ok(r.stdout.includes(toml), "the rendered files are echoed for kubectl logs");
         await dryRun(r.gobgpdConfig);
+        const off = await render("hub-no-gr", {
+          ...hubEnv(HUB_IP),
+          GOBGP_GRACEFUL_RESTART: "false",
+        });
+        assert.doesNotMatch(await Deno.readTextFile(off.gobgpdConfig), /graceful-restart/);
         const config = await load(r.agentConfig, HUB_IP);
         assert.equal(config.node.localAddress, HUB_IP);
         assert.equal(config.gobgp.address, "127.0.0.1:50051");
@@ -881,6 +908,50 @@ Deno.test({
         assert.match(toml, /ebgp-multihop\.config\]\n +enabled = true\n +multihop-ttl = 8/);
         assert.match(r.stderr, /peer AS 65001 is not gobgp\.asn 65000 \(eBGP\)/);
         await dryRun(r.gobgpdConfig);
+      });
+
+      await t.step("an IPv6 underlay: IPv6 sessions with ipv6-unicast, an IPv6 VTEP", async () => {
+        const v6 = { GOBGP_FAMILIES: "ipv6-unicast l2vpn-evpn", GOBGP_NEIGHBORS: "" };
+        const hub = await render("hub6", {
+          ...hubEnv("2001:db8::10"),
+          ...v6,
+          GOBGP_ROUTER_ID: "192.0.2.10",
+          GOBGP_DYNAMIC_PREFIX: "2001:db8::/64",
+        });
+        const hubToml = await Deno.readTextFile(hub.gobgpdConfig);
+        assert.match(hubToml, /prefix = "2001:db8::\/64"/);
+        assert.match(hubToml, /afi-safi-name = "ipv6-unicast"/);
+        await dryRun(hub.gobgpdConfig);
+        const r = await render("spoke6", {
+          ...spokeEnv("2001:db8::11"),
+          ...v6,
+          GOBGP_ROUTER_ID: "192.0.2.11",
+          GOBGP_NEIGHBORS: "2001:db8::10,65000, 192.0.2.10,65000,",
+        });
+        const toml = await Deno.readTextFile(r.gobgpdConfig);
+        assert.match(
+          toml,
+          /neighbor-address = "2001:db8::10"\n.*\n.*\n +local-address = "2001:db8::11"/,
+        );
+        // No IPv6 source towards an IPv4 neighbour.
+        assert.match(
+          toml,
+          /neighbor-address = "192\.0\.2\.10"\n +peer-as = 65000\n {2}\[neighbors\.timers/,
+        );
+        await dryRun(r.gobgpdConfig);
+        assert.match(await Deno.readTextFile(r.agentConfig), /listen: "\[2001:db8::11\]:9469"/);
+        const config = await load(r.agentConfig, "2001:db8::11");
+        assert.deepEqual(
+          [config.node.localAddress, config.node.addressFamily],
+          ["2001:db8::11", "ipv6"],
+        );
+        const explicit = await render("family6", {
+          ...spokeEnv("2001:db8::12"),
+          ...v6,
+          GOBGP_ROUTER_ID: "192.0.2.12",
+          AGENT_ADDRESS_FAMILY: "ipv6",
+        });
+        assert.match(await Deno.readTextFile(explicit.agentConfig), /addressFamily: "ipv6"/);
       });
 
       await t.step("gobgp.enabled=false: no gobgpd config, an external gobgpd", async () => {
@@ -989,6 +1060,7 @@ Deno.test({
               "info",
               "--log-plain",
               "--pprof-disable",
+              "--graceful-restart",
             ],
             log: topo.file(`${node.name}-gobgpd.log`),
           }),

@@ -93,6 +93,16 @@ Deno.test("scripts/build.sh takes only Linux glibc targets and an output path", 
   });
 });
 
+Deno.test("the build, deno task start and the lab run the agent with the same V8 flags", async () => {
+  const { AGENT_V8_FLAGS } = await import("../scripts/lab/topology.ts");
+  const flag = `--v8-flags=${AGENT_V8_FLAGS}`;
+  const code = (await Deno.readTextFile(`${REPO_DIR}/scripts/build.sh`)).split("\n")
+    .filter((l) => !l.trimStart().startsWith("#")).join("\n");
+  assert.ok(code.includes(flag), `scripts/build.sh passes ${flag}`);
+  const tasks = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url))).tasks;
+  assert.ok(tasks.start.includes(flag), `deno task start passes ${flag}`);
+});
+
 Deno.test("scripts/build.sh refuses a plain Deno CLI as output and embeds no test-only package", async () => {
   // DENORT_BIN at the deno CLI is the one "runtime" these machines have: deno
   // compile exits 0 and writes a file that is the Deno CLI, not the agent.

@@ -16,8 +16,6 @@ import {
   type FdbEntry,
   type LabNode,
   printFailureLogs,
-  StopWaiting,
-  tail,
   Topology,
   waitFor,
 } from "../scripts/lab/topology.ts";
@@ -54,15 +52,7 @@ Deno.test({
     };
     /** Nodes whose agent the test stopped on purpose. */
     const stopped = new Set<string>();
-    const agentsAlive = async () => {
-      for (const node of topo.nodes.filter((n) => !stopped.has(n.name))) {
-        const agent = topo.process(node, "agent");
-        if (agent === undefined) {
-          const log = topo.file(`${node.name}-agent.log`);
-          throw new StopWaiting(`The agent on ${node.name} has exited:\n${await tail(log, 15)}`);
-        }
-      }
-    };
+    const agentsAlive = () => topo.agentsAlive(stopped);
     const flood = (node: LabNode, dev: string, want: string[], what = "") =>
       waitFor(
         async () => {

@@ -9,7 +9,8 @@
  *    overlay both ways with flood entries only; our Type 3 withdrawn at FRR
  *    within a second of deleting the device; after an agent SIGKILL and a
  *    device removed meanwhile, the restarted agent withdraws the stale
- *    route; gobgpd never crashes.
+ *    route; after a gobgpd restart it is advertised again; gobgpd never
+ *    crashes.
  * 2. Mixed mode: a gobgpd route reflector, two agents in
  *    `[community, evpn]`, one in `community`, one in `evpn`; each sees the
  *    VTEPs that advertise a route kind it reads, and a VTEP known through
@@ -19,6 +20,7 @@
  */
 import assert from "node:assert/strict";
 import { FrrNode } from "../scripts/lab/frr.ts";
+import { alive, printFrrLogs, stepper } from "./_evpn_steps.ts";
 import { rootOnly } from "../scripts/lab/privileges.ts";
 import {
   argv,
@@ -26,8 +28,6 @@ import {
   type LabNode,
   printFailureLogs,
   run,
-  StopWaiting,
-  tail,
   Topology,
   waitFor,
 } from "../scripts/lab/topology.ts";
@@ -37,26 +37,6 @@ const CONVERGE_MS = 10_000;
 const VNI = 10010;
 const DEV = `vxlan${VNI}`;
 const FAMILIES = ["ipv4-unicast", "l2vpn-evpn"] as const;
-
-/** Runs steps; a failed essential step stops the test. */
-function stepper(t: Deno.TestContext, failed: string[]) {
-  return async (name: string, fn: () => Promise<void>, essential = false) => {
-    const ok = await t.step(name, fn);
-    if (!ok) {
-      failed.push(name);
-      if (essential) throw new Error(`Essential step failed: ${name}`);
-    }
-  };
-}
-
-async function alive(topo: Topology, nodes: readonly LabNode[], what: "agent" | "gobgpd") {
-  for (const node of nodes) {
-    if (topo.process(node, what) === undefined) {
-      const log = topo.file(`${node.name}-${what}.log`);
-      throw new StopWaiting(`${what} on ${node.name} has exited:\n${await tail(log, 20)}`);
-    }
-  }
-}
 
 Deno.test({
   name: "EVPN mode interoperates with FRR 8.4: Type 3 both ways, ping, withdrawal",
@@ -138,6 +118,30 @@ Deno.test({
         assert.ok(await topo.ping(ours, "198.51.100.2", { count: 1, deadline: 3 }), "→ FRR's SVI");
       });
 
+      await step(
+        "evpn-agent status shows the RD, RTs, our Type 3 and each VTEP's source",
+        async () => {
+          const main = `${topo.repoDir}/main.ts`;
+          const cmd =
+            argv`${Deno.execPath()} run -A --cached-only ${main} status --addr 127.0.0.1:9469`;
+          const out = await waitFor(
+            async () => {
+              const r = await run(ours.ns, cmd);
+              return r.success && /advertised/.test(r.stdout) ? r.stdout : false;
+            },
+            CONVERGE_MS,
+            "status with our Type 3 advertised",
+          );
+          assert.match(out, /evpn routes\)/, out);
+          assert.match(
+            out,
+            /VNI 10010 EVPN: RD 192\.0\.2\.11:10010, RT 65000:10010, our Type 3 \[type:multicast\]\[rd:192\.0\.2\.11:10010\]\[etag:0\]\[ip:192\.0\.2\.11\] advertised/,
+            out,
+          );
+          assert.match(out, /dst 192\.0\.2\.10 +ok {2}\(evpn-type3\)/, out);
+        },
+      );
+
       // ---- Type 2 (MAC/IP) assertions: the unicast half (branch evpn-b) goes here ----
       // FRR's Type 2s (the host, the SVI with advertise-svi-ip) become our unicast FDB
       // and neighbour entries; ours appear in FRR's MAC table and ARP cache.
@@ -204,6 +208,22 @@ Deno.test({
         },
       );
 
+      await step("after a gobgpd restart our Type 3 is advertised again", async () => {
+        await topo.process(ours, "gobgpd")!.stop("SIGKILL", 2000);
+        await waitFor(async () => (await frrVteps()).length === 0, 10_000, "FRR drops us");
+        await topo.startGobgpd(ours);
+        await waitFor(
+          async () => {
+            await agentUp();
+            assert.deepEqual(await frrVteps(), [{ vtep: ours.address, flood: "HER" }]);
+          },
+          40_000,
+          "FRR lists us after gobgpd's restart",
+        );
+        // Our flood entry towards FRR stayed in place all along.
+        assert.deepEqual(await topo.floodList(ours, DEV), [frrNode.address]);
+      });
+
       await step("SIGTERM withdraws our Type 3; gobgpd never crashed", async () => {
         await alive(topo, [ours], "gobgpd");
         assert.ok(frr!.running(), "FRR's daemons run");
@@ -221,10 +241,7 @@ Deno.test({
       if (failed.length > 0) {
         await printFailureLogs(topo, failed);
         if (frr) {
-          for (const name of ["zebra", "bgpd"]) {
-            console.error(`--- ${name}.log\n${await tail(`${frr.dir}/${name}.log`, 30)}`);
-          }
-          console.error(await frr.evpnTable().catch((e) => String(e)));
+          await printFrrLogs(frr);
         }
       }
       await topo.destroy({ keepWorkDir: Deno.env.get("EVPN_E2E_KEEP_LOGS") === "1" });

@@ -226,7 +226,10 @@ Deno.test({
         const text = await statusCommand(s2);
         assert.equal(text.code, 0, text.stderr);
         assert.match(text.stdout, /: ready \(dry run\),/);
-        assert.match(text.stdout, /00:00:00:00:00:00 dst 192\.0\.2\.11 +would add$/m);
+        assert.match(
+          text.stdout,
+          /00:00:00:00:00:00 dst 192\.0\.2\.11 +would add {2}\(community\)$/m,
+        );
         const m = await metrics(s2);
         assert.equal(
           sampleValue(m, "evpn_agent_flood_entries", { vni: "10010", state: "programmed" }),

@@ -129,12 +129,18 @@ function documentKeyPaths(node: unknown, prefix = "", out: string[] = []): strin
   return out;
 }
 
-/** The example with its commented-out `vnis` block enabled, as its header says to. */
+/** The example with its commented-out `vnis` and `gobgp.tls` blocks enabled, as its header says to. */
 function exampleWithVnis(text: string): string {
   const lines = text.split("\n");
   const start = lines.indexOf("#vnis:");
   assert.ok(start > 0, "config.example.yaml has no commented-out `#vnis:` line");
+  const tls = lines.indexOf("  #tls:");
+  assert.ok(tls > 0, "config.example.yaml has no commented-out `  #tls:` line");
+  let inTls = false;
   return lines.map((line, i) => {
+    if (i === tls) inTls = true;
+    if (inTls && line.startsWith("  #")) return `  ${line.slice(3)}`;
+    inTls = false;
     if (i < start || line === "") return line;
     assert.ok(line.startsWith("#"), `line ${i + 1} after #vnis: is not commented out: ${line}`);
     return line.slice(1);
@@ -241,7 +247,10 @@ Deno.test("README's configuration table lists every key with its default", async
   >;
   const checked: string[] = [];
   for (const path of leaves) {
-    if (path.startsWith("vnis") || path === "communityAsn") continue; // no plain default
+    // no plain default
+    if (path.startsWith("vnis") || path.startsWith("gobgp.tls") || path === "communityAsn") {
+      continue;
+    }
     const [head, tail] = path.split(".");
     const section = defaults[head ?? ""];
     let value = tail === undefined ? section : (section as Record<string, unknown>)[tail];
@@ -260,7 +269,9 @@ Deno.test("README's Reload table says live or restart for every key as planReloa
     assert.ok(rows.get(key)?.startsWith(mode), `README Reload row of ${key}: want ${mode}`);
   }
   const leaves = schemaKeyPaths().filter((path) => !path.startsWith("vnis"));
-  const missing = leaves.filter((path) => !rows.has(path) && !path.match(/^(gobgp|http|node)$/));
+  const missing = leaves.filter((path) =>
+    !rows.has(path) && !path.match(/^(gobgp|gobgp\.tls|http|node)$/)
+  );
   assert.deepEqual(missing, [], "keys without a row in README's Reload table");
 });
 

@@ -25,6 +25,7 @@ import {
   withdrawPath,
 } from "../routes.ts";
 import type { PathMessage } from "../../src/bgp/path_codec.ts";
+import type { Community } from "../../src/net/community.ts";
 import { prng, round } from "../stats.ts";
 import { checkFlood, type StateCheck } from "../verify.ts";
 import type { SteadyContext } from "./cold_start.ts";
@@ -51,6 +52,13 @@ export interface ChurnResult {
    * this process saw that change (else null), ms.
    */
   timeToExactMs: number | null;
+  /**
+   * Last write → the agent's last flood write (its log line, ms resolution:
+   * written after the kernel acknowledged it), when the final state is exact.
+   * Unlike `timeToExactMs` it does not wait for this process's own event
+   * loop, which is busy with the bare watcher's checks after a burst.
+   */
+  agentDoneMs: number | null;
   /** Kernel changes seen here after the last write (0 would make the time meaningless). */
   changesAfterLastWrite: number;
   /** Whether this process's notification-fed view matched the final dump. */
@@ -157,11 +165,13 @@ export async function churn(ctx: SteadyContext, options: ChurnOptions): Promise<
   const stream = lab.pathStream();
   const t0 = performance.now();
   let tLast = t0;
+  let tLastWall = Date.now();
   for (let b = 0; b < batches.length; b++) {
     const wait = t0 + b * BATCH_INTERVAL_MS - performance.now();
     if (wait > 0) await delay(wait);
     stream.write(batches[b]!);
     tLast = performance.now();
+    tLastWall = Date.now();
   }
   const changesAtLast = mirror.counters.changes;
   await stream.end();
@@ -193,6 +203,9 @@ export async function churn(ctx: SteadyContext, options: ChurnOptions): Promise<
     timeToExactMs: check.exact && mirrorCheck.exact && changesAfterLast > 0
       ? round(mirror.lastChangeAt - tLast, 1)
       : null,
+    agentDoneMs: check.exact && facts.lastWriteWall !== undefined
+      ? Math.max(0, facts.lastWriteWall - tLastWall)
+      : null,
     changesAfterLastWrite: changesAfterLast,
     mirrorExact: mirrorCheck.exact,
     minWrites,
@@ -208,7 +221,10 @@ export async function churn(ctx: SteadyContext, options: ChurnOptions): Promise<
   };
 }
 
-function sameVnis(communities: readonly number[] | undefined, vnis: number[] | undefined): boolean {
+function sameVnis(
+  communities: readonly Community[] | undefined,
+  vnis: number[] | undefined,
+): boolean {
   if (vnis === undefined || vnis.length === 0) return communities === undefined;
   if (communities === undefined || communities.length !== vnis.length) return false;
   return vnis.every((vni) => communities.includes(vniCommunity(vni)));

@@ -13,7 +13,7 @@
  */
 import { argv, exec, run } from "./proc.ts";
 import { ProcessHandle, procStartTime } from "./proc.ts";
-import type { LabNode, Topology } from "./topology.ts";
+import { type LabNode, routerIdOf, type Topology } from "./topology.ts";
 import { delay, waitFor } from "./wait.ts";
 
 const FRR_LIB = "/usr/lib/frr";
@@ -40,8 +40,12 @@ export interface FrrRemoteVtep {
   flood: string;
 }
 
-/** Renders bgpd.conf for an FRR VTEP peering with gobgpd (EVPN.md's minimal form). */
-export function renderBgpdConf(routerId: string, options: FrrOptions): string {
+/**
+ * Renders bgpd.conf for an FRR VTEP peering with gobgpd (EVPN.md's minimal
+ * form). `source` is the session's source and the VTEP (default `routerId`;
+ * an IPv6 underlay's node address, since a router id is IPv4).
+ */
+export function renderBgpdConf(routerId: string, options: FrrOptions, source = routerId): string {
   const lines = [
     "frr defaults traditional",
     `router bgp ${options.asn}`,
@@ -52,7 +56,7 @@ export function renderBgpdConf(routerId: string, options: FrrOptions): string {
   for (const n of options.neighbors) {
     lines.push(
       ` neighbor ${n} remote-as ${options.asn}`,
-      ` neighbor ${n} update-source ${routerId}`,
+      ` neighbor ${n} update-source ${source}`,
     );
   }
   lines.push(" address-family l2vpn evpn");
@@ -82,6 +86,54 @@ export function parseRemoteVteps(text: string): FrrRemoteVtep[] {
   return out;
 }
 
+/** One MAC of a VNI as `show evpn mac vni N json` lists it. */
+export interface FrrMac {
+  mac: string;
+  /** `local` (learned on the bridge) or `remote` (from a Type 2 route). */
+  type: string;
+  /** The VTEP of a remote MAC. */
+  remoteVtep?: string;
+}
+
+/** One IP of a VNI as `show evpn arp-cache vni N json` lists it. */
+export interface FrrNeighbor {
+  ip: string;
+  type: string;
+  mac?: string;
+  remoteVtep?: string;
+}
+
+/** Parses `show evpn mac vni N json`: `{numMacs, macs: {MAC: {type, remoteVtep?}}}`. */
+export function parseMacTable(json: string): FrrMac[] {
+  if (json.trim() === "") return [];
+  const data = JSON.parse(json) as {
+    macs?: Record<string, { type?: string; remoteVtep?: string }>;
+  };
+  return Object.entries(data.macs ?? {}).map(([mac, m]) => ({
+    mac,
+    type: m.type ?? "",
+    ...(m.remoteVtep ? { remoteVtep: m.remoteVtep } : {}),
+  }));
+}
+
+/** Parses `show evpn arp-cache vni N json`: `{numArpNd, IP: {type, mac, remoteVtep?}}`. */
+export function parseArpCache(json: string): FrrNeighbor[] {
+  if (json.trim() === "") return [];
+  const data = JSON.parse(json) as Record<string, unknown>;
+  const out: FrrNeighbor[] = [];
+  for (const [ip, value] of Object.entries(data)) {
+    if (value === null || typeof value !== "object") continue; // numArpNd
+    const n = value as { type?: string; mac?: string; remoteVtep?: string };
+    out.push({
+      ip,
+      type: n.type ?? "",
+      ...(n.mac ? { mac: n.mac } : {}),
+      ...(n.remoteVtep ? { remoteVtep: n.remoteVtep } : {}),
+    });
+  }
+  return out;
+}
+
 /** FRR running in one lab node. */
 export class FrrNode {
   readonly node: LabNode;
@@ -100,7 +152,10 @@ export class FrrNode {
     const dir = topo.file(`${node.name}-frr`);
     await Deno.mkdir(dir, { recursive: true });
     await Deno.writeTextFile(`${dir}/zebra.conf`, `hostname ${node.name}\n`);
-    await Deno.writeTextFile(`${dir}/bgpd.conf`, renderBgpdConf(node.address, options));
+    await Deno.writeTextFile(
+      `${dir}/bgpd.conf`,
+      renderBgpdConf(routerIdOf(node), options, node.address),
+    );
     await exec(null, ["chown", "-R", "frr:frr", dir]);
     // The daemons drop to user frr before writing their pid files: every
     // parent directory must let it through (Deno.makeTempDir makes 0700).
@@ -158,6 +213,16 @@ export class FrrNode {
   /** The remote VTEPs of `vni` (`show evpn vni N`). */
   async remoteVteps(vni: number): Promise<FrrRemoteVtep[]> {
     return parseRemoteVteps(await this.vtysh(`show evpn vni ${vni}`));
+  }
+
+  /** zebra's MAC table of `vni` (`show evpn mac vni N json`): local and remote MACs. */
+  async macTable(vni: number): Promise<FrrMac[]> {
+    return parseMacTable(await this.vtysh(`show evpn mac vni ${vni} json`));
+  }
+
+  /** zebra's ARP/ND cache of `vni` (`show evpn arp-cache vni N json`). */
+  async arpCache(vni: number): Promise<FrrNeighbor[]> {
+    return parseArpCache(await this.vtysh(`show evpn arp-cache vni ${vni} json`));
   }
 
   /** The EVPN routes in bgpd's table, as `show bgp l2vpn evpn` prints them. */

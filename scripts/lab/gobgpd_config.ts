@@ -18,12 +18,21 @@ interface CommonOptions {
   routerId: string;
   /** @default ["ipv4-unicast"] */
   families?: AfiSafiName[];
+  /**
+   * BGP graceful restart (RFC 4724) towards the neighbours: peers keep this
+   * node's routes as stale for `restartTime` seconds while its gobgpd
+   * restarts (start the restarting gobgpd with `-r`), and this node keeps
+   * theirs. `notification-enabled` (RFC 8538) is set too: gobgpd sends a
+   * Cease NOTIFICATION when it stops, and without it peers treat that as a
+   * hard end of the session and withdraw at once. @default off
+   */
+  gracefulRestart?: { restartTime: number };
 }
 
 /** The hub: a route reflector that accepts any peer in `dynamicPrefix`. */
 export interface HubOptions extends CommonOptions {
   role: "hub";
-  /** IPv4 prefix whose peers are accepted as dynamic neighbours, e.g. "192.0.2.0/24". */
+  /** Prefix whose peers are accepted as dynamic neighbours, e.g. "192.0.2.0/24" or "2001:db8::/64". */
   dynamicPrefix: string;
   /** Name of the peer-group of route-reflector clients. @default "spokes" */
   peerGroup?: string;
@@ -34,7 +43,7 @@ export interface HubOptions extends CommonOptions {
 /** A spoke: one static iBGP neighbour per hub (redundant route reflectors: several). */
 export interface SpokeOptions extends CommonOptions {
   role: "spoke";
-  /** The hub's address, or the addresses of several hubs (one `[[neighbors]]` each). */
+  /** The hub's address, or the addresses of several hubs (one `[[neighbors]]` each; IPv4 or IPv6: the session's transport). */
   hub: string | readonly string[];
   /**
    * Seconds between connection attempts after the first one. gobgpd's own
@@ -57,14 +66,25 @@ function checkIpv4(key: string, value: string): string {
   return value;
 }
 
+/** IPv6 text as GoBGP parses it: hex groups and colons (a loose check; gobgpd checks fully). */
+const IPV6 = /^(?=.*:)[0-9a-f:]{2,39}$/i;
+
+function checkIp(key: string, value: string): string {
+  if (!IPV4.test(value) && !IPV6.test(value)) {
+    throw new TypeError(`Cannot render gobgpd config: ${key} "${value}" is not an IP address`);
+  }
+  return value;
+}
+
 function checkPrefix(key: string, value: string): string {
   const [addr, len, ...rest] = value.split("/");
   const n = Number(len);
+  const max = addr !== undefined && IPV6.test(addr) ? 128 : 32;
   if (
-    addr === undefined || rest.length > 0 || !IPV4.test(addr) || len === undefined ||
-    !/^\d{1,2}$/.test(len) || n > 32
+    addr === undefined || rest.length > 0 || !(IPV4.test(addr) || IPV6.test(addr)) ||
+    len === undefined || !/^\d{1,3}$/.test(len) || n > max
   ) {
-    throw new TypeError(`Cannot render gobgpd config: ${key} "${value}" is not an IPv4 prefix`);
+    throw new TypeError(`Cannot render gobgpd config: ${key} "${value}" is not an IP prefix`);
   }
   return value;
 }
@@ -81,7 +101,7 @@ function str(value: string): string {
   return JSON.stringify(value);
 }
 
-function afiSafis(table: string, families: AfiSafiName[]): string[] {
+function afiSafis(table: string, families: AfiSafiName[], gr: boolean): string[] {
   if (families.length === 0) {
     throw new RangeError("Cannot render gobgpd config: families must not be empty");
   }
@@ -89,7 +109,26 @@ function afiSafis(table: string, families: AfiSafiName[]): string[] {
     `  [[${table}.afi-safis]]`,
     `    [${table}.afi-safis.config]`,
     `      afi-safi-name = ${str(f)}`,
+    ...(gr ? [`    [${table}.afi-safis.mp-graceful-restart.config]`, `      enabled = true`] : []),
   ]);
+}
+
+/** `[<table>.graceful-restart.config]`, or nothing when off. */
+function gracefulRestart(table: string, gr: CommonOptions["gracefulRestart"]): string[] {
+  if (gr === undefined) return [];
+  const time = gr.restartTime;
+  // The capability carries the restart time in 12 bits.
+  if (!Number.isInteger(time) || time < 1 || time > 4095) {
+    throw new RangeError(
+      `Cannot render gobgpd config: gracefulRestart.restartTime ${time} is outside 1..4095`,
+    );
+  }
+  return [
+    `  [${table}.graceful-restart.config]`,
+    "    enabled = true",
+    `    restart-time = ${time}`,
+    "    notification-enabled = true",
+  ];
 }
 
 /**
@@ -107,6 +146,7 @@ export function renderGobgpdConfig(options: GobgpdConfigOptions): string {
   const asn = checkAsn(options.asn);
   const routerId = checkIpv4("routerId", options.routerId);
   const families = options.families ?? ["ipv4-unicast"];
+  const gr = options.gracefulRestart;
   const lines = [
     "# Rendered by scripts/lab/gobgpd_config.ts",
     "[global.config]",
@@ -129,7 +169,8 @@ export function renderGobgpdConfig(options: GobgpdConfigOptions): string {
       "  [peer-groups.route-reflector.config]",
       "    route-reflector-client = true",
       `    route-reflector-cluster-id = ${str(clusterId)}`,
-      ...afiSafis("peer-groups", families),
+      ...gracefulRestart("peer-groups", gr),
+      ...afiSafis("peer-groups", families, gr !== undefined),
       "",
       "[[dynamic-neighbors]]",
       "  [dynamic-neighbors.config]",
@@ -152,11 +193,12 @@ export function renderGobgpdConfig(options: GobgpdConfigOptions): string {
       lines.push(
         "[[neighbors]]",
         "  [neighbors.config]",
-        `    neighbor-address = ${str(checkIpv4("hub", address))}`,
+        `    neighbor-address = ${str(checkIp("hub", address))}`,
         `    peer-as = ${asn}`,
         "  [neighbors.timers.config]",
         `    connect-retry = ${retry}`,
-        ...afiSafis("neighbors", families),
+        ...gracefulRestart("neighbors", gr),
+        ...afiSafis("neighbors", families, gr !== undefined),
       );
     });
   }

@@ -105,7 +105,11 @@ Deno.test("renderGobgpdConfig() honours peerGroup, clusterId and families", () =
 Deno.test("renderGobgpdConfig() refuses malformed input with the key and value", () => {
   assert.throws(() => renderGobgpdConfig({ ...SPOKE, hub: "192.0.2.300" }), {
     name: "TypeError",
-    message: /hub "192\.0\.2\.300" is not an IPv4 address/,
+    message: /hub "192\.0\.2\.300" is not an IP address/,
+  });
+  assert.throws(() => renderGobgpdConfig({ ...HUB, dynamicPrefix: "2001:db8::/129" }), {
+    name: "TypeError",
+    message: /dynamicPrefix "2001:db8::\/129" is not an IP prefix/,
   });
   assert.throws(() => renderGobgpdConfig({ ...HUB, dynamicPrefix: "192.0.2.0/33" }), {
     name: "TypeError",
@@ -117,6 +121,33 @@ Deno.test("renderGobgpdConfig() refuses malformed input with the key and value",
   assert.throws(() => renderGobgpdConfig({ ...HUB, asn: 2 ** 32 }), RangeError);
   assert.throws(() => renderGobgpdConfig({ ...SPOKE, connectRetry: 0 }), RangeError);
   assert.throws(() => renderGobgpdConfig({ ...SPOKE, families: [] }), RangeError);
+  assert.throws(
+    () => renderGobgpdConfig({ ...SPOKE, gracefulRestart: { restartTime: 4096 } }),
+    RangeError,
+  );
+});
+
+Deno.test("renderGobgpdConfig() renders graceful restart on the session and each family", () => {
+  const gr = { gracefulRestart: { restartTime: 90 } };
+  const spoke = renderGobgpdConfig({ ...SPOKE, ...gr, families: ["ipv4-unicast", "l2vpn-evpn"] });
+  assert.ok(
+    spoke.includes(`  [neighbors.graceful-restart.config]
+    enabled = true
+    restart-time = 90
+    notification-enabled = true
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+    [neighbors.afi-safis.mp-graceful-restart.config]
+      enabled = true
+`),
+    spoke,
+  );
+  assert.equal(spoke.match(/mp-graceful-restart/g)?.length, 2);
+  const hub = renderGobgpdConfig({ ...HUB, ...gr });
+  assert.match(hub, /\[peer-groups\.graceful-restart\.config\]\n {4}enabled = true/);
+  assert.match(hub, /\[peer-groups\.afi-safis\.mp-graceful-restart\.config\]/);
+  assert.doesNotMatch(renderGobgpdConfig(HUB), /graceful/);
 });
 
 Deno.test({
@@ -143,6 +174,31 @@ Deno.test({
     assert.match(spoke.text, /TimersConfig\{ConnectRetry:5,/);
     assert.match(spoke.text, /As:\s+0xfde8,\s+RouterId:\s+"192\.0\.2\.11"/);
 
+    // An IPv6 underlay: sessions over IPv6, ipv6-unicast on both ends.
+    const families = ["ipv6-unicast"] as const;
+    const hub6 = await dryRun(
+      renderGobgpdConfig({ ...HUB, dynamicPrefix: "2001:db8::/64", families: [...families] }),
+    );
+    assert.ok(hub6.success, hub6.text);
+    assert.match(hub6.text, /DynamicNeighborConfig\{Prefix:"2001:db8::\/64", PeerGroup:"spokes"\}/);
+    assert.match(hub6.text, /AfiSafiName:"ipv6-unicast"/);
+    const spoke6 = await dryRun(
+      renderGobgpdConfig({ ...SPOKE, hub: "2001:db8::10", families: [...families] }),
+    );
+    assert.ok(spoke6.success, spoke6.text);
+    assert.match(spoke6.text, /NeighborAddress:"2001:db8::10"/);
+    assert.match(spoke6.text, /AfiSafiName:"ipv6-unicast"/);
+
+    const gr = { gracefulRestart: { restartTime: 90 } };
+    for (const options of [{ ...HUB, ...gr }, { ...SPOKE, ...gr }]) {
+      const parsed = await dryRun(renderGobgpdConfig(options));
+      assert.ok(parsed.success, parsed.text);
+      assert.match(
+        parsed.text,
+        /GracefulRestartConfig\{Enabled:true, RestartTime:0x5a, .*NotificationEnabled:true/,
+      );
+      assert.match(parsed.text, /MpGracefulRestartConfig\{Enabled:true\}/);
+    }
     const two = await dryRun(renderGobgpdConfig({ ...SPOKE, hub: ["192.0.2.2", "192.0.2.3"] }));
     assert.ok(two.success, two.text);
     assert.match(two.text, /NeighborAddress:"192\.0\.2\.2"[^]*NeighborAddress:"192\.0\.2\.3"/);

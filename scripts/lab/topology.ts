@@ -12,10 +12,16 @@
  *   dynamic-neighbors 192.0.2.0/24)
  * ```
  *
+ * With `underlay: "ipv6"` the underlay is 2001:db8::/64 instead (node i =
+ * 2001:db8::(10+i), added `nodad`), the BGP sessions run over IPv6 and the
+ * hub accepts dynamic neighbours from 2001:db8::/64; router ids stay
+ * 192.0.2.(10+i) (an identifier, never an address on a link).
+ *
  * Everything lives in namespaces named with a per-run random prefix
  * (`evl<4 hex>-`); nothing is created in the caller's namespace. The only
- * addresses used are 192.0.2.0/24 (underlay), 198.51.100.0/24 and
- * 198.18.0.0/15 (overlays) and 127.0.0.0/8, inside those namespaces.
+ * addresses used are 192.0.2.0/24 and 2001:db8::/64 (underlay),
+ * 198.51.100.0/24, 198.18.0.0/15 and 2001:db8:100::/48 (overlays) and
+ * loopback, inside those namespaces.
  * {@linkcode Topology.destroy} ends every process it started, by PID, and
  * deletes the namespaces; a signal listener and an `unload` handler do the
  * same if the caller dies first.
@@ -36,7 +42,7 @@ import {
   runSync,
   spawnLogged,
 } from "./proc.ts";
-import { waitFor } from "./wait.ts";
+import { StopWaiting, waitFor } from "./wait.ts";
 
 export { argv, exec, run } from "./proc.ts";
 export { delay, StopWaiting, waitFor, WaitTimeoutError } from "./wait.ts";
@@ -51,10 +57,22 @@ export const REPO_DIR: string = fileURLToPath(new URL("../../", import.meta.url)
 
 /** Underlay prefix; node i has 192.0.2.(10+i). */
 export const UNDERLAY_PREFIX = "192.0.2.0/24";
+/** IPv6 underlay prefix (`underlay: "ipv6"`); node i has 2001:db8::(10+i). */
+export const UNDERLAY_PREFIX6 = "2001:db8::/64";
 /** The gRPC API address of gobgpd in every node (each namespace has its own loopback). */
 export const GOBGP_API = "127.0.0.1:50051";
 /** VXLAN UDP port. */
 export const VXLAN_PORT = 4789;
+
+/**
+ * The V8 flags the agent runs with everywhere: `deno task start`, the
+ * compiled build (`scripts/build.sh` bakes them in), the lab and the
+ * benchmark. A 2 MiB semi-space keeps V8's young generation from growing to
+ * 16-32 MiB during a burst of writes: about 25 MiB less RSS at 100,000
+ * entries, 5 MiB less idle, no slower (docs/performance.md).
+ * `tests/packaging_test.ts` holds the three places to this value.
+ */
+export const AGENT_V8_FLAGS = "--max-semi-space-size=2";
 
 /** One host of the lab: the hub (index 0) or a spoke (index 1..N). */
 export interface LabNode {
@@ -65,8 +83,13 @@ export interface LabNode {
   readonly role: "hub" | "spoke";
   /** Network namespace name. */
   readonly ns: string;
-  /** Underlay address on `eth0`, e.g. "192.0.2.11". */
+  /** Underlay address on `eth0`, e.g. "192.0.2.11" (IPv6 underlay: "2001:db8::11"). */
   readonly address: string;
+}
+
+/** The BGP router id of node `index` (IPv4 dotted quad, whatever the underlay). */
+export function routerIdOf(node: Pick<LabNode, "index">): string {
+  return `192.0.2.${10 + node.index}`;
 }
 
 /** Options for {@linkcode Topology.create}. */
@@ -83,10 +106,20 @@ export interface TopologyOptions {
   repoDir?: string;
   /** Start daemons in their own session so they outlive the caller (the lab's `up`). @default false */
   detached?: boolean;
-  /** Address families of every gobgpd session (`l2vpn-evpn` for EVPN). @default ["ipv4-unicast"] */
+  /** Underlay address family of `eth0` and the BGP sessions. @default "ipv4" */
+  underlay?: "ipv4" | "ipv6";
+  /**
+   * Address families of every gobgpd session (`l2vpn-evpn` for EVPN).
+   * @default ["ipv4-unicast"], or ["ipv6-unicast"] with an IPv6 underlay
+   */
   families?: AfiSafiName[];
   /** Progress messages. @default no output */
   log?: (message: string) => void;
+  /**
+   * BGP graceful restart on every session (see `gobgpd_config.ts`), and
+   * every gobgpd started with `-r`. @default off
+   */
+  gracefulRestart?: { restartTime: number };
 }
 
 /** Serialisable description of a running topology (the lab's state file). */
@@ -99,6 +132,12 @@ export interface TopologyState {
   switchNs: string;
   nodes: LabNode[];
   processes: ProcessRecord[];
+  /** Graceful restart, when the topology was created with it. */
+  gracefulRestart?: { restartTime: number };
+  /** @default "ipv4" */
+  underlay?: "ipv4" | "ipv6";
+  /** @default by underlay, as in {@linkcode TopologyOptions.families} */
+  families?: AfiSafiName[];
 }
 
 /** Agent settings written to its YAML config; see the seed README for the keys. */
@@ -220,13 +259,15 @@ export class Topology implements AsyncDisposable {
   readonly switchNs: string;
   /** Hub first, then spokes 1..N. */
   readonly nodes: readonly LabNode[];
+  readonly gracefulRestart: { restartTime: number } | undefined;
+  readonly underlay: "ipv4" | "ipv6";
+  readonly families: readonly AfiSafiName[];
   #namespaces: string[] = [];
   #processes: ProcessHandle[] = [];
   #detached: boolean;
   #log: (message: string) => void;
   #destroyed = false;
   #hooks: { signals: [Deno.Signal, () => void][]; unload: () => void } | undefined;
-  #families: AfiSafiName[] | undefined;
 
   private constructor(
     state: Omit<TopologyState, "version" | "processes">,
@@ -239,6 +280,10 @@ export class Topology implements AsyncDisposable {
     this.repoDir = state.repoDir;
     this.switchNs = state.switchNs;
     this.nodes = state.nodes;
+    this.gracefulRestart = state.gracefulRestart;
+    this.underlay = state.underlay ?? "ipv4";
+    this.families = state.families ??
+      [this.underlay === "ipv6" ? "ipv6-unicast" : "ipv4-unicast"];
     this.#detached = detached;
     this.#log = log;
   }
@@ -282,13 +327,14 @@ export class Topology implements AsyncDisposable {
     const workDir = options.workDir ?? await Deno.makeTempDir({ prefix: `${prefix}lab-` });
     await Deno.mkdir(workDir, { recursive: true });
     const nodes: LabNode[] = [];
+    const v6 = options.underlay === "ipv6";
     for (let i = 0; i <= spokes; i++) {
       nodes.push({
         index: i,
         name: i === 0 ? "hub" : `spoke${i}`,
         role: i === 0 ? "hub" : "spoke",
         ns: i === 0 ? `${prefix}hub` : `${prefix}s${i}`,
-        address: `192.0.2.${10 + i}`,
+        address: v6 ? `2001:db8::${10 + i}` : `192.0.2.${10 + i}`,
       });
     }
     const topo = new Topology(
@@ -299,11 +345,13 @@ export class Topology implements AsyncDisposable {
         repoDir: options.repoDir ?? REPO_DIR,
         switchNs: `${prefix}sw`,
         nodes,
+        ...(options.gracefulRestart ? { gracefulRestart: options.gracefulRestart } : {}),
+        ...(v6 ? { underlay: "ipv6" } : {}),
+        ...(options.families ? { families: options.families } : {}),
       },
       options.detached ?? false,
       options.log ?? (() => {}),
     );
-    topo.#families = options.families;
     topo.#installHooks();
     try {
       await topo.#build();
@@ -338,6 +386,9 @@ export class Topology implements AsyncDisposable {
       switchNs: this.switchNs,
       nodes: [...this.nodes],
       processes: this.#processes.map((p) => p.toRecord()),
+      ...(this.gracefulRestart ? { gracefulRestart: this.gracefulRestart } : {}),
+      ...(this.underlay === "ipv6" ? { underlay: "ipv6" as const } : {}),
+      families: [...this.families],
     };
   }
 
@@ -368,7 +419,7 @@ export class Topology implements AsyncDisposable {
       await exec(node.ns, argv`ip link add eth0 type veth peer name ${port} netns ${sw}`);
       await exec(sw, ["ip", "link", "set", port, "master", "br0", "up"]);
       await exec(node.ns, ["ip", "link", "set", "lo", "up"]);
-      await exec(node.ns, ["ip", "addr", "add", `${node.address}/24`, "dev", "eth0"]);
+      await this.addAddress(node, "eth0", `${node.address}/${this.underlay === "ipv6" ? 64 : 24}`);
       await exec(node.ns, ["ip", "link", "set", "eth0", "up"]);
     }
   }
@@ -406,22 +457,25 @@ export class Topology implements AsyncDisposable {
 
   /** The gobgpd TOML this topology uses for `node`. */
   gobgpdConfig(node: LabNode): string {
+    const gr = this.gracefulRestart ? { gracefulRestart: this.gracefulRestart } : {};
     return node.role === "hub"
       ? renderGobgpdConfig({
+        ...gr,
         role: "hub",
         asn: this.asn,
-        routerId: node.address,
-        dynamicPrefix: UNDERLAY_PREFIX,
+        routerId: routerIdOf(node),
+        dynamicPrefix: this.underlay === "ipv6" ? UNDERLAY_PREFIX6 : UNDERLAY_PREFIX,
         peerGroup: "spokes",
-        clusterId: node.address,
-        ...(this.#families ? { families: this.#families } : {}),
+        clusterId: routerIdOf(node),
+        families: [...this.families],
       })
       : renderGobgpdConfig({
+        ...gr,
         role: "spoke",
         asn: this.asn,
-        routerId: node.address,
+        routerId: routerIdOf(node),
         hub: this.hub.address,
-        ...(this.#families ? { families: this.#families } : {}),
+        families: [...this.families],
       });
   }
 
@@ -444,15 +498,22 @@ export class Topology implements AsyncDisposable {
 
   /**
    * Starts gobgpd in `node` (API on {@linkcode GOBGP_API}, log in the work
-   * directory) and waits until its API answers.
+   * directory) and waits until its API answers. `toml` replaces the
+   * topology's own configuration ({@linkcode gobgpdConfig}). With graceful
+   * restart, always with `-r` (as the chart does: a start cannot tell
+   * whether it is a restart, and on a first start peers simply hold nothing
+   * stale).
    */
-  async startGobgpd(node: LabNode, timeoutMs = 10_000): Promise<ProcessHandle> {
+  async startGobgpd(node: LabNode, timeoutMs = 10_000, toml?: string): Promise<ProcessHandle> {
     const config = this.file(`${node.name}-gobgpd.toml`);
-    await Deno.writeTextFile(config, this.gobgpdConfig(node));
+    await Deno.writeTextFile(config, toml ?? this.gobgpdConfig(node));
     const handle = await this.#spawn(
       node,
       "gobgpd",
-      argv`gobgpd -f ${config} --api-hosts ${GOBGP_API} -p --pprof-disable`,
+      [
+        ...argv`gobgpd -f ${config} --api-hosts ${GOBGP_API} -p --pprof-disable`,
+        ...(this.gracefulRestart ? ["-r"] : []),
+      ],
     );
     await waitFor(
       async () => {
@@ -520,14 +581,18 @@ export class Topology implements AsyncDisposable {
       advertiseSelf: true,
       communityAsn: this.asn,
       gobgp: { address: GOBGP_API, timeout: "5s" },
-      node: { localInterface: "eth0", vxlanPort: VXLAN_PORT },
+      node: {
+        localInterface: "eth0",
+        vxlanPort: VXLAN_PORT,
+        ...(this.underlay === "ipv6" ? { addressFamily: "ipv6" } : {}),
+      },
       ...options.config,
     };
     const path = this.agentConfigPath(node);
     await Deno.writeTextFile(path, toYaml(config));
     const main = `${this.repoDir}/main.ts`;
     return await this.#spawn(node, "agent", [
-      ...argv`${Deno.execPath()} run -A --cached-only ${main} --config ${path}`,
+      ...argv`${Deno.execPath()} run -A --cached-only --v8-flags=${AGENT_V8_FLAGS} ${main} --config ${path}`,
       ...(options.args ?? []),
     ], { cwd: this.repoDir, env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" } });
   }
@@ -554,6 +619,19 @@ export class Topology implements AsyncDisposable {
     return handle;
   }
 
+  /**
+   * Throws {@linkcode StopWaiting} (with the tail of its log) when the agent
+   * of a node not named in `stopped` has exited: waiting on would only time out.
+   */
+  async agentsAlive(stopped: ReadonlySet<string> = new Set()): Promise<void> {
+    for (const node of this.nodes.filter((n) => !stopped.has(n.name))) {
+      if (this.process(node, "agent") === undefined) {
+        const log = this.file(`${node.name}-agent.log`);
+        throw new StopWaiting(`The agent on ${node.name} has exited:\n${await tail(log, 15)}`);
+      }
+    }
+  }
+
   /** The running process labelled `"<node>/<what>"` (e.g. "spoke1/agent"), if any. */
   process(node: LabNode, what: "gobgpd" | "agent"): ProcessHandle | undefined {
     return this.#processes.findLast((p) => p.name === `${node.name}/${what}` && p.running());
@@ -562,21 +640,28 @@ export class Topology implements AsyncDisposable {
   /**
    * `ip link add vxlan<VNI> type vxlan id <VNI> local <node address> dev eth0
    * dstport 4789 nolearning`, set up, and optionally an overlay address.
+   * `local` overrides the node's underlay address.
    */
-  async addVxlan(node: LabNode, vni: number, overlayCidr?: string): Promise<string> {
+  async addVxlan(
+    node: LabNode,
+    vni: number,
+    overlayCidr?: string,
+    local: string = node.address,
+  ): Promise<string> {
     const dev = `vxlan${vni}`;
     await this.exec(
       node,
-      argv`ip link add ${dev} type vxlan id ${vni} local ${node.address} dev eth0 dstport ${VXLAN_PORT} nolearning`,
+      argv`ip link add ${dev} type vxlan id ${vni} local ${local} dev eth0 dstport ${VXLAN_PORT} nolearning`,
     );
     await this.exec(node, ["ip", "link", "set", dev, "up"]);
     if (overlayCidr !== undefined) await this.addAddress(node, dev, overlayCidr);
     return dev;
   }
 
-  /** `ip addr add CIDR dev DEV`. */
+  /** `ip addr add CIDR dev DEV` (IPv6: `nodad`, so it is usable at once). */
   async addAddress(node: LabNode, dev: string, cidr: string): Promise<void> {
-    await this.exec(node, ["ip", "addr", "add", cidr, "dev", dev]);
+    const nodad = cidr.includes(":") ? ["nodad"] : [];
+    await this.exec(node, ["ip", "addr", "add", cidr, "dev", dev, ...nodad]);
   }
 
   /** `ip link del DEV`. */
@@ -595,12 +680,12 @@ export class Topology implements AsyncDisposable {
     return (await this.fdb(node, dev))
       .filter((e) => e.mac === "00:00:00:00:00:00" && e.dst !== undefined)
       .map((e) => e.dst!)
-      .sort(compareIpv4);
+      .sort(compareAddresses);
   }
 
-  /** `gobgp -j global rib -a ipv4` in `node`: prefix → sorted "ASN:VALUE" communities. */
-  async rib(node: LabNode): Promise<Rib> {
-    return parseRib(await this.exec(node, ["gobgp", "-j", "global", "rib", "-a", "ipv4"]));
+  /** `gobgp -j global rib -a FAMILY` in `node`: prefix → sorted "ASN:VALUE" communities. */
+  async rib(node: LabNode, family: "ipv4" | "ipv6" = "ipv4"): Promise<Rib> {
+    return parseRib(await this.exec(node, ["gobgp", "-j", "global", "rib", "-a", family]));
   }
 
   /** `ping -n -q -c COUNT -W 1 -w DEADLINE [-I IFACE] ADDR` in `node`: true if any reply came. */
@@ -671,6 +756,13 @@ export class Topology implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.destroy();
   }
+}
+
+/** Sorts dotted quads numerically, IPv6 text after them as text. */
+export function compareAddresses(a: string, b: string): number {
+  const v6 = (x: string) => x.includes(":");
+  if (v6(a) || v6(b)) return Number(v6(a)) - Number(v6(b)) || a.localeCompare(b);
+  return compareIpv4(a, b);
 }
 
 /** Sorts dotted-quad strings numerically. */

@@ -11,13 +11,14 @@ import type { ResolvedConfig } from "../config/types.ts";
 import { logger } from "../log.ts";
 import { warmCodecs } from "../bgp/path_codec.ts";
 import { hostPrefix } from "../net/ip.ts";
-import { formatCommunity } from "../net/community.ts";
+import { type Community, formatCommunity } from "../net/community.ts";
 import { formatRouteDistinguisher } from "../net/route_distinguisher.ts";
 import { formatRouteTarget } from "../net/route_target.ts";
 import { imetKey } from "../bgp/own_paths.ts";
 import type { VtepSource } from "../overlay/desired.ts";
 import { DesiredState } from "../overlay/desired.ts";
 import type { Vni, VniRegistry } from "../overlay/vnis.ts";
+import { ReconcilerGroup } from "../reconcile/group.ts";
 import { Reconciler } from "../reconcile/reconciler.ts";
 import type {
   AgentStats,
@@ -31,13 +32,14 @@ import { VERSION } from "../version.ts";
 import { BgpSide } from "./bgp_side.ts";
 import { floodEntries } from "./flood_entries.ts";
 import { KernelSide } from "./kernel_side.ts";
+import { MacIpHalf } from "./mac_side.ts";
 import {
   countedBgp,
   countedMembership,
   FdbObservers,
   logStart,
   newStats,
-  noteSkip,
+  skipNotes,
 } from "./observers.ts";
 import type { AgentDeps, EventsPort } from "./ports.ts";
 
@@ -49,6 +51,8 @@ export class Agent implements MetricsSource {
   #deps: AgentDeps;
   #desired: DesiredState;
   #reconciler: Reconciler;
+  /** The EVPN Type 2 half; undefined in community-only mode (or without its ports). */
+  #macIp: MacIpHalf | undefined;
   #kernel: KernelSide;
   #bgp: BgpSide;
   #events: EventsPort | undefined;
@@ -63,17 +67,34 @@ export class Agent implements MetricsSource {
     this.#config = config;
     this.#deps = deps;
     const stats = this.stats;
+    const skipped = skipNotes(stats);
     this.#fdbObservers = new FdbObservers(stats, deps.observers?.eventToKernel);
+    if (config.mode.evpn && deps.unicast && deps.neighbours) {
+      this.#macIp = new MacIpHalf({
+        vnis: () => this.#desired.vnis,
+        localAddress: config.node.localAddress,
+        unicast: deps.unicast,
+        neighbours: deps.neighbours,
+        addresses: deps.addresses,
+        onLocalChange: () => this.#bgp.updateMembership(),
+        skipped,
+        onFlush: ({ ok, done }) => {
+          if (ok && done && this.#reconcilersIdle()) this.#inSync();
+        },
+      });
+    }
+    const macIp = this.#macIp?.remote ?? deps.macIp;
     this.#desired = new DesiredState({
       mode: config.vnis.length > 0
         ? { kind: "static", vnis: config.vnis }
-        : { kind: "discover", asn: config.communityAsn ?? 0 },
+        : { kind: "discover", asn: config.communityAsn ?? 0, format: config.communityFormat },
       localAddress: config.node.localAddress,
+      rdAdmin: config.node.routerId,
       onDirty: (vni) => this.#reconciler.markDirty(vni),
       routes: config.mode,
-      ...(deps.macIp ? { macIp: deps.macIp } : {}),
+      ...(macIp ? { macIp } : {}),
       observer: {
-        skipped: (reason, detail) => noteSkip(stats, reason, detail),
+        skipped,
         route: (kind) => stats.routeEvents[kind]++,
         evpnRoute: (type) => stats.evpnRoutes[type]++,
         changed: (vtep) => this.#fdbObservers.arrived(vtep),
@@ -90,14 +111,18 @@ export class Agent implements MetricsSource {
         fdb.flushed(ok && done);
         deps.observers?.reconcile?.(seconds);
         this.#lastFlushAt = performance.now();
-        if (ok && done) this.#inSync();
+        if (ok && done && this.#reconcilersIdle()) this.#inSync();
       },
     });
+    const half = this.#macIp;
     this.#bgp = new BgpSide({
       config,
       bgp: countedBgp(deps.bgp, stats),
       desired: this.#desired,
-      reconciler: this.#reconciler,
+      reconciler: half
+        ? new ReconcilerGroup([this.#reconciler, half.unicast, half.neighbours])
+        : this.#reconciler,
+      ...(half ? { macIpRoutes: (vni) => half.ownRoutes(vni) } : {}),
       onDown: () => stats.streamDowns++,
       onInSync: () => this.#inSync(),
       effects: deps.effects?.membership ??
@@ -107,6 +132,7 @@ export class Agent implements MetricsSource {
       links: deps.links,
       vnis: this.#desired.vnis,
       reconciler: this.#reconciler,
+      ...(half ? { macs: half.kernel() } : {}),
       node: config.node,
       onMembership: () => this.#bgp.updateMembership(),
       onOverrun: () => stats.netlinkOverruns++,
@@ -139,6 +165,7 @@ export class Agent implements MetricsSource {
     this.#bgp.stop();
     this.#events?.close();
     this.#reconciler.close();
+    this.#macIp?.close();
     this.#kernel.stop();
     await this.#bgp.withdraw();
     if (!this.#config.node.skipLinkCleanup) this.#kernel.devices.deleteOwn();
@@ -169,12 +196,19 @@ export class Agent implements MetricsSource {
         vni: vni.id,
         device: vni.device,
       });
-      if (vni.ifindex !== undefined) reconciler.release(vni.id);
+      if (vni.ifindex !== undefined) {
+        reconciler.release(vni.id);
+        this.#macIp?.unicast.release(vni.id);
+        this.#macIp?.neighbours.release(vni.id);
+      }
     }
     if (out.added.length > 0 || out.recommunitied.length > 0 || out.retargeted.length > 0) {
       // Routes of communities that were not configured were not kept: read
       // gobgpd's table again, keeping entries it may yet list meanwhile.
       reconciler.holdDeletes(next.gobgp.restartHoldMs);
+      this.#macIp?.remote.invalidate();
+      this.#macIp?.unicast.holdDeletes(next.gobgp.restartHoldMs);
+      this.#macIp?.neighbours.holdDeletes(next.gobgp.restartHoldMs);
       this.#bgp.reread();
     }
     // The same path as at start: list links, bring VNIs online, create
@@ -201,10 +235,15 @@ export class Agent implements MetricsSource {
     return this.#bgp.watcher.state;
   }
   /** The communities gobgpd holds for this node, if known. */
-  get advertised(): readonly number[] | undefined {
+  get advertised(): readonly Community[] | undefined {
     return this.#deps.views?.membershipKnown === false
       ? undefined
       : this.#bgp.membership?.advertised;
+  }
+  /** Our Type 3 routes gobgpd holds, if known (undefined outside EVPN mode or in a dry run). */
+  get type3Advertised(): number | undefined {
+    if (this.#deps.views?.membershipKnown === false) return undefined;
+    return this.#bgp.imet?.advertised?.length;
   }
   get lastSync(): Date | undefined {
     return this.#lastSync;
@@ -243,6 +282,7 @@ export class Agent implements MetricsSource {
       ready: this.ready,
       node: {
         localAddress: cfg.node.localAddress,
+        addressFamily: cfg.node.addressFamily,
         mode: cfg.vnis.length > 0 ? "static" : "discover",
         routes: [
           ...(cfg.mode.community ? ["community" as const] : []),
@@ -267,9 +307,11 @@ export class Agent implements MetricsSource {
           this.#desired.desired(vni.id),
           programmed(vni),
           this.#fdbObservers.lastError(vni.id),
+          this.#desired.mismatched(vni.id),
         ),
         remoteVteps: remoteVteps(this.#desired.sources(vni.id)),
         ...(cfg.mode.evpn ? { evpn: this.#evpnStatus(vni) } : {}),
+        ...(this.#macIp ? { macIp: this.#macIp.status(vni, views?.dryRun === true) } : {}),
       })),
     };
   }
@@ -294,6 +336,12 @@ export class Agent implements MetricsSource {
         state: this.#deps.views?.dryRun ? "pending" : state,
       },
     };
+  }
+
+  /** True when no reconciler (flood, and the Type 2 ones) waits for a write. */
+  #reconcilersIdle(): boolean {
+    const half = this.#macIp;
+    return this.#reconciler.idle && (!half || (half.unicast.idle && half.neighbours.idle));
   }
 
   #inSync(): void {

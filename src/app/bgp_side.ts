@@ -9,24 +9,40 @@
  */
 import { type OwnPath, PathAdvertiser } from "../bgp/advertiser.ts";
 import { TableCompleteness } from "../bgp/completeness.ts";
+import { missingFamilyWarning } from "../bgp/families.ts";
 import { isEvpnFamily } from "../bgp/evpn_codec.ts";
 import { MembershipAdvertiser } from "../bgp/membership.ts";
-import { heldImetPaths, imetOwnPath } from "../bgp/own_paths.ts";
+import { heldImetPaths, heldMacIpPaths, imetOwnPath, macIpOwnPath } from "../bgp/own_paths.ts";
 import { Watcher } from "../bgp/watcher.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import { logger } from "../log.ts";
-import { formatCommunity } from "../net/community.ts";
+import { type Community, formatCommunity } from "../net/community.ts";
 import type { DesiredState } from "../overlay/desired.ts";
+import type { OwnMacIp } from "../overlay/local_macs.ts";
 import type { DecodedPath } from "../overlay/route.ts";
-import type { Reconciler } from "../reconcile/reconciler.ts";
+import type { Vni } from "../overlay/vnis.ts";
+import type { ReconcilerControl } from "../reconcile/group.ts";
 import { type Cancel, later } from "../schedule.ts";
 import type { BgpPort } from "./ports.ts";
 
 const log = { bgp: logger("bgp"), membership: logger("membership"), evpn: logger("evpn") };
 
+/**
+ * Why a withdrawal waits (`gobgp.withdrawDelay`, default 500 ms) before its
+ * flood entry is removed. A gobgpd
+ * that is stopped (SIGTERM: a restart) first withdraws every route it
+ * learned from its peers, then closes its sessions and its API a few
+ * milliseconds later; a route reflector being stopped withdraws one
+ * client's routes from the clients it has not closed yet. Waiting this long
+ * lets the session loss or the lost stream that follows turn those
+ * withdrawals into a hold (see `onReopen`, `onDown`) instead of removals.
+ * Measured here: 5-15 ms between the last withdrawal and the loss. Applied
+ * to community-mode withdrawals (EVPN mode's graceful restart is its own).
+ */
+
 /** Effects on gobgpd that happened; a dry run observes none (nothing was sent). */
 export interface MembershipEffects {
-  applied(communities: readonly number[]): void;
+  applied(communities: readonly Community[]): void;
   withdrawnAtStop(ok: boolean): void;
   /** One of our EVPN Type 3 routes was added or withdrawn. @default logged */
   imetApplied?(op: "add" | "delete", path: OwnPath): void;
@@ -38,7 +54,13 @@ export interface BgpSideOptions {
   config: ResolvedConfig;
   bgp: BgpPort;
   desired: DesiredState;
-  reconciler: Reconciler;
+  /** The reconcilers of every entry kind, driven as one. */
+  reconciler: ReconcilerControl;
+  /**
+   * EVPN mode: the Type 2 routes of an online VNI's device (its MAC, and
+   * its MAC with each address). @default none: no Type 2 routes are sent
+   */
+  macIpRoutes?: (vni: Vni) => readonly OwnMacIp[];
   /** The stream was lost. */
   onDown(): void;
   /** The first table of a stream is in and nothing waits to be written. */
@@ -95,6 +117,7 @@ export class BgpSide {
   readonly watcher: Watcher;
   #membership: MembershipAdvertiser | undefined;
   #imet: PathAdvertiser | undefined;
+  #macIp: PathAdvertiser | undefined;
   #familyChecked = false;
   #opts: BgpSideOptions;
   /** The stream was restarted by `reread()`, not lost: gobgpd still holds our path. */
@@ -116,11 +139,30 @@ export class BgpSide {
           sweep: held ? ": removing entries it lacks" : "",
         });
       },
+      // A session went down (a peer or gobgpd itself restarting): what it
+      // withdraws now may come back; keep the entries meanwhile.
+      onReopen: (address, change) => {
+        reconciler.holdDeletes(config.gobgp.restartHoldMs, "all");
+        if (change === "up") return;
+        log.bgp.info(
+          "BGP session with {address} went down: flood entries whose routes it withdraws are kept " +
+            "until the sessions are back and the routes return (at most {hold} s after the last " +
+            "session came back)",
+          { address, hold: config.gobgp.restartHoldMs / 1000 },
+        );
+      },
+      held: () => reconciler.heldCount,
     });
     this.watcher = new Watcher(bgp, {
       onSnapshot: (decoded) => this.#onSnapshot(decoded),
       onUpdate: (decoded) => {
         this.#completeness.activity();
+        const hold = config.gobgp.restartHoldMs > 0 ? config.gobgp.withdrawDelayMs : 0;
+        if (
+          hold > reconciler.holdRemainingMs &&
+          // Community mode only: EVPN routes keep their removal at once.
+          decoded.some((d) => d.ok && "route" in d && d.route.withdraw)
+        ) reconciler.holdDeletes(hold, "all");
         options.desired.apply(decoded);
       },
       onPeer: (event) => {
@@ -131,6 +173,11 @@ export class BgpSide {
       onDown: (error, retryInMs) => {
         this.#rereading = false;
         this.#completeness.reset();
+        // Nothing changes until the next table; what was withdrawn just
+        // before the loss (a stopping gobgpd) stays until that table says.
+        if (reconciler.holdRemainingMs > 0) {
+          reconciler.holdDeletes(config.gobgp.restartHoldMs, "all");
+        }
         options.onDown();
         log.bgp.warning(
           "WatchEvent stream to gobgpd at {address} lost: {error}; retrying in {retryInMs} ms; " +
@@ -155,10 +202,16 @@ export class BgpSide {
     return this.#imet;
   }
 
+  /** Our Type 2 routes; undefined while `advertiseSelf` is off or Type 2 is not in use. */
+  get macIp(): PathAdvertiser | undefined {
+    return this.#macIp;
+  }
+
   #startAdvertisers(): void {
     const { mode } = this.#opts.config;
     if (mode.community) this.#membership = this.#advertiser();
     if (mode.evpn) this.#imet = this.#imetAdvertiser();
+    if (mode.evpn && this.#opts.macIpRoutes) this.#macIp = this.#macIpAdvertiser();
   }
 
   /**
@@ -172,13 +225,22 @@ export class BgpSide {
       this.#startAdvertisers();
       // What gobgpd holds of our Type 3 routes comes with the next table.
       this.#imet?.assume([]);
+      this.#macIp?.assume([]);
       this.updateMembership();
       return;
     }
     const membership = this.#membership;
     const imet = this.#imet;
+    const macIp = this.#macIp;
     this.#membership = undefined;
     this.#imet = undefined;
+    this.#macIp = undefined;
+    if (macIp && !(await macIp.withdrawAll(1_000))) {
+      log.evpn.warning(
+        "Could not withdraw every Type 2 route after advertiseSelf was turned off; " +
+          "the next start of the agent on this node withdraws them",
+      );
+    }
     if (membership) {
       if (await membership.withdraw(1_000)) this.#opts.effects.applied([]);
       else {
@@ -232,6 +294,15 @@ export class BgpSide {
             : [imetOwnPath({ id: vni.id, rd: vni.rd, routeTargets: vni.routeTargets, vtep })]
         ),
       );
+      const routes = this.#opts.macIpRoutes;
+      if (!this.#macIp || !routes) return;
+      this.#macIp.set(online.flatMap((vni) => {
+        const { rd, routeTargets } = vni;
+        if (rd === undefined || routeTargets.length === 0) return [];
+        return routes(vni).map(({ mac, ip }) =>
+          macIpOwnPath({ id: vni.id, rd, routeTargets, vtep, mac, ip })
+        );
+      }));
     }, 0);
   }
 
@@ -251,7 +322,31 @@ export class BgpSide {
       this.#imet?.withdrawAll(1_000).then((ok) =>
         (effects.imetWithdrawnAtStop ?? loggedImetEffects.imetWithdrawnAtStop)(ok)
       ),
+      this.#macIp?.withdrawAll(1_000).then((ok) => {
+        if (ok) log.evpn.info("Withdrew our Type 2 routes");
+        else {
+          log.evpn.warning(
+            "Could not withdraw every Type 2 route before exit; the next start on this node " +
+              "replaces or withdraws them",
+          );
+        }
+      }),
     ]);
+  }
+
+  #macIpAdvertiser(): PathAdvertiser {
+    return new PathAdvertiser(this.#opts.bgp, {
+      onApplied: (op, path) => {
+        if (op === "add") log.evpn.info("Advertised Type 2 route {key}", { key: path.key });
+        else log.evpn.info("Withdrew Type 2 route {key}", { key: path.key });
+      },
+      onError: (error, retryInMs) => {
+        log.evpn.warning(
+          "Cannot update our Type 2 routes in gobgpd: {error}; retrying in {retryInMs} ms",
+          { error: error instanceof Error ? error.message : String(error), retryInMs },
+        );
+      },
+    });
   }
 
   #imetAdvertiser(): PathAdvertiser {
@@ -266,33 +361,6 @@ export class BgpSide {
           { error: error instanceof Error ? error.message : String(error), retryInMs },
         );
       },
-    });
-  }
-
-  /**
-   * EVPN mode: warns once when no neighbour of gobgpd carries the L2VPN
-   * EVPN family (nothing we advertise would leave the node).
-   */
-  #checkFamilies(): void {
-    const { bgp, config } = this.#opts;
-    if (this.#familyChecked || !config.mode.evpn || !bgp.listPeers) return;
-    this.#familyChecked = true;
-    bgp.listPeers().then((peers) => {
-      if (peers.some((peer) => peer.families.some((f) => isEvpnFamily(f)))) return;
-      log.evpn.warning(
-        "mode includes evpn, but no BGP neighbour of gobgpd at {address} has the l2vpn-evpn " +
-          "family ({peers}): EVPN routes are neither sent nor received; add " +
-          '`afi-safi-name = "l2vpn-evpn"` to the neighbour (or peer group) in gobgpd\'s ' +
-          "configuration",
-        {
-          address: config.gobgp.address,
-          peers: peers.length === 0 ? "no neighbours configured" : peers.length + " neighbours",
-        },
-      );
-    }, (error: unknown) => {
-      log.evpn.debug("Cannot list gobgpd's neighbours: {error}", {
-        error: error instanceof Error ? error.message : String(error),
-      });
     });
   }
 
@@ -315,6 +383,7 @@ export class BgpSide {
     // The table lists our own Type 3 routes (of this run or an earlier one,
     // or none after a gobgpd restart): the advertiser goes on from there.
     this.#imet?.known(heldImetPaths(decoded, config.node.localAddress));
+    this.#macIp?.known(heldMacIpPaths(decoded, config.node.localAddress));
     this.#checkFamilies();
     log.bgp.info("Received gobgpd's table: {paths} paths, {vteps} remote VTEPs", {
       paths: decoded.length,
@@ -338,5 +407,38 @@ export class BgpSide {
     }
     // Nothing to write (no device online): the view is in sync already.
     if (reconciler.idle) this.#opts.onInSync();
+  }
+
+  /**
+   * Once, after the first table: warns when no neighbour of gobgpd carries a
+   * family we need: community mode, the unicast family of our VTEP (IPv4 or
+   * IPv6: the membership route's); EVPN mode, L2VPN EVPN. Nothing we
+   * advertise in that family would leave the node.
+   */
+  #checkFamilies(): void {
+    const { bgp, config } = this.#opts;
+    if (this.#familyChecked || !bgp.listPeers) return;
+    this.#familyChecked = true;
+    const unicast = { afi: config.node.addressFamily === "ipv6" ? 2 : 1, safi: 1 };
+    bgp.listPeers().then((peers) => {
+      if (this.#stopped) return;
+      const warning = config.mode.community ? missingFamilyWarning(peers, unicast) : undefined;
+      if (warning !== undefined) log.bgp.warning(warning);
+      if (!config.mode.evpn || peers.some((peer) => peer.families.some(isEvpnFamily))) return;
+      log.evpn.warning(
+        "mode includes evpn, but no BGP neighbour of gobgpd at {address} has the l2vpn-evpn " +
+          "family ({peers}): EVPN routes are neither sent nor received; add " +
+          '`afi-safi-name = "l2vpn-evpn"` to the neighbour (or peer group) in gobgpd\'s ' +
+          "configuration",
+        {
+          address: config.gobgp.address,
+          peers: peers.length === 0 ? "no neighbours configured" : peers.length + " neighbours",
+        },
+      );
+    }, (error: unknown) => {
+      log.bgp.debug("Cannot list gobgpd's neighbours to check their families: {error}", {
+        error: error instanceof Error ? error.message : String(error),
+      });
+    });
   }
 }

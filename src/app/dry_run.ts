@@ -7,7 +7,9 @@
  *
  * @module
  */
-import { decodePath, type PathMessage } from "../bgp/path_codec.ts";
+import { decodeAnyPath } from "../bgp/codec.ts";
+import type { PathMessage } from "../bgp/path_codec.ts";
+import { formatRouteTarget } from "../net/route_target.ts";
 import { logger } from "../log.ts";
 import { formatCommunity } from "../net/community.ts";
 import { hostPrefix } from "../net/ip.ts";
@@ -20,7 +22,9 @@ import type {
   Effects,
   FdbPort,
   LinkPort,
+  NeighbourPort,
   OpenEvents,
+  UnicastFdbPort,
   ViewOptions,
 } from "./ports.ts";
 
@@ -94,6 +98,47 @@ export function dryRunLinks(links: LinkPort): LinkPort {
   };
 }
 
+/** Reads unicast FDB entries from `fdb`; logs replaces and deletes instead of making them. */
+export function dryRunUnicast(fdb: UnicastFdbPort): UnicastFdbPort {
+  return {
+    listUnicast: (ifindex) => fdb.listUnicast(ifindex),
+    replaceUnicast(ifindex, mac, dst, name) {
+      log.fdb.info("Dry run: would set FDB entry {mac} dst {dst} on {device}", {
+        mac,
+        dst,
+        device: name ?? `ifindex ${ifindex}`,
+      });
+    },
+    delUnicast(ifindex, mac, dst, name) {
+      log.fdb.info("Dry run: would remove FDB entry {mac} dst {dst} on {device}", {
+        mac,
+        dst,
+        device: name ?? `ifindex ${ifindex}`,
+      });
+    },
+  };
+}
+
+/** Reads neighbours from `neighbours`; logs replaces and deletes instead of making them. */
+export function dryRunNeighbours(neighbours: NeighbourPort): NeighbourPort {
+  return {
+    list: (ifindex) => neighbours.list(ifindex),
+    replace(ifindex, ip, mac, name) {
+      log.fdb.info("Dry run: would set neighbour {ip} lladdr {mac} on {device}", {
+        ip,
+        mac,
+        device: name ?? `ifindex ${ifindex}`,
+      });
+    },
+    delete(ifindex, ip, name) {
+      log.fdb.info("Dry run: would remove neighbour {ip} on {device}", {
+        ip,
+        device: name ?? `ifindex ${ifindex}`,
+      });
+    },
+  };
+}
+
 /** Notifications as they are; flood entries also go to `fdb`'s kernel view. */
 export function dryRunEvents(open: OpenEvents, fdb: DryRunFdb): OpenEvents {
   return (handlers) =>
@@ -109,8 +154,14 @@ export function dryRunEvents(open: OpenEvents, fdb: DryRunFdb): OpenEvents {
 }
 
 function describe(path: PathMessage): { prefix: string; communities: string } {
-  const decoded = decodePath(path);
+  const decoded = decodeAnyPath(path);
   if (!decoded.ok) return { prefix: "?", communities: "" };
+  if ("evpn" in decoded) {
+    return {
+      prefix: `EVPN route ${decoded.evpn.key}`,
+      communities: `route targets ${decoded.evpn.routeTargets.map(formatRouteTarget).join(" ")}`,
+    };
+  }
   return {
     prefix: hostPrefix(decoded.route.vtep),
     communities: decoded.route.communities.map(formatCommunity).join(" "),
@@ -156,6 +207,8 @@ export function dryRunEdges(edges: AgentDeps): AgentDeps {
     ...edges,
     links: dryRunLinks(edges.links),
     fdb,
+    ...(edges.unicast ? { unicast: dryRunUnicast(edges.unicast) } : {}),
+    ...(edges.neighbours ? { neighbours: dryRunNeighbours(edges.neighbours) } : {}),
     bgp: dryRunBgp(edges.bgp),
     openEvents: dryRunEvents(edges.openEvents, fdb),
     effects: DRY_RUN_EFFECTS,

@@ -9,19 +9,38 @@
 import { logger } from "../log.ts";
 import type { IpAddress } from "../net/ip.ts";
 import { FLOOD_MAC } from "../net/mac.ts";
-import type { LinkEvent, NeighEvent } from "../netlink/types.ts";
-import type { LinkOutcome, VniRegistry } from "../overlay/vnis.ts";
+import type { AddrEvent, IpNeighEvent, LinkEvent, NeighEvent } from "../netlink/types.ts";
+import type { DeviceAddresses } from "../overlay/local_macs.ts";
+import type { LinkOutcome, Vni, VniRegistry } from "../overlay/vnis.ts";
 import { OwnDevices } from "../reconcile/devices.ts";
 import type { Reconciler } from "../reconcile/reconciler.ts";
 import type { ResyncTrigger } from "../status/types.ts";
-import type { EventHandlers, LinkPort } from "./ports.ts";
+import type { MacEntries } from "./mac_entries.ts";
+import type { AddressPort, EventHandlers, LinkPort } from "./ports.ts";
 
 const log = logger("link");
+
+/**
+ * The EVPN MAC/IP half (`mode: evpn`): unicast FDB and neighbour entries,
+ * and the devices' own MACs and addresses behind our Type 2 routes.
+ */
+export interface MacSide {
+  unicast: Reconciler;
+  neighbours: Reconciler;
+  entries: MacEntries;
+  devices: DeviceAddresses;
+  /** Address listings (the start and every resync); none: MAC-only routes. */
+  addresses?: AddressPort;
+  /** An online VNI's device changed its MAC or addresses: our Type 2 routes follow. */
+  onLocalChange(vni: Vni): void;
+}
 
 export interface KernelSideOptions {
   links: LinkPort;
   vnis: VniRegistry;
   reconciler: Reconciler;
+  /** The EVPN MAC/IP half; undefined in community-only mode. */
+  macs?: MacSide;
   node: {
     autoRecreateVxlan: boolean;
     localInterface: string;
@@ -93,6 +112,7 @@ export class KernelSide {
       }
     }
     for (const link of all) this.#apply(vnis.observeLink(link));
+    this.#relistMacs(all, relist);
     if (relist) reconciler.resync();
     this.devices.ensure(vnis.all());
     this.#opts.onMembership();
@@ -103,6 +123,14 @@ export class KernelSide {
     return {
       onLink: (event) => this.onLink(event),
       onNeigh: (event) => this.onNeigh(event),
+      // Only the EVPN Type 2 half needs these: without it the socket neither
+      // joins the address groups nor parses ARP/ND notifications.
+      ...(this.#opts.macs
+        ? {
+          onIpNeigh: (event: IpNeighEvent) => this.onIpNeigh(event),
+          onAddr: (event: AddrEvent) => this.onAddr(event),
+        }
+        : {}),
       onOverrun: () => {
         this.#opts.onOverrun?.();
         log.warning("Kernel notifications were lost (socket overrun): full resync");
@@ -126,15 +154,45 @@ export class KernelSide {
     if (!current) {
       this.devices.forget(ifindex);
       this.#apply(vnis.removeLink(ifindex));
+      this.#opts.macs?.devices.forget(ifindex);
     } else {
       this.#apply(vnis.observeLink(current));
+      if (this.#opts.macs?.devices.setMac(ifindex, current.mac)) this.#localChanged(ifindex);
     }
     this.#opts.onMembership();
   }
 
   onNeigh(event: NeighEvent): void {
-    if (this.#stopped || event.mac !== FLOOD_MAC || event.dst === undefined) return;
-    this.#opts.reconciler.observe(event.ifindex, event.dst, event.type === "new");
+    if (this.#stopped || event.dst === undefined) return;
+    if (event.mac === FLOOD_MAC) {
+      this.#opts.reconciler.observe(event.ifindex, event.dst, event.type === "new");
+      return;
+    }
+    const macs = this.#opts.macs;
+    if (!macs) return;
+    const unicast = macs.unicast;
+    if (macs.entries.onFdb(event, (...seen) => unicast.observe(...seen))) {
+      unicast.markDevice(event.ifindex);
+    }
+  }
+
+  /** An ARP/ND notification: drift of our neighbour entries, or a user's coming or going. */
+  onIpNeigh(event: IpNeighEvent): void {
+    const macs = this.#opts.macs;
+    if (this.#stopped || !macs) return;
+    const neighbours = macs.neighbours;
+    if (macs.entries.onNeigh(event, (...seen) => neighbours.observe(...seen))) {
+      neighbours.markDevice(event.ifindex);
+    }
+  }
+
+  /** An address came or went: our Type 2 routes of that device follow. */
+  onAddr(event: AddrEvent): void {
+    const macs = this.#opts.macs;
+    if (this.#stopped || !macs) return;
+    if (macs.devices.setAddress(event.ifindex, event.ip, event.type === "new")) {
+      this.#localChanged(event.ifindex);
+    }
   }
 
   stop(): void {
@@ -142,8 +200,33 @@ export class KernelSide {
     this.devices.close();
   }
 
+  /** Device MACs and addresses from a full listing; with `relist`, the MAC entries too. */
+  #relistMacs(all: readonly { ifindex: number; mac?: string }[], relist: boolean): void {
+    const macs = this.#opts.macs;
+    if (!macs) return;
+    const changed = new Set<number>();
+    for (const link of all) {
+      if (macs.devices.setMac(link.ifindex, link.mac)) changed.add(link.ifindex);
+    }
+    if (macs.addresses) {
+      for (const ifindex of macs.devices.replaceAddresses(macs.addresses.listAddresses())) {
+        changed.add(ifindex);
+      }
+    }
+    for (const ifindex of changed) this.#localChanged(ifindex);
+    if (relist) {
+      macs.unicast.resync();
+      macs.neighbours.resync();
+    }
+  }
+
+  #localChanged(ifindex: number): void {
+    const vni = this.#opts.vnis.byIfindex(ifindex);
+    if (vni) this.#opts.macs?.onLocalChange(vni);
+  }
+
   #apply(outcome: LinkOutcome): void {
-    const { reconciler } = this.#opts;
+    const { reconciler, macs } = this.#opts;
     for (const warning of outcome.warnings) log.warning(warning);
     for (const vni of outcome.offline) {
       log.info("VNI {vni} is offline: device {device} is gone", {
@@ -151,6 +234,12 @@ export class KernelSide {
         device: vni.device,
       });
       reconciler.detach(vni.id);
+      if (macs) {
+        macs.unicast.detach(vni.id);
+        macs.neighbours.detach(vni.id);
+        if (vni.ifindex !== undefined) macs.entries.forget(vni.ifindex);
+        macs.onLocalChange(vni);
+      }
       this.devices.recreateLater(vni);
     }
     for (const vni of outcome.online) {
@@ -159,7 +248,14 @@ export class KernelSide {
         device: vni.device,
         ifindex: vni.ifindex,
       });
-      reconciler.attach({ vni: vni.id, ifindex: vni.ifindex!, device: vni.device });
+      const target = { vni: vni.id, ifindex: vni.ifindex!, device: vni.device };
+      reconciler.attach(target);
+      if (macs) {
+        macs.entries.forget(target.ifindex);
+        macs.unicast.attach(target);
+        macs.neighbours.attach(target);
+        macs.onLocalChange(vni);
+      }
     }
   }
 }

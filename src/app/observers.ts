@@ -80,10 +80,22 @@ function isGrpcError(error: unknown): boolean {
   return error instanceof Error && typeof (error as { code?: unknown }).code === "number";
 }
 
-/** Counts a skipped path and logs why at debug level. */
-export function noteSkip(stats: AgentStats, reason: SkipReason, detail: string): void {
-  stats.skipped[reason]++;
-  log.bgp.debug("Skipped path ({reason}): {detail}", { reason, detail });
+/**
+ * Counts skipped paths and logs why at debug level; a `family_mismatch` (a
+ * fabric mixing IPv4 and IPv6 VTEPs in one VNI, a configuration error) is
+ * logged at warning level the first time each path is seen (up to 1,024).
+ */
+export function skipNotes(stats: AgentStats): (reason: SkipReason, detail: string) => void {
+  const warned = new Set<string>();
+  return (reason, detail) => {
+    stats.skipped[reason]++;
+    if (reason === "family_mismatch" && !warned.has(detail) && warned.size < 1_024) {
+      warned.add(detail);
+      log.bgp.warning("Skipped path ({reason}): {detail}", { reason, detail });
+      return;
+    }
+    log.bgp.debug("Skipped path ({reason}): {detail}", { reason, detail });
+  };
 }
 
 /** FDB writes and failures: counted, timed from the route change, logged per pass. */
@@ -241,7 +253,11 @@ export function logStart(cfg: ResolvedConfig): void {
     routes,
     mode: cfg.vnis.length > 0
       ? `static VNIs ${cfg.vnis.map((v) => v.id).join(", ")}`
-      : `discovering vxlan devices with communities ${cfg.communityAsn}:<VNI>`,
+      : `discovering vxlan devices with communities ${
+        cfg.communityFormat === "large"
+          ? `${cfg.communityAsn}:0:<VNI>`
+          : `${cfg.communityAsn}:<VNI> (${cfg.communityAsn}:0:<VNI> above 65535)`
+      }`,
   });
   for (const warning of cfg.warnings) {
     log.agent.warning("Configuration: {path}: {message}", { ...warning });

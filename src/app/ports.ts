@@ -16,7 +16,17 @@ import type { MacIpSink } from "../overlay/desired.ts";
 import type { Vni } from "../overlay/vnis.ts";
 import type { Target } from "../reconcile/reconciler.ts";
 import type { MembershipEffects } from "./bgp_side.ts";
-import type { LinkEvent, LinkInfo, NeighEvent, VxlanSpec } from "../netlink/types.ts";
+import type { IpAddress } from "../net/ip.ts";
+import type {
+  AddrEvent,
+  IpNeighEvent,
+  LinkEvent,
+  LinkInfo,
+  NeighEntry,
+  NeighEvent,
+  UnicastEntry,
+  VxlanSpec,
+} from "../netlink/types.ts";
 
 /** Links; `Netlink.links` implements it. */
 export interface LinkPort {
@@ -31,8 +41,29 @@ export interface LinkPort {
 /** Flood entries (`00:00:00:00:00:00 dst X`); `Netlink.fdb` implements it. */
 export interface FdbPort {
   listFlood(ifindex: number): string[];
+  /** Every device's flood destinations in one dump, by ifindex (optional). */
+  listFloodAll?(): Map<number, string[]>;
   appendFlood(ifindex: number, dst: string, name?: string): void;
   delFlood(ifindex: number, dst: string, name?: string): void;
+}
+
+/** Unicast FDB entries (`MAC dst VTEP`, marked); `Netlink.fdb` implements it. */
+export interface UnicastFdbPort {
+  listUnicast(ifindex: number): UnicastEntry[];
+  replaceUnicast(ifindex: number, mac: string, dst: string, name?: string): void;
+  delUnicast(ifindex: number, mac: string, dst: string, name?: string): void;
+}
+
+/** Permanent ARP/ND entries (marked); `Netlink.neighbours` implements it. */
+export interface NeighbourPort {
+  list(ifindex: number): NeighEntry[];
+  replace(ifindex: number, ip: string, mac: string, name?: string): void;
+  delete(ifindex: number, ip: string, name?: string): void;
+}
+
+/** Interface addresses; `Netlink.addresses` implements it. */
+export interface AddressPort {
+  listAddresses(): Map<number, IpAddress[]>;
 }
 
 /** Kernel notifications; `NetlinkEvents` implements it. */
@@ -44,6 +75,10 @@ export interface EventsPort {
 export interface EventHandlers {
   onLink(event: LinkEvent): void;
   onNeigh(event: NeighEvent): void;
+  /** ARP/ND notifications; left out when nothing needs them (community-only mode). */
+  onIpNeigh?(event: IpNeighEvent): void;
+  /** Address notifications; left out when nothing needs them (community-only mode). */
+  onAddr?(event: AddrEvent): void;
   onOverrun(): void;
   onError(error: Error): void;
 }
@@ -62,6 +97,12 @@ export interface BgpPort extends WatchSource, MembershipPort {
 export interface AgentDeps {
   links: LinkPort;
   fdb: FdbPort;
+  /** Unicast FDB entries; needed in `mode: evpn`. @default none: no Type 2 routes are installed */
+  unicast?: UnicastFdbPort;
+  /** ARP/ND entries; needed in `mode: evpn`. @default none */
+  neighbours?: NeighbourPort;
+  /** Interface addresses, for our own Type 2 routes. @default none: MAC-only routes */
+  addresses?: AddressPort;
   openEvents: OpenEvents;
   bgp: BgpPort;
   /**

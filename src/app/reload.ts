@@ -26,6 +26,8 @@ export interface ReloadTargets {
   resyncEvery(ms: number): void;
   /** Applies the VNIs, membership and values the agent reads later. */
   reconfigure(next: ResolvedConfig): Promise<void>;
+  /** Reads the `gobgp.tls` files again (every accepted reload, changed or not). */
+  rereadTls?(): void;
 }
 
 /** What one reload did. */
@@ -90,6 +92,7 @@ export class Reloader {
       }
       return "refused";
     }
+    this.#targets.rereadTls?.();
     if (plan.apply.length === 0) {
       log.info("Reload: nothing changed");
       return "unchanged";

@@ -48,12 +48,30 @@ export async function run(config: ResolvedConfig, options: RunOptions = {}): Pro
   const client = new GobgpClient({
     address: config.gobgp.address,
     timeoutMs: config.gobgp.timeoutMs,
+    ...(config.gobgp.tls ? { tls: config.gobgp.tls } : {}),
+    onTlsReread: (result) => {
+      if (result.changed) {
+        logger("bgp").info(
+          "Read new TLS files for gobgpd at {address}: connecting again with them",
+          {
+            address: config.gobgp.address,
+          },
+        );
+      } else {
+        logger("bgp").error("Cannot use the TLS files again: {issues}; keeping the ones in use", {
+          issues: result.issues.map((i) => `${i.path}: ${i.message}`).join("; "),
+        });
+      }
+    },
   });
   const metrics = createMetrics();
   const openEvents: OpenEvents = (handlers) => new NetlinkEvents(handlers);
   const edges: AgentDeps = {
     links: netlink.links,
     fdb: netlink.fdb,
+    unicast: netlink.fdb,
+    neighbours: netlink.neighbours,
+    addresses: netlink.addresses,
     bgp: client,
     openEvents,
     observers: {
@@ -118,6 +136,9 @@ export async function run(config: ResolvedConfig, options: RunOptions = {}): Pro
       listen,
       resyncEvery,
       reconfigure: (next) => agent.reconfigure(next),
+      // New certificates end the stream on the old channel; the watcher
+      // subscribes again on the new one.
+      rereadTls: () => void client.refreshTls(),
     })
     : undefined;
   const onHangup = () => {

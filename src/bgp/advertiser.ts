@@ -12,7 +12,7 @@
  * ignores a Type 3 re-sent with a different PMSI tunnel.
  *
  * What gobgpd holds is tracked per key. It is unknown at first: nothing is
- * written until the caller says what gobgpd holds, either exactly
+ * written until the caller gave a desired set and said what gobgpd holds, either exactly
  * (`known`, from a complete table that lists our own paths: after an agent
  * restart a path of the previous run is adopted when it says the same, and
  * withdrawn when no longer wanted) or as a guess (`assume`: these keys may
@@ -61,6 +61,8 @@ export class PathAdvertiser {
   #port: AdvertiserPort;
   #opts: AdvertiserOptions;
   #desired = new Map<string, OwnPath>();
+  /** False until the first `set`: nothing is withdrawn for want of a desired set. */
+  #wanted = false;
   /** What gobgpd holds, by key; undefined while unknown. */
   #held: Map<string, OwnPath> | undefined;
   #running: Promise<void> | undefined;
@@ -87,6 +89,7 @@ export class PathAdvertiser {
   /** Sets the whole desired set; an empty one withdraws everything. */
   set(paths: readonly OwnPath[]): void {
     this.#desired = new Map(paths.map((p) => [p.key, p]));
+    this.#wanted = true;
     this.#kick();
   }
 
@@ -149,7 +152,7 @@ export class PathAdvertiser {
   /** The next call towards the desired set, or undefined when there is none (or it is unknown). */
   #next(): { op: "add" | "delete"; path: OwnPath } | undefined {
     const held = this.#held;
-    if (!held) return undefined;
+    if (!held || !this.#wanted) return undefined;
     for (const [key, path] of held) {
       if (!this.#desired.has(key)) return { op: "delete", path };
     }

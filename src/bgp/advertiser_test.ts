@@ -50,6 +50,17 @@ Deno.test("PathAdvertiser adopts a held path that says the same and withdraws th
   assert.deepEqual(port.calls, ["del k3/a", "add k2/b"]);
 });
 
+Deno.test("PathAdvertiser withdraws nothing before it was given a desired set", async () => {
+  const port = new FakePort();
+  const adv = new PathAdvertiser(port);
+  adv.known([own("k1")]);
+  await settle();
+  assert.deepEqual(port.calls, []);
+  adv.set([own("k1")]);
+  await settle();
+  assert.deepEqual(port.calls, [], "adopted");
+});
+
 Deno.test("PathAdvertiser withdraws before re-adding a changed path when asked to", async () => {
   const port = new FakePort();
   const adv = new PathAdvertiser(port, { withdrawBeforeReplace: true });

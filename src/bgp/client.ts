@@ -2,9 +2,17 @@
  * The gRPC edge: a thin client for the few GoBGP v3 calls the agent makes.
  * No decisions here; callers get plain messages and errors.
  *
+ * With `tls`, the channel is TLS (gobgpd `--tls`): the files are read again
+ * before every new WatchEvent stream (a reconnect) and by `refreshTls()`
+ * (SIGHUP); new contents give a new channel, unreadable ones keep the old.
+ *
  * @module
  */
 import * as grpc from "@grpc/grpc-js";
+import { Buffer } from "node:buffer";
+import type { ConfigIssue } from "../config/errors.ts";
+import { readTlsMaterial, sameTlsMaterial, type TlsMaterial } from "../config/tls.ts";
+import type { TlsConfig } from "../config/types.ts";
 import { packageDefinition } from "./proto.ts";
 import type { PathMessage } from "./path_codec.ts";
 
@@ -23,7 +31,14 @@ export interface GobgpClientOptions {
    * one message. @default 512 MiB
    */
   maxReceiveBytes?: number;
+  /** TLS files (checked before: the first read must succeed). @default plaintext */
+  tls?: TlsConfig;
+  /** A re-read of the TLS files found new contents (`changed`) or unusable ones (kept the old). */
+  onTlsReread?(result: { changed: true } | { changed: false; issues: ConfigIssue[] }): void;
 }
+
+/** What `refreshTls()` found. */
+export type TlsRefresh = "plaintext" | "unchanged" | "changed" | "refused";
 
 /** A peer event: INIT (one per known peer, first), END_OF_INIT, or a STATE change. */
 export interface PeerEvent {
@@ -109,14 +124,49 @@ function withoutPoolSweep(client: grpc.Client): void {
 
 export class GobgpClient implements Disposable {
   #stub: GobgpApiStub;
+  #options: GobgpClientOptions;
+  #tls: TlsMaterial | undefined;
+  /** WatchEvent calls in progress: ended when the channel is replaced. */
+  #watches = new Set<grpc.ClientReadableStream<unknown>>();
   #timeoutMs: number;
   #closed = false;
 
   constructor(options: GobgpClientOptions) {
+    this.#options = options;
+    if (options.tls) {
+      const read = readTlsMaterial(options.tls);
+      if ("issues" in read) {
+        throw new TypeError(
+          `Cannot use gobgp.tls: ${read.issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`,
+        );
+      }
+      this.#tls = read.material;
+    }
+    this.#stub = this.#makeStub();
+    this.#timeoutMs = options.timeoutMs;
+  }
+
+  #makeStub(): GobgpApiStub {
+    const options = this.#options;
     const pkg = grpc.loadPackageDefinition(packageDefinition());
     const apipb = pkg["apipb"] as grpc.GrpcObject;
     const Ctor = apipb["GobgpApi"] as grpc.ServiceClientConstructor;
-    this.#stub = new Ctor(options.address, grpc.credentials.createInsecure(), {
+    const tls = this.#tls;
+    const credentials = tls
+      ? grpc.credentials.createSsl(
+        Buffer.from(tls.ca),
+        tls.key ? Buffer.from(tls.key) : null,
+        tls.cert ? Buffer.from(tls.cert) : null,
+      )
+      : grpc.credentials.createInsecure();
+    const names = tls?.serverName
+      ? {
+        "grpc.ssl_target_name_override": tls.serverName,
+        "grpc.default_authority": tls.serverName,
+      }
+      : {};
+    const stub = new Ctor(options.address, credentials, {
+      ...names,
       "grpc.max_receive_message_length": options.maxReceiveBytes ?? 512 * 1024 * 1024,
       // gobgpd (grpc-go's default enforcement policy) allows a keepalive
       // ping at most every 5 minutes and closes the connection ("too many
@@ -129,8 +179,32 @@ export class GobgpClient implements Disposable {
       // A pool of this channel's own, without the sweep below.
       "grpc.use_local_subchannel_pool": 1,
     }) as unknown as GobgpApiStub;
-    withoutPoolSweep(this.#stub);
-    this.#timeoutMs = options.timeoutMs;
+    withoutPoolSweep(stub);
+    return stub;
+  }
+
+  /**
+   * Reads the TLS files again; with new contents the channel is replaced
+   * (calls and streams on the old one end, and are made again on the new
+   * one). Unusable files keep the old channel.
+   */
+  refreshTls(): TlsRefresh {
+    const config = this.#options.tls;
+    if (!config || this.#closed) return "plaintext";
+    const read = readTlsMaterial(config);
+    if ("issues" in read) {
+      this.#options.onTlsReread?.({ changed: false, issues: read.issues });
+      return "refused";
+    }
+    if (this.#tls && sameTlsMaterial(this.#tls, read.material)) return "unchanged";
+    this.#tls = read.material;
+    const old = this.#stub;
+    this.#stub = this.#makeStub();
+    this.#options.onTlsReread?.({ changed: true });
+    // Streams on the old channel end (as CANCELLED); their owners subscribe again.
+    for (const call of [...this.#watches]) call.cancel();
+    old.close();
+    return "changed";
   }
 
   #deadline(): grpc.CallOptions {
@@ -188,12 +262,15 @@ export class GobgpClient implements Disposable {
 
   /** `WatchEvent` for peer states and best paths, with the current peers and table first. */
   watchBest(handlers: WatchHandlers): WatchStream {
+    this.refreshTls(); // a new stream is a reconnect: certificates may have been renewed
     const call = this.#stub.WatchEvent({
       peer: {},
       table: { filters: [{ type: FILTER_BEST, init: true }] },
     });
+    this.#watches.add(call);
     let ended = false;
     const end = (error: Error | undefined) => {
+      this.#watches.delete(call);
       if (ended) return;
       ended = true;
       handlers.onEnd(error);
@@ -213,7 +290,8 @@ export class GobgpClient implements Disposable {
     call.on("error", (error: Error) => end(error));
     call.on("end", () => end(new Error("gobgpd closed the WatchEvent stream")));
     return {
-      cancel() {
+      cancel: () => {
+        this.#watches.delete(call);
         if (ended) return;
         ended = true;
         call.cancel();

@@ -13,6 +13,18 @@
  * `quietMs`, or at the latest `maxHoldMs` after the snapshot. Pure: the
  * caller feeds events and gets one `onComplete` per stream.
  *
+ * A complete table becomes incomplete again when a known peer leaves
+ * ESTABLISHED (`onReopen`): that peer (or, behind a route reflector, the
+ * whole fabric) may be restarting. Under BGP graceful restart gobgpd keeps
+ * its paths as stale, but when the peer is back and sends its End-of-RIB
+ * before it has relearned everything (gobgpd 3.10 with dynamic neighbours
+ * does: it defers nothing), gobgpd withdraws what the peer has not sent yet,
+ * and the routes return as the peer's own sessions come back. So the table
+ * is complete again once every known peer is ESTABLISHED, updates have been
+ * quiet for `quietMs` and nothing is held any more (`held`), or at the
+ * latest `maxHoldMs` after the last peer came back (or after the loss, when
+ * none came back).
+ *
  * @module
  */
 import type { TimerId } from "../schedule.ts";
@@ -22,8 +34,15 @@ export interface CompletenessOptions {
   quietMs?: number;
   /** Upper bound after the snapshot, in ms. */
   maxHoldMs: number;
-  /** Called once per stream when the table is complete, with the reason. */
+  /** Called when the table is complete, with the reason (once per stream, and after each reopen). */
   onComplete(reason: string): void;
+  /**
+   * A known peer left ESTABLISHED while the table was complete (`down`), or
+   * came back while it is incomplete again (`up`): the bound starts again.
+   */
+  onReopen?(address: string, change: "down" | "up"): void;
+  /** How many entries are held now (a reopened table waits for 0, or the bound). */
+  held?(): number;
   schedule?: (fn: () => void, ms: number) => TimerId;
   cancel?: (id: TimerId) => void;
 }
@@ -33,6 +52,8 @@ export class TableCompleteness {
   #peers = new Map<string, boolean>();
   #snapshot = false;
   #complete = false;
+  /** Incomplete again after a session loss (see the module doc). */
+  #reopened = false;
   #quiet: TimerId | undefined;
   #hold: TimerId | undefined;
   #schedule: (fn: () => void, ms: number) => TimerId;
@@ -56,18 +77,39 @@ export class TableCompleteness {
     return { known: this.#peers.size, established };
   }
 
-  /** A new stream starts: forget everything. */
+  /**
+   * A new stream starts: forget everything but the peers that were
+   * ESTABLISHED on the old one. They are expected back (as not established)
+   * until the new stream says otherwise: a route reflector whose gobgpd
+   * restarted knows its dynamic neighbours only once they reconnect, and
+   * would otherwise call its table complete with the first one.
+   */
   reset(): void {
     this.#clearTimers();
+    const expected = [...this.#peers].filter(([, up]) => up).map(([address]) => address);
     this.#peers.clear();
+    for (const address of expected) this.#peers.set(address, false);
     this.#snapshot = false;
     this.#complete = false;
+    this.#reopened = false;
   }
 
   /** A peer event (INIT or STATE) for `address`. */
   peer(address: string, established: boolean): void {
     if (address === "") return;
+    const was = this.#peers.get(address);
     this.#peers.set(address, established);
+    if (was === true && !established && this.#complete && this.#opts.maxHoldMs > 0) {
+      this.#complete = false;
+      this.#reopened = true;
+      this.#armHold(`the BGP session with ${address} went down`);
+      this.#opts.onReopen?.(address, "down");
+      return;
+    }
+    if (this.#reopened && !this.#complete && established && was === false) {
+      this.#armHold(`the BGP session with ${address} came back`);
+      this.#opts.onReopen?.(address, "up");
+    }
     if (this.#snapshot && !this.#complete) this.#armQuietIfAllUp();
   }
 
@@ -79,27 +121,34 @@ export class TableCompleteness {
       this.#finish(`all ${known} BGP sessions were established when the table was taken`);
       return;
     }
-    const max = this.#opts.maxHoldMs;
-    if (max <= 0) {
+    if (this.#opts.maxHoldMs <= 0) {
       this.#finish("restartHoldTime is 0");
       return;
     }
+    this.#armHold("the table was taken");
+  }
+
+  /** (Re)starts the upper bound of the hold, `maxHoldMs` from now. */
+  #armHold(since: string) {
+    const max = this.#opts.maxHoldMs;
+    if (this.#hold !== undefined) this.#cancel(this.#hold);
     this.#hold = this.#schedule(() => {
       this.#hold = undefined;
       const p = this.peers;
       this.#finish(
-        `${max / 1000} s passed with ${p.established} of ${p.known} BGP sessions established`,
+        `${
+          max / 1000
+        } s passed since ${since}, with ${p.established} of ${p.known} BGP sessions established`,
       );
     }, max);
   }
 
   /** A route update arrived: restarts the quiet period. */
   activity(): void {
-    if (this.#quiet !== undefined) {
-      this.#cancel(this.#quiet);
-      this.#quiet = undefined;
-      this.#armQuietIfAllUp();
-    }
+    if (this.#complete || !this.#snapshot) return;
+    if (this.#quiet !== undefined) this.#cancel(this.#quiet);
+    this.#quiet = undefined;
+    this.#armQuietIfAllUp();
   }
 
   /** Stops all timers (shutdown). */
@@ -118,6 +167,8 @@ export class TableCompleteness {
     const quiet = this.#opts.quietMs ?? 1_000;
     this.#quiet = this.#schedule(() => {
       this.#quiet = undefined;
+      // After a session loss, held entries wait for their routes (or the bound).
+      if (this.#reopened && (this.#opts.held?.() ?? 0) > 0) return;
       this.#finish(
         `all ${this.peers.known} BGP sessions established and updates quiet for ${quiet} ms`,
       );
@@ -127,6 +178,7 @@ export class TableCompleteness {
   #finish(reason: string) {
     if (this.#complete) return;
     this.#complete = true;
+    this.#reopened = false;
     this.#clearTimers();
     this.#opts.onComplete(reason);
   }

@@ -220,14 +220,14 @@ function imetNlri(spec: Pick<ImetSpec, "rd" | "vtep">): AnyMessage {
 
 /**
  * Our Type 3 path: RD, ethernet tag 0, originating IP = next hop = PMSI
- * tunnel id = the VTEP; RT(s) and encapsulation VXLAN; PMSI ingress
- * replication with label = VNI. Send it to AddPath; send the same to
- * DeletePath to withdraw it.
+ * tunnel id = the VTEP (an IPv6 VTEP: a 16-byte tunnel id, RFC 6514 §5);
+ * RT(s) and encapsulation VXLAN; PMSI ingress replication with label =
+ * VNI. Send it to AddPath; send the same to DeletePath to withdraw it.
  */
 export function encodeImetPath(spec: ImetSpec): PathMessage {
   const id = ipBytes(spec.vtep);
-  if (id === undefined || id.length !== 4) {
-    throw new TypeError(`Cannot encode a Type 3 route for VTEP ${spec.vtep}: not IPv4`);
+  if (id === undefined) {
+    throw new TypeError(`Cannot encode a Type 3 route for VTEP ${spec.vtep}: not an IP address`);
   }
   return evpnPath(imetNlri(spec), spec.vtep, [
     extendedCommunities(spec.routeTargets),

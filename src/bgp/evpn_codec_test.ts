@@ -140,6 +140,22 @@ Deno.test("encodeImetPath() carries exactly the attributes FRR sends", () => {
   assert.deepEqual(pmsi, { flags: 0, type: 6, label: 10010, id: [192, 0, 2, 11] });
 });
 
+Deno.test("encodeImetPath() for an IPv6 VTEP: IPv6 originating IP, next hop, 16-byte tunnel id", () => {
+  const vtep = ip("2001:db8::11");
+  const path = wire(encodeImetPath({ rd: RD, vtep, vni: 10010, routeTargets: [RT] }));
+  const [, mpReach, , pmsi] = path.pattrs!.map(unpack);
+  assert.deepEqual(mpReach!["nextHops"], ["2001:db8::11"]);
+  assert.equal(unpack(path.nlri!)["ipAddress"], "2001:db8::11");
+  assert.deepEqual(pmsi!["id"], [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x11]);
+  const decoded = decodeAnyPath(path);
+  assert.ok(decoded.ok && "evpn" in decoded && decoded.evpn.type === 3);
+  const route = decoded.evpn as ImetRoute;
+  assert.deepEqual(
+    [route.originator, route.nextHop, route.pmsi?.id],
+    [vtep, vtep, vtep],
+  );
+});
+
 Deno.test("decodeEvpnPath() round-trips Type 3 routes through protobuf (property)", () => {
   fc.assert(
     fc.property(imetSpec, fc.boolean(), (spec, withdraw) => {
@@ -324,7 +340,10 @@ Deno.test("decodeAnyPath() dispatches by family: community, EVPN, other", () => 
     wire(encodeMembershipPath({ address: "192.0.2.11", communities: [1] })),
   );
   assert.ok(community.ok && "route" in community && community.route.vtep === "192.0.2.11");
-  const other = decodeAnyPath({ family: { afi: 2, safi: 1 } });
+  // IPv6 unicast goes to the community decoder (an IPv6 underlay's /128 memberships).
+  const v6 = decodeAnyPath({ family: { afi: 2, safi: 1 } });
+  assert.ok(!v6.ok && v6.reason === "malformed" && /IPAddressPrefix/.test(v6.detail));
+  const other = decodeAnyPath({ family: { afi: 2, safi: 4 } });
   assert.ok(!other.ok && other.reason === "family");
 });
 

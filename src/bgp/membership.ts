@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { type Community, type LargeCommunity, sortedCommunities } from "../net/community.ts";
 import type { IpAddress } from "../net/ip.ts";
 import { type AdvertiserPort, type OwnPath, PathAdvertiser } from "./advertiser.ts";
 import { encodeMembershipKey, encodeMembershipPath, type PathMessage } from "./path_codec.ts";
@@ -21,7 +22,7 @@ export interface MembershipPort {
 
 export interface MembershipOptions {
   /** Called after gobgpd accepted a change; `communities` empty = withdrawn. */
-  onApplied?: (communities: readonly number[]) => void;
+  onApplied?: (communities: readonly Community[]) => void;
   /** Called when a call failed; it is retried after `retryInMs`. */
   onError?: (error: unknown, retryInMs: number) => void;
   /** @default 200 */
@@ -31,7 +32,7 @@ export interface MembershipOptions {
 }
 
 /** The membership path of `address` with `communities` (sorted, de-duplicated). */
-function membershipPath(address: IpAddress, communities: readonly number[]): OwnPath {
+function membershipPath(address: IpAddress, communities: readonly Community[]): OwnPath {
   return {
     key: address,
     fingerprint: communities.join(","),
@@ -57,7 +58,7 @@ export class MembershipAdvertiser {
   }
 
   /** The communities gobgpd holds for us, if known. */
-  get advertised(): readonly number[] | undefined {
+  get advertised(): readonly Community[] | undefined {
     const held = this.#paths.advertised;
     if (held === undefined) return undefined;
     return held.length === 0 ? [] : communitiesOf(held[0]!.fingerprint);
@@ -69,8 +70,8 @@ export class MembershipAdvertiser {
   }
 
   /** Sets the whole desired set of communities; empty means "withdraw". */
-  set(communities: readonly number[]): void {
-    const sorted = [...new Set(communities)].sort((a, b) => a - b);
+  set(communities: readonly Community[]): void {
+    const sorted = sortedCommunities(communities);
     this.#paths.set(sorted.length === 0 ? [] : [membershipPath(this.#address, sorted)]);
     if (this.#wanted) return;
     this.#wanted = true;
@@ -97,6 +98,8 @@ export class MembershipAdvertiser {
   }
 }
 
-function communitiesOf(fingerprint: string): number[] {
-  return fingerprint === "" ? [] : fingerprint.split(",").map(Number);
+/** The communities of a fingerprint: numbers are standard, "G:L1:L2" large. */
+function communitiesOf(fingerprint: string): Community[] {
+  if (fingerprint === "") return [];
+  return fingerprint.split(",").map((c) => c.includes(":") ? c as LargeCommunity : Number(c));
 }

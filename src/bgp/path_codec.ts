@@ -9,7 +9,14 @@
  * @module
  */
 import type { Decoded } from "../overlay/route.ts";
-import { hostPrefixLength, type IpAddress, ipFamily } from "../net/ip.ts";
+import {
+  type Community,
+  isLargeCommunity,
+  largeCommunityParts,
+  makeLargeCommunity,
+  sortedCommunities,
+} from "../net/community.ts";
+import { hostPrefixLength, type IpAddress, type IpFamily, ipFamily } from "../net/ip.ts";
 import { admitVtep } from "../overlay/admit.ts";
 import { apipbType, LOADER_OPTIONS } from "./proto.ts";
 
@@ -25,6 +32,8 @@ export interface PathMessage {
   pattrs?: AnyMessage[];
   isWithdraw?: boolean;
   best?: boolean;
+  /** Kept by gobgpd while its peer restarts under graceful restart. */
+  stale?: boolean;
   family?: { afi?: number; safi?: number } | null;
   neighborIp?: string;
   sourceId?: string;
@@ -32,7 +41,13 @@ export interface PathMessage {
 }
 
 export const AFI_IP = 1;
+export const AFI_IP6 = 2;
 export const SAFI_UNICAST = 1;
+
+/** The unicast family of host routes for VTEPs of `family`. */
+function unicastFamily(family: IpFamily): { afi: number; safi: number } {
+  return { afi: family === 4 ? AFI_IP : AFI_IP6, safi: SAFI_UNICAST };
+}
 const TYPE_PREFIX = "type.googleapis.com/apipb.";
 
 /** ORIGIN attribute value IGP (RFC 4271). */
@@ -61,11 +76,13 @@ export function unpackAny<T>(name: string, any: AnyMessage): T {
  */
 export function decodePath(path: PathMessage): Decoded {
   const family = path.family;
-  if (!family || family.afi !== AFI_IP || family.safi !== SAFI_UNICAST) {
+  const afi = family?.afi;
+  if (!family || (afi !== AFI_IP && afi !== AFI_IP6) || family.safi !== SAFI_UNICAST) {
     return {
       ok: false,
       reason: "family",
-      detail: `family afi=${family?.afi ?? "?"} safi=${family?.safi ?? "?"} is not IPv4 unicast`,
+      detail: `family afi=${afi ?? "?"} safi=${family?.safi ?? "?"} is neither IPv4 nor ` +
+        `IPv6 unicast`,
     };
   }
   const nlri = path.nlri;
@@ -83,28 +100,55 @@ export function decodePath(path: PathMessage): Decoded {
     return { ok: false, reason: "malformed", detail: `NLRI does not decode: ${message(error)}` };
   }
   const text = `${prefix.prefix}/${prefix.prefixLen}`;
-  if (prefix.prefixLen !== hostPrefixLength(4)) {
-    return { ok: false, reason: "not_host_route", detail: `prefix ${text} is not a /32` };
+  const ipFamilyOfAfi = afi === AFI_IP ? 4 : 6;
+  if (prefix.prefix.includes(":") !== (ipFamilyOfAfi === 6)) {
+    return {
+      ok: false,
+      reason: "malformed",
+      detail: `prefix ${text} is not an IPv${ipFamilyOfAfi} prefix, as its family says`,
+    };
+  }
+  const hostLength = hostPrefixLength(ipFamilyOfAfi);
+  if (prefix.prefixLen !== hostLength) {
+    return {
+      ok: false,
+      reason: "not_host_route",
+      detail: `prefix ${text} is not a /${hostLength}`,
+    };
   }
   const vtep = admitVtep(prefix.prefix, text);
   if (!("vtep" in vtep)) return { ok: false, ...vtep };
-  const communities: number[] = [];
+  const communities: Community[] = [];
   for (const attr of path.pattrs ?? []) {
-    if (typeName(attr) !== "CommunitiesAttribute") continue;
+    const name = typeName(attr);
+    if (name !== "CommunitiesAttribute" && name !== "LargeCommunitiesAttribute") continue;
     try {
-      const decoded = unpackAny<{ communities: number[] }>("CommunitiesAttribute", attr);
-      for (const community of decoded.communities) communities.push(community >>> 0);
+      if (name === "CommunitiesAttribute") {
+        const decoded = unpackAny<{ communities: number[] }>(name, attr);
+        for (const community of decoded.communities) communities.push(community >>> 0);
+      } else {
+        const decoded = unpackAny<{ communities: LargeCommunityMessage[] }>(name, attr);
+        for (const c of decoded.communities) {
+          communities.push(makeLargeCommunity(c.globalAdmin, c.localData1, c.localData2));
+        }
+      }
     } catch (error) {
+      const what = name === "CommunitiesAttribute" ? "communities" : "large communities";
       return {
         ok: false,
         reason: "malformed",
-        detail: `prefix ${text}: communities do not decode: ${message(error)}`,
+        detail: `prefix ${text}: ${what} do not decode: ${message(error)}`,
       };
     }
   }
   return {
     ok: true,
-    route: { vtep: vtep.vtep, communities, withdraw: path.isWithdraw === true },
+    route: {
+      vtep: vtep.vtep,
+      communities,
+      withdraw: path.isWithdraw === true,
+      ...(path.stale === true ? { stale: true } : {}),
+    },
   };
 }
 
@@ -112,32 +156,51 @@ export function decodePath(path: PathMessage): Decoded {
 export interface Membership {
   /** Local VTEP address; the path is its host route with this next hop. */
   address: IpAddress | string;
-  /** Communities of every online VNI, as 32-bit values. */
-  communities: readonly number[];
+  /** Communities of every online VNI: standard (numbers) and large (strings). */
+  communities: readonly Community[];
+}
+
+/** `apipb.LargeCommunity` as proto-loader hands it over. */
+interface LargeCommunityMessage {
+  globalAdmin: number;
+  localData1: number;
+  localData2: number;
 }
 
 /**
- * Encodes the membership path: IPv4 unicast `<address>/32`, ORIGIN IGP,
- * NEXT_HOP = address, COMMUNITIES (sorted, de-duplicated). With no
- * communities the attribute is left out.
+ * Encodes the membership path: unicast `<address>/32` (IPv4) or
+ * `<address>/128` (IPv6), ORIGIN IGP, the address as next hop, COMMUNITIES
+ * and LARGE_COMMUNITY (each sorted, de-duplicated; an attribute with no
+ * communities is left out). The IPv4 next hop is a NEXT_HOP attribute; an
+ * IPv6 one travels in MP_REACH_NLRI (RFC 4760), as `gobgp global rib add -a
+ * ipv6` sends it (gobgpd's API also takes a NEXT_HOP holding an IPv6 address
+ * and builds the MP_REACH_NLRI itself).
  */
 export function encodeMembershipPath(membership: Membership): PathMessage {
+  const family = unicastFamily(ipFamily(membership.address));
+  const nlri = hostPrefixNlri(membership.address);
   const pattrs = [
     packAny("OriginAttribute", { origin: ORIGIN_IGP }),
-    packAny("NextHopAttribute", { nextHop: membership.address }),
+    family.afi === AFI_IP
+      ? packAny("NextHopAttribute", { nextHop: membership.address })
+      : packAny("MpReachNLRIAttribute", { family, nextHops: [membership.address], nlris: [nlri] }),
   ];
-  const communities = [...new Set(membership.communities)].sort((a, b) => a - b);
-  if (communities.length > 0) {
-    pattrs.push(packAny("CommunitiesAttribute", { communities }));
-  }
-  return {
-    nlri: packAny("IPAddressPrefix", {
-      prefixLen: hostPrefixLength(ipFamily(membership.address)),
-      prefix: membership.address,
-    }),
-    pattrs,
-    family: { afi: AFI_IP, safi: SAFI_UNICAST },
-  };
+  const sorted = sortedCommunities(membership.communities);
+  const standard = sorted.filter((c) => !isLargeCommunity(c));
+  const large = sorted.filter(isLargeCommunity).map((c) => {
+    const { global, local1, local2 } = largeCommunityParts(c);
+    return { globalAdmin: global, localData1: local1, localData2: local2 };
+  });
+  if (standard.length > 0) pattrs.push(packAny("CommunitiesAttribute", { communities: standard }));
+  if (large.length > 0) pattrs.push(packAny("LargeCommunitiesAttribute", { communities: large }));
+  return { nlri, pattrs, family };
+}
+
+function hostPrefixNlri(address: IpAddress | string): AnyMessage {
+  return packAny("IPAddressPrefix", {
+    prefixLen: hostPrefixLength(ipFamily(address)),
+    prefix: address,
+  });
 }
 
 /**
@@ -148,12 +211,9 @@ export function encodeMembershipPath(membership: Membership): PathMessage {
  */
 export function encodeMembershipKey(address: IpAddress | string): PathMessage {
   return {
-    nlri: packAny("IPAddressPrefix", {
-      prefixLen: hostPrefixLength(ipFamily(address)),
-      prefix: address,
-    }),
+    nlri: hostPrefixNlri(address),
     pattrs: [],
-    family: { afi: AFI_IP, safi: SAFI_UNICAST },
+    family: unicastFamily(ipFamily(address)),
     isWithdraw: true,
   };
 }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { AgentStatus } from "../status/types.ts";
+import type { AgentStatus, EntriesStatus, MacIpStatus } from "../status/types.ts";
 import { FLOOD_MAC } from "../net/mac.ts";
 import { ipv4Value } from "../net/ip.ts";
 import type { HostPort } from "../net/host_port.ts";
@@ -26,6 +26,7 @@ export function renderStatus(status: AgentStatus): string {
   out.push(
     `evpn-agent ${status.version}: ${status.ready ? "ready" : "NOT READY"}` +
       `${status.dryRun ? " (dry run)" : ""}, VTEP ${status.node.localAddress}` +
+      (status.node.addressFamily === "ipv6" ? " (IPv6 underlay)" : "") +
       ` (${status.node.mode === "static" ? "static VNIs" : "discovered VNIs"}` +
       `${
         status.node.routes && status.node.routes.join() !== "community"
@@ -114,8 +115,48 @@ export function renderStatus(status: AgentStatus): string {
       out.push(`  ${FLOOD_MAC} dst ${dst.padEnd(15)}  ${mark}${from ? `  (${from})` : ""}`);
     }
     if (v.lastError) out.push(`  last error ${v.lastError.at}: ${v.lastError.message}`);
+    if (v.macIp) out.push(...macIpLines(v.device, v.macIp, status.dryRun));
+  }
+  for (const v of status.vnis) {
+    if ((v.familyMismatch ?? []).length === 0) continue;
+    const other = status.node.addressFamily === "ipv6" ? "IPv4" : "IPv6";
+    out.push(
+      "",
+      `VNI ${v.vni}: members not reachable from this VTEP (${other}, family_mismatch; ` +
+        `a vxlan device has one address family):`,
+      ...v.familyMismatch.map((vtep) => `  ${vtep}`),
+    );
   }
   return out.join("\n") + "\n";
+}
+
+/** A VNI's Type 2 side: our routes, then remote MACs and neighbours with their state. */
+function macIpLines(device: string, m: MacIpStatus, dryRun: boolean): string[] {
+  const out = ["", `${device} our Type 2 routes: ${m.ownRoutes.join(", ") || "none"}`];
+  const section = (title: string, e: EntriesStatus, line: (key: string) => string) => {
+    out.push(`${device} ${title}${e.userHeld ? ` (${e.userHeld} held by user entries)` : ""}:`);
+    const missing = new Set(e.missing);
+    const extra = new Set(e.extra);
+    const all = [...new Set([...e.programmed, ...e.missing])].sort();
+    if (all.length === 0) out.push("  (none)");
+    for (const key of all) {
+      const mark = missing.has(key)
+        ? dryRun ? "would add" : "missing, pending"
+        : extra.has(key)
+        ? dryRun ? "would remove" : "stale, pending removal"
+        : "ok";
+      out.push(`  ${line(key)}  ${mark}`);
+    }
+  };
+  section("remote MACs (bridge fdb)", m.remoteMacs, (key) => {
+    const [mac, vtep] = key.split(" ");
+    return `${mac} dst ${vtep}`;
+  });
+  section("remote neighbours (ip neigh)", m.neighbours, (key) => {
+    const [ip, mac] = key.split(" ");
+    return `${ip} lladdr ${mac}`;
+  });
+  return out;
 }
 
 /**

@@ -16,6 +16,7 @@ function vni(overrides: Partial<VniStatus> & Pick<VniStatus, "vni">): VniStatus 
     programmed: [],
     missing: [],
     extra: [],
+    familyMismatch: [],
     lastError: null,
     ...overrides,
   };
@@ -26,7 +27,7 @@ function status(vnis: VniStatus[], overrides: Partial<AgentStatus> = {}): AgentS
     version: "0.1.0",
     dryRun: false,
     ready: true,
-    node: { localAddress: "192.0.2.11", mode: "discover" },
+    node: { localAddress: "192.0.2.11", addressFamily: "ipv4", mode: "discover" },
     bgp: {
       address: "127.0.0.1:50051",
       stream: "up",
@@ -139,7 +140,7 @@ Deno.test("renderStatus() covers not ready, no membership and no VNIs", () => {
   const notReady = status([], {
     ready: false,
     lastSync: null,
-    node: { localAddress: "192.0.2.11", mode: "static" },
+    node: { localAddress: "192.0.2.11", addressFamily: "ipv4", mode: "static" },
   });
   notReady.bgp = { ...notReady.bgp, stream: "connecting" };
   notReady.bgp.membership = { enabled: true, prefix: "192.0.2.11/32", communities: null };
@@ -221,4 +222,48 @@ Deno.test("listenToStatusAddr() asks a wildcard listener on loopback, any other 
   assert.equal(listenToStatusAddr(endpoint("0.0.0.0:9469")), "127.0.0.1:9469");
   assert.equal(listenToStatusAddr(endpoint("[::]:9469")), "[::1]:9469");
   assert.equal(listenToStatusAddr(endpoint("[fd00::1]:9469")), "[fd00::1]:9469");
+});
+
+Deno.test("renderStatus() shows a VNI's Type 2 side: our routes, remote MACs and neighbours", () => {
+  const text = renderStatus(status([vni({
+    vni: 10010,
+    macIp: {
+      ownRoutes: ["02:0b:00:00:00:01", "02:0b:00:00:00:01 198.51.100.1"],
+      remoteMacs: {
+        desired: ["02:aa:00:00:00:01 192.0.2.10", "02:aa:00:00:00:02 192.0.2.12"],
+        programmed: ["02:aa:00:00:00:01 192.0.2.10"],
+        missing: ["02:aa:00:00:00:02 192.0.2.12"],
+        extra: [],
+        userHeld: 1,
+      },
+      neighbours: { desired: [], programmed: [], missing: [], extra: [], userHeld: 0 },
+    },
+  })]));
+  assert.match(
+    text,
+    /^vxlan10010 our Type 2 routes: 02:0b:00:00:00:01, 02:0b:00:00:00:01 198\.51\.100\.1$/m,
+  );
+  assert.match(text, /^vxlan10010 remote MACs \(bridge fdb\) \(1 held by user entries\):$/m);
+  assert.match(text, /^ {2}02:aa:00:00:00:01 dst 192\.0\.2\.10 {2}ok$/m);
+  assert.match(text, /^ {2}02:aa:00:00:00:02 dst 192\.0\.2\.12 {2}missing, pending$/m);
+  assert.match(text, /^vxlan10010 remote neighbours \(ip neigh\):\n {2}\(none\)$/m);
+});
+
+Deno.test("renderStatus() lists the members of the other address family a VNI cannot reach", () => {
+  const text = renderStatus(status([
+    vni({
+      vni: 10010,
+      localAddress: "2001:db8::11",
+      desired: ["2001:db8::12"],
+      programmed: ["2001:db8::12"],
+      familyMismatch: ["192.0.2.13"],
+    }),
+  ], { node: { localAddress: "2001:db8::11", addressFamily: "ipv6", mode: "static" } }));
+  assert.match(text, /VTEP 2001:db8::11 \(IPv6 underlay\)/);
+  assert.match(text, /00:00:00:00:00:00 dst 2001:db8::12 +ok/);
+  assert.match(
+    text,
+    /VNI 10010: members not reachable from this VTEP \(IPv4, family_mismatch;.*\n {2}192\.0\.2\.13\n/,
+  );
+  assert.doesNotMatch(renderStatus(status([IN_SYNC])), /family_mismatch/);
 });

@@ -77,7 +77,10 @@ Deno.test("ConfigError keeps different reasons on the same key apart", () => {
 });
 
 Deno.test("resolveConfig() of 20,000 VNIs with one mistake repeated reports 20 lines and a count", () => {
-  const vnis = Array.from({ length: 20_000 }, (_, i) => ({ id: 70_000 + i }));
+  const vnis = Array.from(
+    { length: 20_000 },
+    (_, i) => ({ id: 70_000 + i, community: `65000:${70_000 + i}` }),
+  );
   let error: unknown;
   try {
     resolveConfig({ communityAsn: 65000, vnis }, noInterfaces);

@@ -7,6 +7,7 @@
 import YAML, { type Document, LineCounter } from "yaml";
 import { ConfigError, type ConfigIssue, FILE_ISSUE_PATH } from "./errors.ts";
 import { type ConfigEnv, parsePath, resolveConfig, resolveConfigOffline } from "./schema.ts";
+import { readTlsMaterial } from "./tls.ts";
 import type { CheckedConfig, ResolvedConfig } from "./types.ts";
 
 /** The largest configuration file read, in bytes (1 MiB). */
@@ -14,16 +15,20 @@ export const MAX_CONFIG_BYTES = 1024 * 1024;
 
 /**
  * The machine's own view: interface addresses from
- * `Deno.networkInterfaces()` (IPv4 only; needs `--allow-sys`). An
+ * `Deno.networkInterfaces()` (IPv4 and IPv6; needs `--allow-sys`). An
  * interface with no address at all is not listed there, so it is looked
  * up in `/sys/class/net` before being called missing.
  */
 export function defaultEnv(): ConfigEnv {
   return {
+    tlsFileIssues(tls) {
+      const read = readTlsMaterial(tls);
+      return "issues" in read ? read.issues : [];
+    },
     interfaceAddresses(name: string): string[] | undefined {
       const mine = Deno.networkInterfaces().filter((i) => i.name === name);
       if (mine.length === 0) return _linkExists(name) ? [] : undefined;
-      return mine.filter((i) => i.family === "IPv4").map((i) => i.address);
+      return mine.map((i) => i.address);
     },
   };
 }

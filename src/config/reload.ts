@@ -27,12 +27,22 @@ export const RELOAD_KEYS: Readonly<Record<string, ReloadMode>> = {
   advertiseSelf: "live",
   /** Live with static VNIs (it only fills in their communities); restart in discovery mode. */
   communityAsn: "live",
+  /** As communityAsn. */
+  communityFormat: "live",
   "gobgp.address": "restart",
   "gobgp.timeout": "restart",
   "gobgp.reconnectMaxDelay": "restart",
   "gobgp.restartHoldTime": "restart",
+  "gobgp.withdrawDelay": "restart",
+  /** The files themselves are read again on every reload and reconnect. */
+  "gobgp.tls.caFile": "restart",
+  "gobgp.tls.certFile": "restart",
+  "gobgp.tls.keyFile": "restart",
+  "gobgp.tls.serverName": "restart",
   "node.localInterface": "restart",
   "node.localAddress": "restart",
+  "node.addressFamily": "restart",
+  "node.routerId": "restart",
   "node.vxlanPort": "restart",
   "node.skipLinkCleanup": "live",
   "node.autoRecreateVxlan": "restart",
@@ -69,12 +79,20 @@ export function planReload(old: ResolvedConfig, next: ResolvedConfig): ReloadPla
     ["http.listen", a.http?.listen, b.http?.listen],
     ["advertiseSelf", a.advertiseSelf, b.advertiseSelf],
     ["communityAsn", a.communityAsn, b.communityAsn],
+    ["communityFormat", a.communityFormat, b.communityFormat],
     ["gobgp.address", a.gobgp?.address, b.gobgp?.address],
     ["gobgp.timeout", a.gobgp?.timeout, b.gobgp?.timeout],
     ["gobgp.reconnectMaxDelay", a.gobgp?.reconnectMaxDelay, b.gobgp?.reconnectMaxDelay],
     ["gobgp.restartHoldTime", a.gobgp?.restartHoldTime, b.gobgp?.restartHoldTime],
+    ["gobgp.withdrawDelay", a.gobgp?.withdrawDelay, b.gobgp?.withdrawDelay],
+    ["gobgp.tls.caFile", a.gobgp?.tls?.caFile, b.gobgp?.tls?.caFile],
+    ["gobgp.tls.certFile", a.gobgp?.tls?.certFile, b.gobgp?.tls?.certFile],
+    ["gobgp.tls.keyFile", a.gobgp?.tls?.keyFile, b.gobgp?.tls?.keyFile],
+    ["gobgp.tls.serverName", a.gobgp?.tls?.serverName, b.gobgp?.tls?.serverName],
     ["node.localInterface", a.node?.localInterface, b.node?.localInterface],
     ["node.localAddress", a.node?.localAddress, b.node?.localAddress],
+    ["node.addressFamily", a.node?.addressFamily, b.node?.addressFamily],
+    ["node.routerId", a.node?.routerId, b.node?.routerId],
     ["node.vxlanPort", a.node?.vxlanPort, b.node?.vxlanPort],
     ["node.skipLinkCleanup", a.node?.skipLinkCleanup, b.node?.skipLinkCleanup],
     ["node.autoRecreateVxlan", a.node?.autoRecreateVxlan, b.node?.autoRecreateVxlan],
@@ -83,7 +101,8 @@ export function planReload(old: ResolvedConfig, next: ResolvedConfig): ReloadPla
   for (const [key, from, to] of scalars) {
     if (from === to) continue;
     const change = { key, from: show(from), to: show(to) };
-    const live = RELOAD_KEYS[key] === "live" && !(key === "communityAsn" && discovery);
+    const derives = key === "communityAsn" || key === "communityFormat";
+    const live = RELOAD_KEYS[key] === "live" && !(derives && discovery);
     (live ? plan.apply : plan.refuse).push(change);
   }
   if ((old.vnis.length === 0) !== (next.vnis.length === 0)) {

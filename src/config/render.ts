@@ -8,8 +8,8 @@
 import { formatCommunity } from "../net/community.ts";
 import { formatRouteDistinguisher } from "../net/route_distinguisher.ts";
 import { formatRouteTarget } from "../net/route_target.ts";
-import type { CheckedConfig } from "./types.ts";
-import type { UserConfig } from "./schema.ts";
+import type { CheckedConfig, TlsConfig } from "./types.ts";
+import type { UserConfig, UserTlsConfig } from "./schema.ts";
 
 /** Formats milliseconds as a Go duration: 300000 → "5m", 1500 → "1.5s", 0 → "0". */
 export function formatDuration(ms: number): string {
@@ -43,6 +43,7 @@ export function toUserConfig(config: CheckedConfig): UserConfig {
     logFormat: config.logFormat,
     advertiseSelf: config.advertiseSelf,
     ...(config.communityAsn !== undefined ? { communityAsn: config.communityAsn } : {}),
+    communityFormat: config.communityFormat,
     resyncInterval: formatDuration(config.resyncIntervalMs),
     http: { listen: config.http.listen },
     gobgp: {
@@ -50,6 +51,8 @@ export function toUserConfig(config: CheckedConfig): UserConfig {
       timeout: formatDuration(config.gobgp.timeoutMs),
       reconnectMaxDelay: formatDuration(config.gobgp.reconnectMaxMs),
       restartHoldTime: formatDuration(config.gobgp.restartHoldMs),
+      withdrawDelay: formatDuration(config.gobgp.withdrawDelayMs),
+      ...(config.gobgp.tls ? { tls: _userTls(config.gobgp.tls) } : {}),
     },
     node: { ...config.node },
     vnis: config.vnis.map((v) => ({
@@ -67,5 +70,14 @@ export function toUserConfig(config: CheckedConfig): UserConfig {
         : {}),
       ...(v.rd !== undefined ? { rd: formatRouteDistinguisher(v.rd) } : {}),
     })),
+  };
+}
+
+function _userTls(tls: TlsConfig): UserTlsConfig {
+  return {
+    caFile: tls.caFile,
+    ...(tls.certFile !== undefined ? { certFile: tls.certFile } : {}),
+    ...(tls.keyFile !== undefined ? { keyFile: tls.keyFile } : {}),
+    ...(tls.serverName !== undefined ? { serverName: tls.serverName } : {}),
   };
 }

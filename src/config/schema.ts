@@ -10,13 +10,14 @@
 
 import { z } from "zod";
 import {
+  type Community,
+  type CommunityFormat,
   formatCommunity,
-  makeCommunity,
-  parseStandardCommunity,
-  type StandardCommunity,
+  parseCommunity,
+  vniCommunity,
 } from "../net/community.ts";
 import { type HostPort, parseHostPort } from "../net/host_port.ts";
-import { type IpAddress, parseIpv4 } from "../net/ip.ts";
+import { type IpAddress, ipFamily, parseIp, vtepProblem } from "../net/ip.ts";
 import {
   defaultRdNumber,
   formatRouteDistinguisher,
@@ -33,6 +34,8 @@ import {
 import { ConfigError, type ConfigIssue } from "./errors.ts";
 import { closest } from "./suggest.ts";
 import {
+  ADDRESS_FAMILIES,
+  type AddressFamily,
   type CheckedConfig,
   LOG_FORMATS,
   LOG_LEVEL_CHOICES,
@@ -43,18 +46,25 @@ import {
   MODES,
   parseLogLevel,
   type ResolvedConfig,
+  type TlsConfig,
   type VniConfig,
 } from "./types.ts";
 
 /** What the resolver may ask about the machine it runs on. */
 export interface ConfigEnv {
   /**
-   * The IPv4 addresses of interface `name`, first one preferred;
+   * The addresses (IPv4 and IPv6, as text) of interface `name`, first one preferred;
    * `undefined` when there is no such interface; `null` when this machine
    * cannot tell because the file is meant for another host (the address is
    * then left to that host: see {@linkcode resolveConfigOffline}).
    */
   interfaceAddresses(name: string): string[] | undefined | null;
+  /**
+   * Problems with the files of `gobgp.tls` (missing, unreadable, not PEM, a
+   * key that is not the certificate's), one issue per key. Absent: the files
+   * are not read (a file for another host, unit tests).
+   */
+  tlsFileIssues?(tls: TlsConfig): ConfigIssue[];
 }
 
 /** The environment of a file checked for another host: no interface is known. */
@@ -70,6 +80,8 @@ export const DEFAULT_GOBGP_TIMEOUT_MS = 5_000;
 export const DEFAULT_RECONNECT_MAX_MS = 10_000;
 /** @default 20000 (milliseconds, written as "20s") */
 export const DEFAULT_RESTART_HOLD_MS = 20_000;
+/** @default 500 (milliseconds, written as "500ms") */
+export const DEFAULT_WITHDRAW_DELAY_MS = 500;
 /** @default "127.0.0.1:9469" */
 export const DEFAULT_HTTP_LISTEN = "127.0.0.1:9469" as HostPort;
 /** @default 300000 (milliseconds, written as "5m") */
@@ -89,8 +101,9 @@ export interface UserVniConfig {
   /** VXLAN network identifier, an integer in 1..16777215. Required. */
   id: number;
   /**
-   * BGP community `ASN:VALUE`, both parts 0..65535.
-   * @default `<communityAsn>:<id>` (only possible for ids up to 65535)
+   * BGP community: standard `ASN:VALUE` (both parts 0..65535) or large
+   * `GLOBAL:LOCAL1:LOCAL2` (RFC 8092, each part 0..4294967295).
+   * @default `<communityAsn>:<id>`, or `<communityAsn>:0:<id>` above 65535 or with `communityFormat: large`
    */
   community?: string | Unset;
   /**
@@ -118,6 +131,8 @@ export interface UserGobgpConfig {
   timeout?: string | Unset;
   /** Cap of the reconnect backoff after gobgpd is lost (a Go duration). @default "10s" */
   reconnectMaxDelay?: string | Unset;
+  /** TLS to gobgpd's API (gobgpd `--tls`); absent = plaintext. */
+  tls?: UserTlsConfig | Unset;
   /**
    * When gobgpd's first table was taken before all its BGP sessions were up
    * (gobgpd restarted), flood entries missing from it are kept until the
@@ -126,6 +141,26 @@ export interface UserGobgpConfig {
    * @default "20s"
    */
   restartHoldTime?: string | Unset;
+  /**
+   * How long a withdrawn route's flood entry stays before it is removed
+   * (community mode): a gobgpd that is stopped withdraws everything just
+   * before its sessions and API close, and this turns that into a hold. "0"
+   * removes at once; at most 10s.
+   * @default "500ms"
+   */
+  withdrawDelay?: string | Unset;
+}
+
+/** The `gobgp.tls` section: files are PEM, read at start, on SIGHUP and on reconnect. */
+export interface UserTlsConfig {
+  /** CA certificate(s) that gobgpd's certificate must chain to. Required. */
+  caFile: string;
+  /** Client certificate, with `keyFile` (gobgpd 3.10 does not ask for one). @default none */
+  certFile?: string | Unset;
+  /** The client certificate's private key, with `certFile`. @default none */
+  keyFile?: string | Unset;
+  /** Name gobgpd's certificate must carry. @default the host of `gobgp.address` */
+  serverName?: string | Unset;
 }
 
 /** The `http` section. */
@@ -140,10 +175,28 @@ export interface UserHttpConfig {
 
 /** The `node` section. */
 export interface UserNodeConfig {
-  /** Interface whose first IPv4 address is the VTEP address when `localAddress` is empty. @default "eth0" */
+  /**
+   * Interface whose first address of `addressFamily` (IPv6: the first
+   * usable global one) is the VTEP address when `localAddress` is empty.
+   * @default "eth0"
+   */
   localInterface?: string | Unset;
-  /** The VTEP address (IPv4 dotted quad); "" = take it from `localInterface`. @default "" */
+  /** The VTEP address (IPv4 or IPv6); "" = take it from `localInterface`. @default "" */
   localAddress?: string | Unset;
+  /**
+   * The underlay's address family, `ipv4` or `ipv6`: the VTEP address, the
+   * membership route (IPv4 /32 or IPv6 /128) and every flood entry's `dst`
+   * are of this family.
+   * @default the family of `localAddress` when set, else "ipv4"
+   */
+  addressFamily?: string | Unset;
+  /**
+   * An IPv4 address that names this node in EVPN route distinguishers
+   * (type 1, `<routerId>:<n>`, as FRR uses its router id); "" = the VTEP
+   * address. Required in EVPN mode with an IPv6 VTEP.
+   * @default ""
+   */
+  routerId?: string | Unset;
   /** VXLAN UDP port, 1..65535. @default 4789 */
   vxlanPort?: number | Unset;
   /** Keep the VXLAN links the agent created when it exits. @default false */
@@ -169,10 +222,18 @@ export interface UserConfig {
   /** Announce this node's VTEP /32 with each VNI's community. @default true */
   advertiseSelf?: boolean | Unset;
   /**
-   * ASN (0..65535) for communities derived as `ASN:VNI`: for static VNIs
-   * without a community, and for VNIs discovered from the kernel.
+   * ASN for communities derived as `ASN:VNI` (or `ASN:0:VNI`, see
+   * `communityFormat`): for static VNIs without a community, and for VNIs
+   * discovered from the kernel. 0..65535; up to 4294967295 with
+   * `communityFormat: large`.
    */
   communityAsn?: number | Unset;
+  /**
+   * How communities are derived from `communityAsn`: `auto` = standard
+   * `ASN:VNI` up to VNI 65535, large `ASN:0:VNI` above; `large` = `ASN:0:VNI`
+   * for every VNI. @default "auto"
+   */
+  communityFormat?: string | Unset;
   gobgp?: UserGobgpConfig | Unset;
   node?: UserNodeConfig | Unset;
   /** Static VNIs; absent or empty = discover VNIs from the kernel (needs `communityAsn`). */
@@ -294,7 +355,18 @@ const _LogLevel = _stringParsed<LogLevel>("a log level string", (text) => {
 
 const _Bool = z.boolean({ error: _expect("a boolean (true or false)") });
 
-const _Asn = _intIn(0, 65535, "ASN ");
+const _Asn = _intIn(0, 0xffff_ffff, "ASN ");
+
+/** @default "auto" */
+export const COMMUNITY_FORMATS: readonly CommunityFormat[] = ["auto", "large"];
+
+const _CommunityFormat = _stringParsed<CommunityFormat>(
+  "a community format string",
+  (text) =>
+    (COMMUNITY_FORMATS as readonly string[]).includes(text)
+      ? { value: text as CommunityFormat }
+      : { problem: `${_quote(text)} is not one of ${COMMUNITY_FORMATS.join(", ")}` },
+);
 
 const _Address = _stringParsed<HostPort>(
   'a "host:port" string',
@@ -319,23 +391,53 @@ const _IfName = _stringParsed<string>("an interface name string", (text) => {
 });
 
 const _LocalAddress = _stringParsed<IpAddress | "">(
-  'an IPv4 address string or ""',
+  'an IP address string or ""',
   (text) => {
-    const address = text === "" ? "" : parseIpv4(text);
-    return address !== undefined ? { value: address } : {
-      problem: `${
-        _quote(text)
-      } is not an IPv4 address (a dotted quad like 192.0.2.10); leave it "" to use node.localInterface's`,
-    };
+    if (text === "") return { value: "" };
+    const address = parseIp(text);
+    if (address === undefined) {
+      return {
+        problem: `${_quote(text)} is not an IPv4 or IPv6 address (like 192.0.2.10 or ` +
+          `2001:db8::10); leave it "" to use node.localInterface's`,
+      };
+    }
+    const problem = vtepProblem(address);
+    if (problem !== undefined) return { problem: `${_quote(text)} cannot be a VTEP: ${problem}` };
+    return { value: address };
   },
 );
 
+/** A string that must be one of `choices`. */
+function _oneOf<T extends string>(what: string, choices: readonly T[]) {
+  return _stringParsed<T>(
+    what,
+    (text) =>
+      (choices as readonly string[]).includes(text)
+        ? { value: text as T }
+        : { problem: `${_quote(text)} is not one of ${choices.join(", ")}` },
+  );
+}
+
+const _AddressFamily = _oneOf<AddressFamily>("an address family string", ADDRESS_FAMILIES);
+
+const _RouterId = _stringParsed<IpAddress | "">('an IPv4 address string or ""', (text) => {
+  const id = text === "" ? "" : parseIp(text);
+  return id !== undefined && ipFamily(id || "0.0.0.0") === 4 ? { value: id } : {
+    problem: `${_quote(text)} is not an IPv4 address: a route distinguisher's administrator ` +
+      `field (type 1) is 4 bytes, as a BGP router id is`,
+  };
+});
+
 const _VniId = _intIn(1, MAX_VNI, "VNI ");
 
-const _Community = _stringParsed<StandardCommunity>('an "ASN:VALUE" string', (text) => {
-  const community = parseStandardCommunity(text);
+const _Community = _stringParsed<Community>('an "ASN:VALUE" or "A:B:C" string', (text) => {
+  const community = parseCommunity(text);
   return community === undefined
-    ? { problem: `${_quote(text)} is not ASN:VALUE with both parts in 0..65535` }
+    ? {
+      problem: `${
+        _quote(text)
+      } is neither ASN:VALUE (both parts 0..65535) nor a large community A:B:C (each part 0..4294967295)`,
+    }
     : { value: community };
 });
 
@@ -432,11 +534,42 @@ const _Interval = _stringParsed<number>('a duration string such as "5m", or "0"'
   return { value: ms };
 });
 
+const _Path = _stringParsed<string>(
+  "a file path string",
+  (text) =>
+    text === ""
+      ? { problem: "is empty" }
+      : text.includes("\0")
+      ? { problem: "contains a NUL character" }
+      : { value: text },
+);
+
+const _Tls = z.strictObject({
+  caFile: _Path,
+  certFile: _Path.nullish(),
+  keyFile: _Path.nullish(),
+  serverName: _stringParsed<string>(
+    "a host name string",
+    (text) =>
+      /^[A-Za-z0-9.:_-]{1,253}$/.test(text)
+        ? { value: text }
+        : { problem: `${_quote(text)} is not a host name or address` },
+  ).nullish(),
+}, { error: _expect("a mapping with at least caFile") });
+
 const _Gobgp = z.strictObject({
   address: _Address.nullish(),
   timeout: _Timeout.nullish(),
   reconnectMaxDelay: _Timeout.nullish(),
   restartHoldTime: _Interval.nullish(),
+  withdrawDelay: _stringParsed<number>('a duration string such as "500ms", or "0"', (text) => {
+    const ms = parseDuration(text);
+    if (ms === undefined) return { problem: `${_quote(text)} is not a duration such as "500ms"` };
+    if (ms < 0) return { problem: `${_quote(text)} is negative` };
+    if (ms > 10_000) return { problem: `${_quote(text)} is longer than 10s` };
+    return { value: ms };
+  }).nullish(),
+  tls: _Tls.nullish(),
 }, { error: _expect("a mapping") });
 
 const _Http = z.strictObject({
@@ -446,17 +579,13 @@ const _Http = z.strictObject({
   ).nullish(),
 }, { error: _expect("a mapping") });
 
-const _LogFormat = _stringParsed<LogFormat>(
-  "a log format string",
-  (text) =>
-    (LOG_FORMATS as readonly string[]).includes(text)
-      ? { value: text as LogFormat }
-      : { problem: `${_quote(text)} is not one of ${LOG_FORMATS.join(", ")}` },
-);
+const _LogFormat = _oneOf<LogFormat>("a log format string", LOG_FORMATS);
 
 const _Node = z.strictObject({
   localInterface: _IfName.nullish(),
   localAddress: _LocalAddress.nullish(),
+  addressFamily: _AddressFamily.nullish(),
+  routerId: _RouterId.nullish(),
   vxlanPort: _intIn(1, 65535, "port ").nullish(),
   skipLinkCleanup: _Bool.nullish(),
   autoRecreateVxlan: _Bool.nullish(),
@@ -474,6 +603,7 @@ export const UserConfigSchema = z.strictObject({
   http: _Http.nullish(),
   advertiseSelf: _Bool.nullish(),
   communityAsn: _Asn.nullish(),
+  communityFormat: _CommunityFormat.nullish(),
   gobgp: _Gobgp.nullish(),
   node: _Node.nullish(),
   vnis: z.array(_Vni, { error: _expect("a list of VNIs") }).nullish(),
@@ -492,14 +622,16 @@ void _userConfigMatchesSchema;
 const _KNOWN_KEYS: Record<string, readonly string[]> = {
   "": Object.keys(UserConfigSchema.shape),
   gobgp: Object.keys(_Gobgp.shape),
+  "gobgp.tls": Object.keys(_Tls.shape),
   http: Object.keys(_Http.shape),
   node: Object.keys(_Node.shape),
   vnis: Object.keys(_Vni.shape),
 };
 
 function _section(path: readonly PropertyKey[]): string {
-  const head = path[0];
-  return typeof head === "string" ? head : "";
+  const names = path.filter((key): key is string => typeof key === "string");
+  const joined = names.join(".");
+  return joined in _KNOWN_KEYS ? joined : names[0] ?? "";
 }
 
 function _unknownKeyMessage(parent: readonly PropertyKey[], key: string): string {
@@ -586,6 +718,7 @@ function _isRecord(value: unknown): value is Record<string, unknown> {
 interface _Derived {
   vnis: VniConfig[];
   localAddress: IpAddress | "";
+  addressFamily: AddressFamily;
   warnings: ConfigIssue[];
 }
 
@@ -600,17 +733,39 @@ function _crossCheck(
 ): _Derived {
   const refuse = (path: string, message: string) => issues.push({ path, message });
   const warnings: ConfigIssue[] = [];
-  const asn = _field(_Asn, doc["communityAsn"]);
+  let asn = _field(_Asn, doc["communityAsn"]);
+  const format = _field(_CommunityFormat, doc["communityFormat"]) ?? "auto";
+  if (typeof asn === "number" && asn > 0xffff && format !== "large") {
+    refuse(
+      "communityAsn",
+      `ASN ${asn} is above 65535, which only fits large communities (ASN:0:VNI): ` +
+        `set communityFormat: large, or use a 2-byte ASN`,
+    );
+    asn = _INVALID;
+  }
   const parsedMode = _field(_Mode, doc["mode"]);
   const mode = parsedMode === _INVALID || parsedMode === undefined ? DEFAULT_MODE : parsedMode;
-  const localAddress = _resolveLocalAddress(doc["node"], env, refuse);
+  const { localAddress, addressFamily } = _resolveLocalAddress(doc["node"], env, refuse);
+  const node = _isRecord(doc["node"]) ? doc["node"] : {};
+  const routerId = _field(_RouterId, node["routerId"]);
+  if (mode.evpn && addressFamily === "ipv6" && (routerId === undefined || routerId === "")) {
+    refuse(
+      "node.routerId",
+      `required in mode evpn with an IPv6 VTEP: EVPN route distinguishers are ` +
+        `<IPv4 address>:<n> (type 1), and an IPv6 address does not fit; set an IPv4 id ` +
+        `unique in the fabric (gobgpd's router id, for one)`,
+    );
+  }
   const vnis: VniConfig[] = [];
-  const evpn = new _EvpnKeys(mode, localAddress, refuse, warnings);
+  const rdAdmin = routerId !== undefined && routerId !== _INVALID && routerId !== ""
+    ? routerId
+    : localAddress;
+  const evpn = new _EvpnKeys(mode, rdAdmin, refuse, warnings);
 
   const rawVnis = doc["vnis"];
   if (Array.isArray(rawVnis)) {
     const seenIds = new Map<number, number>();
-    const seenCommunities = new Map<StandardCommunity, number>();
+    const seenCommunities = new Map<Community, number>();
     const seenDevices = new Map<string, number>();
     rawVnis.forEach((entry: unknown, i) => {
       if (!_isRecord(entry)) return;
@@ -632,13 +787,7 @@ function _crossCheck(
         } else seenIds.set(id, i);
 
         if (community === undefined && typeof asn === "number") {
-          if (id > 65535) {
-            refuse(
-              at("community"),
-              `VNI ${id} is above 65535, so the community cannot be derived from communityAsn: ` +
-                `an ASN:VNI community holds at most 65535 after the colon; set community explicitly`,
-            );
-          } else community = makeCommunity(asn, id);
+          community = vniCommunity(asn, id, format === _INVALID ? "auto" : format);
         } else if (community === undefined && asn === undefined) {
           refuse(
             at("community"),
@@ -648,7 +797,7 @@ function _crossCheck(
         if (device === undefined) device = `vxlan${id}`;
       }
 
-      if (typeof community === "number") {
+      if (community !== undefined && community !== _INVALID) {
         const first = seenCommunities.get(community);
         const how = derivedCommunity ? " (derived from communityAsn)" : "";
         if (first !== undefined && !(repeatedId && derivedCommunity)) {
@@ -668,12 +817,24 @@ function _crossCheck(
       const ids = typeof id === "number" && !repeatedId ? id : undefined;
       const evpnKeys = evpn.check(i, entry, ids, asn);
       if (
-        typeof id === "number" && typeof community === "number" && typeof device === "string" &&
-        underlay !== _INVALID && evpnKeys !== undefined
+        typeof id === "number" && community !== undefined && community !== _INVALID &&
+        typeof device === "string" && underlay !== _INVALID && evpnKeys !== undefined
       ) {
         vnis.push({ id, community, device, underlayInterface: underlay, ...evpnKeys });
       }
     });
+  }
+
+  const gobgp = doc["gobgp"];
+  const tls = _isRecord(gobgp) ? gobgp["tls"] : undefined;
+  if (_isRecord(tls) && (tls["certFile"] == null) !== (tls["keyFile"] == null)) {
+    const [set, unset] = tls["certFile"] == null
+      ? ["keyFile", "certFile"]
+      : ["certFile", "keyFile"];
+    refuse(
+      `gobgp.tls.${unset}`,
+      `gobgp.tls.${set} is set but ${unset} is not: a client certificate needs both`,
+    );
   }
 
   const noVnis = rawVnis === undefined || rawVnis === null ||
@@ -686,7 +847,7 @@ function _crossCheck(
     );
   }
 
-  return { vnis, localAddress, warnings };
+  return { vnis, localAddress, addressFamily, warnings };
 }
 
 /** The default `mode`: today's community routes only. */
@@ -792,18 +953,55 @@ function _rdKey(rd: RouteDistinguisher, local: IpAddress | ""): string {
   return `${rd.kind}:${formatRouteDistinguisher(rd)}`;
 }
 
-/** `node.localAddress`, or else the first IPv4 address of `node.localInterface`. */
+const _FAMILY_NAME = { ipv4: "IPv4", ipv6: "IPv6" } as const;
+
+/**
+ * The address family (`node.addressFamily`, else that of a set
+ * `node.localAddress`, else IPv4), and `node.localAddress` or else the
+ * first usable address of that family on `node.localInterface`.
+ */
 function _resolveLocalAddress(
   rawNode: unknown,
   env: ConfigEnv,
   refuse: (path: string, message: string) => void,
-): IpAddress | "" {
+): { localAddress: IpAddress | ""; addressFamily: AddressFamily } {
   const node = rawNode === undefined || rawNode === null ? {} : rawNode;
-  if (!_isRecord(node)) return "";
+  const none = { localAddress: "" as const, addressFamily: "ipv4" as const };
+  if (!_isRecord(node)) return none;
   const address = _field(_LocalAddress, node["localAddress"]);
-  if (typeof address === "string" && address !== "") return address;
+  const given = _field(_AddressFamily, node["addressFamily"]);
+  if (given === _INVALID) return none;
+  const own = typeof address === "string" && address !== ""
+    ? (ipFamily(address) === 6 ? "ipv6" : "ipv4")
+    : undefined;
+  const addressFamily = given ?? own ?? "ipv4";
+  if (own !== undefined) {
+    if (own !== addressFamily) {
+      refuse(
+        "node.localAddress",
+        `${_quote(address as string)} is an ${_FAMILY_NAME[own]} address, but ` +
+          `node.addressFamily is ${addressFamily}: set an ${_FAMILY_NAME[addressFamily]} ` +
+          `address, or node.addressFamily: ${own}`,
+      );
+      return none;
+    }
+    return { localAddress: address as IpAddress, addressFamily };
+  }
   const name = _field(_IfName, node["localInterface"]) ?? DEFAULT_LOCAL_INTERFACE;
-  if (address === _INVALID || name === _INVALID) return "";
+  if (address === _INVALID || name === _INVALID) return none;
+  const localAddress = _interfaceAddress(name, node, addressFamily, env, refuse);
+  return { localAddress, addressFamily };
+}
+
+/** The first address of `family` on interface `name` that can be a VTEP. */
+function _interfaceAddress(
+  name: string,
+  node: Record<string, unknown>,
+  family: AddressFamily,
+  env: ConfigEnv,
+  refuse: (path: string, message: string) => void,
+): IpAddress | "" {
+  const fam = _FAMILY_NAME[family];
 
   const which = node["localInterface"] == null ? ` (the default)` : "";
   let addresses: string[] | undefined | null;
@@ -821,20 +1019,36 @@ function _resolveLocalAddress(
   if (addresses === undefined) {
     refuse(
       "node.localInterface",
-      `interface "${name}"${which} does not exist, so it has no IPv4 address for the VTEP; ` +
+      `interface "${name}"${which} does not exist, so it has no ${fam} address for the VTEP; ` +
         `set node.localAddress or another node.localInterface`,
     );
     return "";
   }
-  const first = addresses.map(parseIpv4).find((a) => a !== undefined);
+  // IPv6: link-local, deprecated site-local and the like never qualify
+  // (vtepProblem); the first global address does.
+  const first = addresses.map((a) => parseIp(a.split("%")[0]!)).find((a) =>
+    a !== undefined && (ipFamily(a) === 6) === (family === "ipv6") && vtepProblem(a) === undefined
+  );
   if (first === undefined) {
+    const what = family === "ipv6" ? "global IPv6" : "IPv4";
     refuse(
       "node.localInterface",
-      `interface "${name}"${which} has no IPv4 address for the VTEP; set node.localAddress`,
+      `interface "${name}"${which} has no ${what} address for the VTEP; set node.localAddress`,
     );
     return "";
   }
   return first;
+}
+
+/** `gobgp.tls` with its unset keys as `undefined`. */
+function _resolveTls(tls: z.output<typeof _Tls> | Unset): TlsConfig | undefined {
+  if (!tls) return undefined;
+  return {
+    caFile: tls.caFile,
+    certFile: tls.certFile ?? undefined,
+    keyFile: tls.keyFile ?? undefined,
+    serverName: tls.serverName ?? undefined,
+  };
 }
 
 // ---------------------------------------------------------------------------
@@ -851,6 +1065,9 @@ function _resolveLocalAddress(
  */
 export function resolveConfig(raw: unknown, env: ConfigEnv): ResolvedConfig {
   const config = _resolve(raw, env);
+  const tls = config.gobgp.tls;
+  const tlsIssues = tls && env.tlsFileIssues ? env.tlsFileIssues(tls) : [];
+  if (tlsIssues.length > 0) throw new ConfigError(tlsIssues);
   const { localAddress } = config.node;
   if (localAddress === "") {
     // Only an env that answers null leaves it empty without an issue.
@@ -891,17 +1108,22 @@ function _resolve(raw: unknown, env: ConfigEnv): CheckedConfig {
     logFormat: config.logFormat ?? "text",
     advertiseSelf: config.advertiseSelf ?? true,
     communityAsn: config.communityAsn ?? undefined,
+    communityFormat: config.communityFormat ?? "auto",
     gobgp: {
       address: config.gobgp?.address ?? DEFAULT_GOBGP_ADDRESS,
       timeoutMs: config.gobgp?.timeout ?? DEFAULT_GOBGP_TIMEOUT_MS,
       reconnectMaxMs: config.gobgp?.reconnectMaxDelay ?? DEFAULT_RECONNECT_MAX_MS,
       restartHoldMs: config.gobgp?.restartHoldTime ?? DEFAULT_RESTART_HOLD_MS,
+      withdrawDelayMs: config.gobgp?.withdrawDelay ?? DEFAULT_WITHDRAW_DELAY_MS,
+      tls: _resolveTls(config.gobgp?.tls),
     },
     http: { listen: config.http?.listen ?? DEFAULT_HTTP_LISTEN },
     resyncIntervalMs: config.resyncInterval ?? DEFAULT_RESYNC_INTERVAL_MS,
     node: {
       localInterface: config.node?.localInterface ?? DEFAULT_LOCAL_INTERFACE,
       localAddress: derived.localAddress,
+      addressFamily: derived.addressFamily,
+      routerId: config.node?.routerId ?? "",
       vxlanPort: config.node?.vxlanPort ?? DEFAULT_VXLAN_PORT,
       skipLinkCleanup: config.node?.skipLinkCleanup ?? false,
       autoRecreateVxlan: config.node?.autoRecreateVxlan ?? false,

@@ -20,9 +20,13 @@ const endpoint = (text: string): HostPort => (parseHostPort(text, "") as { value
 
 const fakeEnv: ConfigEnv = {
   interfaceAddresses: (name) =>
-    ({ eth0: ["192.0.2.10", "192.0.2.11"], eth1: [], dummy0: ["fe80::1", "198.51.100.7"] })[
-      name
-    ],
+    ({
+      eth0: ["192.0.2.10", "192.0.2.11"],
+      eth1: [],
+      dummy0: ["fe80::1", "198.51.100.7"],
+      v6: ["192.0.2.20", "fe80::2%v6", "::1", "fec0::1", "2001:DB8::20", "2001:db8::21"],
+      v6ll: ["fe80::3", "192.0.2.30"],
+    } as Record<string, string[]>)[name],
 };
 
 function refused(raw: unknown, env: ConfigEnv = fakeEnv): ConfigError {
@@ -52,17 +56,22 @@ Deno.test("resolveConfig() fills every default", () => {
     logFormat: "text",
     advertiseSelf: true,
     communityAsn: 65000,
+    communityFormat: "auto",
     gobgp: {
       address: endpoint("127.0.0.1:50051"),
       timeoutMs: 5000,
       reconnectMaxMs: 10000,
       restartHoldMs: 20000,
+      withdrawDelayMs: 500,
+      tls: undefined,
     },
     http: { listen: endpoint("127.0.0.1:9469") },
     resyncIntervalMs: 300000,
     node: {
       localInterface: "eth0",
       localAddress: ip("192.0.2.10"),
+      addressFamily: "ipv4",
+      routerId: "",
       vxlanPort: 4789,
       skipLinkCleanup: false,
       autoRecreateVxlan: false,
@@ -115,17 +124,22 @@ Deno.test("resolveConfig() keeps every value that is set", () => {
     logFormat: "text",
     advertiseSelf: false,
     communityAsn: undefined,
+    communityFormat: "auto",
     gobgp: {
       address: "[::1]:6000",
       timeoutMs: 90_000,
       reconnectMaxMs: 10000,
       restartHoldMs: 20000,
+      withdrawDelayMs: 500,
+      tls: undefined,
     },
     http: { listen: "127.0.0.1:9469" },
     resyncIntervalMs: 300000,
     node: {
       localInterface: "eth1",
       localAddress: "192.0.2.9",
+      addressFamily: "ipv4",
+      routerId: "",
       vxlanPort: 8472,
       skipLinkCleanup: true,
       autoRecreateVxlan: true,
@@ -228,7 +242,7 @@ Deno.test("resolveConfig() refuses VNIs outside 1..16777215", () => {
   assert.ok(!error.issues.some((i) => i.path.startsWith("vnis[2]")), error.message);
 });
 
-Deno.test("resolveConfig() refuses communities that are not ASN:VALUE in 0..65535", () => {
+Deno.test("resolveConfig() refuses communities that are neither ASN:VALUE nor A:B:C", () => {
   const error = refused({
     vnis: [
       { id: 1, community: "65000:1" },
@@ -236,18 +250,51 @@ Deno.test("resolveConfig() refuses communities that are not ASN:VALUE in 0..6553
       { id: 3, community: "65000" },
       { id: 4, community: "a:b" },
       { id: 5, community: 65000 },
+      { id: 6, community: "4294967296:0:6" },
+      { id: 7, community: "1:2:3:4" },
     ],
   });
   assert.match(
     error.message,
-    /^vnis\[1\]\.community: "65000:70000" is not ASN:VALUE with both parts in 0\.\.65535$/m,
+    /^vnis\[1\]\.community: "65000:70000" is neither ASN:VALUE \(both parts 0\.\.65535\) nor a large community A:B:C \(each part 0\.\.4294967295\)$/m,
   );
-  assertIssue(error, "vnis[2].community", '"65000" is not ASN:VALUE');
-  assertIssue(error, "vnis[3].community", '"a:b" is not ASN:VALUE');
+  assertIssue(error, "vnis[2].community", '"65000" is neither ASN:VALUE');
+  assertIssue(error, "vnis[3].community", '"a:b" is neither ASN:VALUE');
   assertIssue(error, "vnis[4].community", "got number 65000");
-  assertIssue(refused({ communityAsn: 65536 }), "communityAsn", "ASN 65536 is outside 0..65535");
+  assertIssue(error, "vnis[5].community", '"4294967296:0:6" is neither');
+  assertIssue(error, "vnis[6].community", '"1:2:3:4" is neither');
+  assert.equal(error.issues.length, 6, error.message);
+  assertIssue(
+    refused({ communityAsn: 4294967296 }),
+    "communityAsn",
+    "ASN 4294967296 is outside 0..4294967295",
+  );
 });
 
+Deno.test("resolveConfig() accepts large communities A:B:C for VNIs", () => {
+  const config = resolveConfig({
+    vnis: [
+      { id: 16777215, community: "4200000000:0:16777215" },
+      { id: 10010, community: "65000:1:010010" },
+      { id: 10011, community: "65000:10011" },
+    ],
+  }, fakeEnv);
+  assert.deepEqual(config.vnis.map((v) => v.community), [
+    "4200000000:0:16777215",
+    "65000:1:10010",
+    makeCommunity(65000, 10011),
+  ]);
+  // A large and a standard community with the same numbers are different communities.
+  const both = resolveConfig({
+    vnis: [{ id: 1, community: "65000:1" }, { id: 2, community: "65000:0:1" }],
+  }, fakeEnv);
+  assert.equal(both.vnis.length, 2);
+  assertIssue(
+    refused({ vnis: [{ id: 1, community: "1:0:1" }, { id: 2, community: "01:0:01" }] }),
+    "vnis[1].community",
+    'community "1:0:1" is already used by vnis[0]',
+  );
+});
 Deno.test("resolveConfig() reports a repeated id once, not its derived community and device", () => {
   const error = refused({ communityAsn: 1, vnis: [{ id: 7 }, { id: 7 }] });
   assert.deepEqual(error.issues, [
@@ -274,12 +321,35 @@ Deno.test("resolveConfig() refuses duplicate VNI ids, communities and devices", 
   assert.equal(error.issues.length, 4, error.message);
 });
 
-Deno.test("resolveConfig() refuses a VNI above 65535 whose community would be derived", () => {
-  const error = refused({ communityAsn: 65000, vnis: [{ id: 70000 }, { id: 65535 }] });
+Deno.test("resolveConfig() derives ASN:0:VNI above 65535, and for every VNI with communityFormat large", () => {
+  const auto = resolveConfig(
+    { communityAsn: 65000, vnis: [{ id: 70000 }, { id: 65535 }] },
+    fakeEnv,
+  );
+  assert.equal(auto.communityFormat, "auto");
+  assert.deepEqual(auto.vnis.map((v) => v.community), [
+    "65000:0:70000",
+    makeCommunity(65000, 65535),
+  ]);
+  const large = resolveConfig({
+    communityAsn: 4200000000,
+    communityFormat: "large",
+    vnis: [{ id: 70000 }, { id: 10010 }, { id: 10011, community: "65000:10011" }],
+  }, fakeEnv);
+  assert.deepEqual(large.vnis.map((v) => v.community), [
+    "4200000000:0:70000",
+    "4200000000:0:10010",
+    makeCommunity(65000, 10011),
+  ]);
+  assertIssue(
+    refused({ communityAsn: 65000, communityFormat: "big" }),
+    "communityFormat",
+    '"big" is not one of auto, large',
+  );
+  const error = refused({ communityAsn: 4200000000, vnis: [{ id: 1 }] });
+  assertIssue(error, "communityAsn", "ASN 4200000000 is above 65535");
+  assertIssue(error, "communityAsn", "set communityFormat: large");
   assert.equal(error.issues.length, 1, error.message);
-  assertIssue(error, "vnis[0].community", "VNI 70000 is above 65535");
-  assertIssue(error, "vnis[0].community", "cannot be derived from communityAsn");
-  assertIssue(error, "vnis[0].community", "set community explicitly");
 });
 
 Deno.test("resolveConfig() refuses a VNI with neither community nor communityAsn", () => {
@@ -335,12 +405,80 @@ Deno.test("resolveConfig() refuses invalid interface names", () => {
   assertIssue(error, "vnis[2].underlayInterface", "is empty");
 });
 
-Deno.test("resolveConfig() refuses a localAddress that is not IPv4", () => {
-  for (const localAddress of ["fd00::1", "192.0.2.256", "192.0.2.01", "eth0"]) {
+Deno.test("resolveConfig() refuses a localAddress that is no IP address or cannot be a VTEP", () => {
+  for (const localAddress of ["192.0.2.256", "192.0.2.01", "eth0", "2001:db8::g", "fe80::1%eth0"]) {
     const error = refused({ communityAsn: 1, node: { localAddress } });
-    assertIssue(error, "node.localAddress", "is not an IPv4 address");
+    assertIssue(error, "node.localAddress", "is not an IPv4 or IPv6 address");
     assert.equal(error.issues.length, 1, error.message);
   }
+  for (
+    const [localAddress, why] of [
+      ["fe80::1", "link-local"],
+      ["::1", "loopback"],
+      ["::ffff:192.0.2.1", "IPv4-mapped"],
+      ["ff02::1", "multicast"],
+      ["127.0.0.1", "loopback"],
+      ["0.0.0.0", "unspecified"],
+    ]
+  ) {
+    assertIssue(
+      refused({ communityAsn: 1, node: { localAddress } }),
+      "node.localAddress",
+      `cannot be a VTEP: ${why}`,
+    );
+  }
+});
+
+Deno.test("resolveConfig() takes the address family from node.addressFamily or localAddress", () => {
+  const node = (n: Record<string, unknown>) =>
+    resolveConfig({ communityAsn: 1, node: n }, fakeEnv).node;
+  const pick = (n: Record<string, unknown>) => {
+    const { localAddress, addressFamily } = node(n);
+    return [localAddress, addressFamily];
+  };
+  assert.deepEqual(pick({ localAddress: "2001:DB8::11" }), ["2001:db8::11", "ipv6"]);
+  assert.deepEqual(pick({ localAddress: "2001:db8::11", addressFamily: "ipv6" }), [
+    "2001:db8::11",
+    "ipv6",
+  ]);
+  assert.deepEqual(pick({ localAddress: "192.0.2.1" }), ["192.0.2.1", "ipv4"]);
+  // From the interface: the first global IPv6 address (link-local, loopback,
+  // site-local skipped; zone ids dropped), in canonical text.
+  assert.deepEqual(pick({ localInterface: "v6", addressFamily: "ipv6" }), ["2001:db8::20", "ipv6"]);
+  assert.deepEqual(pick({ localInterface: "v6" }), ["192.0.2.20", "ipv4"]);
+  assertIssue(
+    refused({ communityAsn: 1, node: { localInterface: "v6ll", addressFamily: "ipv6" } }),
+    "node.localInterface",
+    'interface "v6ll" has no global IPv6 address for the VTEP',
+  );
+  assertIssue(
+    refused({ communityAsn: 1, node: { localInterface: "nope", addressFamily: "ipv6" } }),
+    "node.localInterface",
+    "does not exist, so it has no IPv6 address",
+  );
+});
+
+Deno.test("resolveConfig() refuses a localAddress of the other family than node.addressFamily", () => {
+  const error = refused({
+    communityAsn: 1,
+    node: { localAddress: "2001:db8::11", addressFamily: "ipv4" },
+  });
+  assertIssue(
+    error,
+    "node.localAddress",
+    '"2001:db8::11" is an IPv6 address, but node.addressFamily is ipv4',
+  );
+  assert.equal(error.issues.length, 1, error.message);
+  assertIssue(
+    refused({ communityAsn: 1, node: { localAddress: "192.0.2.1", addressFamily: "ipv6" } }),
+    "node.localAddress",
+    "is an IPv4 address, but node.addressFamily is ipv6: set an IPv6 address, or node.addressFamily: ipv4",
+  );
+  assertIssue(
+    refused({ communityAsn: 1, node: { addressFamily: "inet6" } }),
+    "node.addressFamily",
+    '"inet6" is not one of ipv4, ipv6',
+  );
 });
 
 Deno.test("resolveConfig() takes the VTEP address from node.localInterface when localAddress is empty", () => {
@@ -493,4 +631,42 @@ Deno.test("parsePath() reads back what formatPath() writes", () => {
   assert.equal(parsePath("(file)"), undefined);
   assert.equal(parsePath("agent.yaml:3:1"), undefined);
   assert.equal(parsePath("vnis[x]"), undefined);
+});
+
+Deno.test("resolveConfig() reads gobgp.withdrawDelay and refuses bad ones", () => {
+  const delay = (withdrawDelay: string) =>
+    resolveConfig({ communityAsn: 1, gobgp: { withdrawDelay } }, fakeEnv).gobgp.withdrawDelayMs;
+  assert.equal(delay("0"), 0);
+  assert.equal(delay("2s"), 2000);
+  assertIssue(
+    refused({ communityAsn: 1, gobgp: { withdrawDelay: "11s" } }),
+    "gobgp.withdrawDelay",
+    "longer than 10s",
+  );
+  assertIssue(
+    refused({ communityAsn: 1, gobgp: { withdrawDelay: "-1s" } }),
+    "gobgp.withdrawDelay",
+    "is negative",
+  );
+});
+
+Deno.test("resolveConfig() needs node.routerId for EVPN with an IPv6 VTEP, and uses it in RDs", () => {
+  const v6 = { localAddress: "2001:db8::11" };
+  assertIssue(
+    refused({ communityAsn: 65000, mode: "evpn", node: v6 }),
+    "node.routerId",
+    "required in mode evpn with an IPv6 VTEP",
+  );
+  assertIssue(
+    refused({ communityAsn: 65000, mode: "evpn", node: { ...v6, routerId: "2001:db8::1" } }),
+    "node.routerId",
+    "is not an IPv4 address",
+  );
+  const ok = resolveConfig(
+    { communityAsn: 65000, mode: "evpn", node: { ...v6, routerId: "192.0.2.11" } },
+    fakeEnv,
+  );
+  assert.equal(ok.node.routerId, "192.0.2.11");
+  // Community mode needs no router id.
+  assert.equal(resolveConfig({ communityAsn: 1, node: v6 }, fakeEnv).node.routerId, "");
 });

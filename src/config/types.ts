@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { StandardCommunity } from "../net/community.ts";
+import type { Community, CommunityFormat } from "../net/community.ts";
 import type { HostPort } from "../net/host_port.ts";
 import type { IpAddress } from "../net/ip.ts";
 import type { RouteDistinguisher } from "../net/route_distinguisher.ts";
@@ -30,8 +30,8 @@ export function parseLogLevel(text: string): LogLevel | undefined {
 export interface VniConfig {
   /** VXLAN network identifier, 1..16777215. */
   id: number;
-  /** The BGP community (`ASN:VALUE` in the file). */
-  community: StandardCommunity;
+  /** The BGP community (`ASN:VALUE` or large `A:B:C` in the file). */
+  community: Community;
   /** Kernel device name. @default `vxlan<id>` */
   device: string;
   /** Underlay device for auto-created links; undefined = `node.localInterface`. */
@@ -46,6 +46,19 @@ export interface VniConfig {
   rd: RouteDistinguisher | undefined;
 }
 
+/** `gobgp.tls`: PEM file paths, and the name gobgpd's certificate must carry. */
+export interface TlsConfig {
+  caFile: string;
+  /** With `keyFile`: a client certificate. */
+  certFile: string | undefined;
+  keyFile: string | undefined;
+  /** undefined = the host of `gobgp.address`. */
+  serverName: string | undefined;
+}
+
+/** Underlay address families accepted in `node.addressFamily`. */
+export const ADDRESS_FAMILIES = ["ipv4", "ipv6"] as const;
+export type AddressFamily = typeof ADDRESS_FAMILIES[number];
 /** Which routes the agent advertises and reads (`mode` in the file). */
 export interface ModeConfig {
   /** IPv4 /32 membership routes tagged with the VNI's community (the seed's convention). */
@@ -69,8 +82,10 @@ export interface ResolvedConfig {
   /** @default "text" */
   logFormat: LogFormat;
   advertiseSelf: boolean;
-  /** ASN for discovered VNIs' communities (`ASN:VNI`); undefined when not set. */
+  /** ASN for derived communities (`ASN:VNI`, `ASN:0:VNI`); undefined when not set. */
   communityAsn: number | undefined;
+  /** How communities are derived from `communityAsn`. @default "auto" */
+  communityFormat: CommunityFormat;
   gobgp: {
     /** `host:port` of gobgpd's gRPC API. @default "127.0.0.1:50051" */
     address: HostPort;
@@ -83,6 +98,10 @@ export interface ResolvedConfig {
      * are kept while its sessions come back, in ms. @default 20000
      */
     restartHoldMs: number;
+    /** Community mode: a withdrawn route's flood entry is removed this much later, in ms. @default 500 */
+    withdrawDelayMs: number;
+    /** TLS to gobgpd's API; undefined = plaintext. */
+    tls: TlsConfig | undefined;
   };
   http: {
     /** `host:port` of the metrics/health/status endpoint; "" disables it. @default "127.0.0.1:9469" */
@@ -93,8 +112,15 @@ export interface ResolvedConfig {
   node: {
     /** @default "eth0" */
     localInterface: string;
-    /** The node's VTEP address: `localAddress` if set, else the first IPv4 of `localInterface`. */
+    /**
+     * The node's VTEP address: `localAddress` if set, else the first address
+     * of `addressFamily` on `localInterface` (IPv6: the first global one).
+     */
     localAddress: IpAddress;
+    /** The family of `localAddress`. @default "ipv4" */
+    addressFamily: AddressFamily;
+    /** IPv4 administrator of default EVPN RDs; "" = `localAddress`. @default "" */
+    routerId: IpAddress | "";
     /** @default 4789 */
     vxlanPort: number;
     /** @default false */

@@ -72,6 +72,40 @@ export function bindAgentMetrics(registry: Registry, agent: MetricsSource): void
     "Flood FDB entries per VNI in the kernel that BGP does not ask for.",
     () => vnis().map((vni) => [{ vni: String(vni.vni), device: vni.device }, vni.extra.length]),
   );
+  for (
+    const [name, kind, help] of [
+      [
+        "evpn_agent_unicast_entries",
+        "remoteMacs",
+        "Unicast FDB entries (MAC dst VTEP, from EVPN Type 2 routes)",
+      ],
+      [
+        "evpn_agent_neighbour_entries",
+        "neighbours",
+        "Neighbour entries (IP lladdr MAC, from EVPN Type 2 MAC+IP routes)",
+      ],
+    ] as const
+  ) {
+    registry.gauge(name, `${help} per VNI: desired and programmed.`, function* () {
+      for (const vni of vnis()) {
+        const entries = vni.macIp?.[kind];
+        if (!entries) continue;
+        const labels = { vni: String(vni.vni), device: vni.device };
+        yield [{ ...labels, state: "desired" }, entries.desired.length];
+        yield [{ ...labels, state: "programmed" }, entries.programmed.length];
+      }
+    });
+  }
+  registry.gauge(
+    "evpn_agent_own_type2_routes",
+    "Our own EVPN Type 2 routes per VNI (the device's MAC-only route and one per address).",
+    function* () {
+      for (const vni of vnis()) {
+        if (!vni.macIp) continue;
+        yield [{ vni: String(vni.vni), device: vni.device }, vni.macIp.ownRoutes.length];
+      }
+    },
+  );
   registry.counterFrom(
     "evpn_agent_fdb_operations_total",
     "FDB writes by operation (append, del) and result (ok, error).",
@@ -96,6 +130,14 @@ export function bindAgentMetrics(registry: Registry, agent: MetricsSource): void
     "evpn_agent_evpn_routes_total",
     "EVPN paths received from gobgpd (taken or skipped), by route type: ethernet_ad (1), mac_ip (2), inclusive_multicast (3), ethernet_segment (4), ip_prefix (5), other.",
     () => EVPN_ROUTE_TYPES.map((type) => [{ type }, s.evpnRoutes[type]]),
+  );
+  registry.gauge(
+    "evpn_agent_evpn_type3_advertised",
+    "This node's EVPN Type 3 routes that gobgpd holds (one per online VNI in EVPN mode).",
+    () => {
+      const n = agent.type3Advertised;
+      return n === undefined ? [] : [[{}, n]];
+    },
   );
   registry.counterFrom(
     "evpn_agent_evpn_type3_updates_total",

@@ -19,7 +19,7 @@ const STATUS: AgentStatus = {
   version: "0.0.0-test",
   dryRun: false,
   ready: true,
-  node: { localAddress: "192.0.2.11", mode: "discover" },
+  node: { localAddress: "192.0.2.11", addressFamily: "ipv4", mode: "discover" },
   bgp: {
     address: "127.0.0.1:50051",
     stream: "up",

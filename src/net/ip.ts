@@ -88,20 +88,35 @@ export function formatIp(bytes: Uint8Array): IpAddress | undefined {
   return undefined;
 }
 
-/** Parses a VTEP address: an IPv4 address that {@linkcode vtepProblem} accepts. */
+/**
+ * Parses a VTEP address: an IPv4 or IPv6 address that
+ * {@linkcode vtepProblem} accepts, in canonical text.
+ */
 export function parseVtep(text: string): { vtep: IpAddress } | { problem: string } {
   const problem = vtepProblem(text);
-  return problem === undefined ? { vtep: text as IpAddress } : { problem };
+  if (problem !== undefined) return { problem };
+  return { vtep: (ipv4Value(text) !== undefined ? text : parseIpv6(text)) as IpAddress };
 }
 
 /**
- * Why an address cannot be a unicast VTEP, or undefined when it can:
- * unspecified, broadcast, loopback, multicast, link-local, reserved (240/4),
- * and "this network" (0/8). IPv4 only, as the underlay is.
+ * Why an address cannot be a unicast VTEP, or undefined when it can.
+ *
+ * IPv4: unspecified, broadcast, loopback, multicast, link-local, reserved
+ * (240/4), and "this network" (0/8).
+ *
+ * IPv6: unspecified (::), loopback (::1), IPv4-mapped (::ffff:0:0/96),
+ * the rest of ::/8 (IPv4-compatible, NAT64 64:ff9b::/96 and other
+ * IETF-reserved space), discard-only (100::/64), link-local (fe80::/10),
+ * site-local (fec0::/10, deprecated) and multicast (ff00::/8). Unique local
+ * (fc00::/7) and the documentation prefix (2001:db8::/32) are accepted:
+ * private underlays and the tests use them.
  */
 export function vtepProblem(text: string): string | undefined {
   const value = ipv4Value(text);
-  if (value === undefined) return "not an IPv4 address";
+  if (value === undefined) {
+    const bytes = ipv6Bytes(text);
+    return bytes === undefined ? "not an IPv4 or IPv6 address" : ipv6VtepProblem(bytes);
+  }
   const first = value >>> 24;
   if (value === 0) return "unspecified address";
   if (value === 0xffffffff) return "broadcast address";
@@ -110,6 +125,25 @@ export function vtepProblem(text: string): string | undefined {
   if (first >= 224 && first <= 239) return "multicast address";
   if (first >= 240) return "reserved address (240.0.0.0/4)";
   if (first === 169 && ((value >>> 16) & 0xff) === 254) return "link-local address";
+  return undefined;
+}
+
+function ipv6VtepProblem(b: Uint8Array): string | undefined {
+  const zeroUpTo = (n: number) => b.subarray(0, n).every((x) => x === 0);
+  if (zeroUpTo(16)) return "unspecified address";
+  if (zeroUpTo(15) && b[15] === 1) return "loopback address";
+  if (zeroUpTo(10) && b[10] === 0xff && b[11] === 0xff) {
+    return "IPv4-mapped address (::ffff:0:0/96)";
+  }
+  if (b[0] === 0) {
+    return "reserved address (::/8: IPv4-compatible, NAT64 and other reserved addresses)";
+  }
+  if (b[0] === 0x01 && b.subarray(1, 8).every((x) => x === 0)) {
+    return "discard-only address (100::/64)";
+  }
+  if (b[0] === 0xff) return "multicast address";
+  if (b[0] === 0xfe && (b[1]! & 0xc0) === 0x80) return "link-local address";
+  if (b[0] === 0xfe && (b[1]! & 0xc0) === 0xc0) return "site-local address (fec0::/10, deprecated)";
   return undefined;
 }
 

@@ -2,10 +2,15 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
   formatCommunity,
+  isVniCommunityOf,
+  largeCommunityParts,
   makeCommunity,
+  makeLargeCommunity,
   parseCommunity,
   parseLargeCommunity,
   parseStandardCommunity,
+  sortedCommunities,
+  vniCommunity,
 } from "./community.ts";
 import {
   formatIp,
@@ -16,6 +21,7 @@ import {
   parseIp,
   parseIpv4,
   parseIpv6,
+  parseVtep,
   vtepProblem,
 } from "./ip.ts";
 import { FLOOD_MAC, formatMac, isZeroMac, parseMac } from "./mac.ts";
@@ -60,7 +66,9 @@ Deno.test("parseCommunity() normalises ASN:VALUE and refuses the rest", () => {
 });
 
 Deno.test("parseCommunity() reads large communities GLOBAL:LOCAL1:LOCAL2 and round-trips them", () => {
-  assert.deepEqual(parseLargeCommunity("4200000000:1:2"), {
+  assert.equal(parseLargeCommunity("4200000000:1:2"), "4200000000:1:2");
+  assert.equal(parseLargeCommunity("065000:00:010"), "65000:0:10");
+  assert.deepEqual(largeCommunityParts(parseLargeCommunity("4200000000:1:2")!), {
     global: 4200000000,
     local1: 1,
     local2: 2,
@@ -70,6 +78,42 @@ Deno.test("parseCommunity() reads large communities GLOBAL:LOCAL1:LOCAL2 and rou
   for (const bad of ["4294967296:1:2", "1:2", "1:2:3:4", "a:1:2"]) {
     assert.equal(parseLargeCommunity(bad), undefined, bad);
   }
+});
+
+Deno.test("vniCommunity() derives ASN:VNI up to 65535 and ASN:0:VNI above, or always large", () => {
+  assert.equal(vniCommunity(65000, 10010, "auto"), makeCommunity(65000, 10010));
+  assert.equal(vniCommunity(65000, 65535, "auto"), makeCommunity(65000, 65535));
+  assert.equal(vniCommunity(65000, 65536, "auto"), "65000:0:65536");
+  assert.equal(vniCommunity(65000, 16777215, "auto"), "65000:0:16777215");
+  assert.equal(vniCommunity(65000, 10010, "large"), "65000:0:10010");
+  assert.equal(vniCommunity(4200000000, 7, "large"), "4200000000:0:7");
+  assert.throws(() => vniCommunity(4200000000, 7, "auto"), RangeError);
+  // Discovery keeps exactly the shapes it derives.
+  assert.ok(isVniCommunityOf(makeCommunity(65000, 7), 65000, "auto"));
+  assert.ok(!isVniCommunityOf(makeCommunity(65000, 7), 65000, "large"));
+  assert.ok(isVniCommunityOf(makeLargeCommunity(65000, 0, 70000), 65000, "auto"));
+  assert.ok(!isVniCommunityOf(makeLargeCommunity(65000, 0, 7), 65000, "auto"));
+  assert.ok(isVniCommunityOf(makeLargeCommunity(65000, 0, 7), 65000, "large"));
+  assert.ok(!isVniCommunityOf(makeLargeCommunity(65000, 1, 70000), 65000, "auto"));
+  assert.ok(!isVniCommunityOf(makeLargeCommunity(65001, 0, 70000), 65000, "auto"));
+  assert.ok(!isVniCommunityOf(makeLargeCommunity(65000, 0, 16777216), 65000, "large"));
+});
+
+Deno.test("compareCommunities() orders standard before large, then numerically by part", () => {
+  const list = [
+    makeLargeCommunity(2, 0, 1),
+    makeCommunity(1, 2),
+    makeLargeCommunity(1, 0, 10),
+    makeLargeCommunity(1, 0, 9),
+    makeCommunity(1, 1),
+  ];
+  assert.deepEqual(sortedCommunities([...list, ...list]).map(formatCommunity), [
+    "1:1",
+    "1:2",
+    "1:0:9",
+    "1:0:10",
+    "2:0:1",
+  ]);
 });
 
 // ---- IP addresses (moved from overlay/overlay_test.ts and config/schema_test.ts) ----
@@ -84,6 +128,36 @@ Deno.test("vtepProblem() accepts unicast addresses and names what is wrong other
   assert.equal(vtepProblem("255.255.255.255"), "broadcast address");
   assert.equal(isIpv4("192.0.2.011"), false);
   assert.equal(isIpv4("192.0.2.256"), false);
+});
+
+Deno.test("vtepProblem() refuses IPv6 addresses no VTEP can have, and accepts the rest", () => {
+  const refused: [string, RegExp][] = [
+    ["::", /unspecified/],
+    ["::1", /loopback/],
+    ["::ffff:192.0.2.1", /IPv4-mapped/],
+    ["::ffff:c000:201", /IPv4-mapped/],
+    ["::192.0.2.1", /reserved.*IPv4-compatible/],
+    ["64:ff9b::192.0.2.1", /reserved.*NAT64/],
+    ["100::1", /discard-only/],
+    ["fe80::1", /link-local/],
+    ["febf:ffff::1", /link-local/],
+    ["fec0::1", /site-local/],
+    ["ff02::1", /multicast/],
+    ["ff0e::1:2", /multicast/],
+  ];
+  for (const [address, why] of refused) {
+    assert.match(vtepProblem(address) ?? "(accepted)", why, address);
+    assert.ok("problem" in parseVtep(address), address);
+  }
+  for (const ok of ["2001:db8::11", "2001:db8:0:2::1", "fd00::1", "2600::1", "100:0:0:1::1"]) {
+    assert.equal(vtepProblem(ok), undefined, ok);
+  }
+  assert.equal(vtepProblem("2001:db8::g"), "not an IPv4 or IPv6 address");
+});
+
+Deno.test("parseVtep() hands out canonical text for IPv6", () => {
+  assert.deepEqual(parseVtep("2001:DB8:0:0::0011"), { vtep: "2001:db8::11" });
+  assert.deepEqual(parseVtep("192.0.2.11"), { vtep: "192.0.2.11" });
 });
 
 Deno.test("isIPv4() accepts dotted quads only", () => {

@@ -5,15 +5,13 @@
  *
  * @module
  */
-import { type IpAddress, parseIpv4 } from "./ip.ts";
+import type { IpAddress } from "./ip.ts";
+import { parseAdminValue } from "./_admin_value.ts";
 
 export type RouteDistinguisher =
   | { readonly kind: "as2"; readonly admin: number; readonly assigned: number }
   | { readonly kind: "ipv4"; readonly admin: IpAddress; readonly assigned: number }
   | { readonly kind: "as4"; readonly admin: number; readonly assigned: number };
-
-const U16 = 0xffff;
-const U32 = 0xffffffff;
 
 /**
  * Parses "65000:7" (type 0), "192.0.2.11:7" (type 1) or "4200000000:7"
@@ -21,21 +19,11 @@ const U32 = 0xffffffff;
  * holds 32 bits); above, type 2 (its number holds 16 bits).
  */
 export function parseRouteDistinguisher(text: string): RouteDistinguisher | undefined {
-  const colon = text.lastIndexOf(":");
-  if (colon < 0) return undefined;
-  const head = text.slice(0, colon);
-  const tail = text.slice(colon + 1);
-  if (!/^\d{1,10}$/.test(tail)) return undefined;
-  const assigned = Number(tail);
-  const address = parseIpv4(head);
-  if (address !== undefined) {
-    return assigned <= U16 ? { kind: "ipv4", admin: address, assigned } : undefined;
-  }
-  if (!/^\d{1,10}$/.test(head)) return undefined;
-  const admin = Number(head);
-  if (admin <= U16 && assigned <= U32) return { kind: "as2", admin, assigned };
-  if (admin <= U32 && assigned <= U16) return { kind: "as4", admin, assigned };
-  return undefined;
+  const parsed = parseAdminValue(text);
+  if (parsed === undefined) return undefined;
+  return parsed.kind === "ipv4"
+    ? { kind: "ipv4", admin: parsed.address, assigned: parsed.value }
+    : { kind: parsed.kind, admin: parsed.asn, assigned: parsed.value };
 }
 
 /** Formats a route distinguisher back to text ("192.0.2.11:10010"). */
@@ -51,7 +39,7 @@ export function formatRouteDistinguisher(rd: RouteDistinguisher): string {
  * configuration refuses (set `rd` on one of them).
  */
 export function defaultRdNumber(vni: number): number {
-  return vni & U16;
+  return vni & 0xffff;
 }
 
 /** The default RD of a VNI on the VTEP `local`: type 1 `<local>:<defaultRdNumber(vni)>`. */

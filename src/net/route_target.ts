@@ -5,31 +5,17 @@
  *
  * @module
  */
-import { type IpAddress, parseIpv4 } from "./ip.ts";
+import type { IpAddress } from "./ip.ts";
+import { parseAdminValue } from "./_admin_value.ts";
 
 export type RouteTarget =
   | { readonly kind: "as2"; readonly asn: number; readonly value: number }
   | { readonly kind: "as4"; readonly asn: number; readonly value: number }
   | { readonly kind: "ipv4"; readonly address: IpAddress; readonly value: number };
 
-const U16 = 0xffff;
-const U32 = 0xffffffff;
-
 /** Parses "65000:10010", "4200000000:7" or "192.0.2.1:7"; undefined otherwise. */
 export function parseRouteTarget(text: string): RouteTarget | undefined {
-  const colon = text.lastIndexOf(":");
-  if (colon < 0) return undefined;
-  const head = text.slice(0, colon);
-  const tail = text.slice(colon + 1);
-  if (!/^\d{1,10}$/.test(tail)) return undefined;
-  const value = Number(tail);
-  const address = parseIpv4(head);
-  if (address !== undefined) return value <= U16 ? { kind: "ipv4", address, value } : undefined;
-  if (!/^\d{1,10}$/.test(head)) return undefined;
-  const asn = Number(head);
-  if (asn <= U16 && value <= U32) return { kind: "as2", asn, value };
-  if (asn <= U32 && value <= U16) return { kind: "as4", asn, value };
-  return undefined;
+  return parseAdminValue(text);
 }
 
 /** Formats a route target back to text. */

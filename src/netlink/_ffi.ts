@@ -154,6 +154,22 @@ export const LIBNL_ROUTE_SYMBOLS = {
   rtnl_neigh_set_state: { parameters: ["pointer", "i32"], result: "void" },
   // void rtnl_neigh_set_flags(struct rtnl_neigh *neigh, unsigned int flags);
   rtnl_neigh_set_flags: { parameters: ["pointer", "u32"], result: "void" },
+  // unsigned int rtnl_neigh_get_flags(struct rtnl_neigh *neigh);
+  rtnl_neigh_get_flags: { parameters: ["pointer"], result: "u32" },
+  // int rtnl_neigh_get_state(struct rtnl_neigh *neigh);
+  rtnl_neigh_get_state: { parameters: ["pointer"], result: "i32" },
+
+  // struct nl_addr *rtnl_link_get_addr(struct rtnl_link *link);
+  rtnl_link_get_addr: { parameters: ["pointer"], result: "pointer" },
+
+  // int rtnl_addr_alloc_cache(struct nl_sock *sk, struct nl_cache **result);
+  rtnl_addr_alloc_cache: { parameters: ["pointer", "buffer"], result: "i32" },
+  // int rtnl_addr_get_ifindex(struct rtnl_addr *addr);
+  rtnl_addr_get_ifindex: { parameters: ["pointer"], result: "i32" },
+  // int rtnl_addr_get_family(struct rtnl_addr *addr);
+  rtnl_addr_get_family: { parameters: ["pointer"], result: "i32" },
+  // struct nl_addr *rtnl_addr_get_local(struct rtnl_addr *addr);
+  rtnl_addr_get_local: { parameters: ["pointer"], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** Symbols from libc, for waiting on the notification socket without a busy loop. */

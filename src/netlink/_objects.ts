@@ -34,12 +34,22 @@ export const RTM_DELLINK = 17;
 export const RTM_NEWNEIGH = 28;
 export const RTM_DELNEIGH = 29;
 export const RTM_GETNEIGH = 30;
+export const RTM_NEWADDR = 20;
+export const RTM_DELADDR = 21;
 export const RTNLGRP_LINK = 1;
 export const RTNLGRP_NEIGH = 3;
+export const RTNLGRP_IPV4_IFADDR = 5;
+export const RTNLGRP_IPV6_IFADDR = 9;
 
 /** `<linux/neighbour.h>` */
 export const NUD_PERMANENT = 0x80;
 export const NTF_SELF = 0x02;
+/**
+ * "Learned by an external control plane": the mark on the unicast FDB and
+ * neighbour entries this agent writes (`bridge fdb` shows `self extern_learn
+ * permanent`, `ip neigh` shows `extern_learn PERMANENT`). See `fdb.ts`.
+ */
+export const NTF_EXT_LEARNED = 0x10;
 
 /** `<net/if.h>` */
 export const IFF_UP = 0x1;
@@ -80,6 +90,15 @@ export function readAddr(lib: Libnl, addr: Deno.PointerValue): AddrBytes | undef
   return { family: lib.nl.nl_addr_get_family(addr), bytes };
 }
 
+/**
+ * A new `struct nl_addr *` (the caller puts it) for 4 (AF_INET) or 16
+ * (AF_INET6) network-order bytes; null when libnl cannot allocate.
+ */
+export function toNlAddr(lib: Libnl, bytes: Uint8Array<ArrayBuffer>): Deno.PointerValue {
+  const family = bytes.length === 16 ? AF_INET6 : AF_INET;
+  return lib.nl.nl_addr_build(family, bytes, BigInt(bytes.length));
+}
+
 /** An IP address as text: dotted quad for IPv4, RFC 5952 text for IPv6. */
 export function formatAddr(addr: AddrBytes): IpAddress | undefined {
   return formatIp(addr.bytes);
@@ -103,6 +122,8 @@ export function readLink(lib: Libnl, link: Deno.PointerObject): LinkInfo {
     kind: cStringAt(route.rtnl_link_get_type(link)),
     up: (route.rtnl_link_get_flags(link) & IFF_UP) !== 0,
   };
+  const mac = formatLladdr(readAddr(lib, route.rtnl_link_get_addr(link)));
+  if (mac !== undefined) info.mac = mac;
   // The vxlan getters print an APPBUG and fail on other kinds: ask first.
   if (route.rtnl_link_is_vxlan(link) === 0) return info;
   const u32 = new Uint32Array(1);

@@ -1,6 +1,9 @@
 /**
- * Link and neighbour notifications (RTNLGRP_LINK, RTNLGRP_NEIGH) from a
- * dedicated rtnetlink socket.
+ * Link, neighbour and address notifications (RTNLGRP_LINK, RTNLGRP_NEIGH,
+ * RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR) from a dedicated rtnetlink
+ * socket. FDB (AF_BRIDGE) neighbours always; ARP/ND neighbours and
+ * addresses only for handlers that take them (`onIpNeigh`, `onAddr`), so a
+ * busy host's ARP churn is not parsed for nothing.
  *
  * How the loop waits: libc `poll` (declared `nonblocking`, so it runs on a
  * Deno worker thread) on two fds with an infinite timeout: the netlink socket
@@ -24,6 +27,8 @@
 import { type Libnl, openLibnl } from "./_ffi.ts";
 import {
   AF_BRIDGE,
+  AF_INET,
+  AF_INET6,
   AF_UNSPEC,
   formatAddr,
   formatLladdr,
@@ -31,17 +36,23 @@ import {
   NL_CB_CUSTOM,
   NL_CB_VALID,
   NL_OK,
+  NTF_EXT_LEARNED,
+  NUD_PERMANENT,
   readAddr,
   readLink,
+  RTM_DELADDR,
   RTM_DELLINK,
   RTM_DELNEIGH,
+  RTM_NEWADDR,
   RTM_NEWLINK,
   RTM_NEWNEIGH,
+  RTNLGRP_IPV4_IFADDR,
+  RTNLGRP_IPV6_IFADDR,
   RTNLGRP_LINK,
   RTNLGRP_NEIGH,
 } from "./_objects.ts";
 import { NetlinkError, NLE, unwrap } from "./errors.ts";
-import type { LinkEvent, NeighEvent } from "./types.ts";
+import type { AddrEvent, IpNeighEvent, LinkEvent, NeighEvent } from "./types.ts";
 
 /** What a {@linkcode NetlinkEvents} reports to. Handlers run on the main thread. */
 export interface NetlinkEventHandlers {
@@ -49,6 +60,10 @@ export interface NetlinkEventHandlers {
   onLink(ev: LinkEvent): void;
   /** An AF_BRIDGE (FDB) entry was added, changed or deleted. */
   onNeigh(ev: NeighEvent): void;
+  /** An ARP/ND entry was added, changed or deleted. Without it, none are parsed. */
+  onIpNeigh?(ev: IpNeighEvent): void;
+  /** An address was added to or removed from a device. Without it, none are parsed. */
+  onAddr?(ev: AddrEvent): void;
   /** The kernel dropped notifications (ENOBUFS): resynchronise from a full dump. */
   onOverrun(): void;
   /**
@@ -85,6 +100,8 @@ const OBJECT_CB = { parameters: ["pointer", "pointer"], result: "void" } as cons
 type Queued =
   | { kind: "link"; ev: LinkEvent }
   | { kind: "neigh"; ev: NeighEvent }
+  | { kind: "ipNeigh"; ev: IpNeighEvent }
+  | { kind: "addr"; ev: AddrEvent }
   | { kind: "error"; err: Error };
 
 /**
@@ -117,7 +134,10 @@ export class NetlinkEvents implements Disposable {
   #freed = false;
   #resolveClosed: () => void;
 
-  /** Opens the socket and joins RTNLGRP_LINK and RTNLGRP_NEIGH; nothing is delivered before `start()`. */
+  /**
+   * Opens the socket and joins RTNLGRP_LINK, RTNLGRP_NEIGH and (with
+   * `onAddr`) the address groups; nothing is delivered before `start()`.
+   */
   constructor(handlers: NetlinkEventHandlers, options: NetlinkEventsOptions = {}) {
     this.#lib = openLibnl();
     this.#handlers = handlers;
@@ -150,6 +170,11 @@ export class NetlinkEvents implements Disposable {
     unwrap(nl.nl_socket_set_buffer_size(sk, rcvbuf, 32768), what, "nl_socket_set_buffer_size");
     unwrap(nl.nl_socket_add_membership(sk, RTNLGRP_LINK), what, "nl_socket_add_membership");
     unwrap(nl.nl_socket_add_membership(sk, RTNLGRP_NEIGH), what, "nl_socket_add_membership");
+    if (this.#handlers.onAddr !== undefined) {
+      for (const group of [RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR]) {
+        unwrap(nl.nl_socket_add_membership(sk, group), what, "nl_socket_add_membership");
+      }
+    }
     unwrap(nl.nl_socket_set_nonblocking(sk), what, "nl_socket_set_nonblocking");
     const fd = nl.nl_socket_get_fd(sk);
     this.#wakeFd = libc.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -270,6 +295,8 @@ export class NetlinkEvents implements Disposable {
       if (this.#state !== "running") return;
       if (item.kind === "link") this.#call(() => this.#handlers.onLink(item.ev));
       else if (item.kind === "neigh") this.#call(() => this.#handlers.onNeigh(item.ev));
+      else if (item.kind === "ipNeigh") this.#call(() => this.#handlers.onIpNeigh?.(item.ev));
+      else if (item.kind === "addr") this.#call(() => this.#handlers.onAddr?.(item.ev));
       else this.#report(item.err);
     }
   }
@@ -306,10 +333,16 @@ export class NetlinkEvents implements Disposable {
       const family = view.getUint8(16);
       const isLink = type === RTM_NEWLINK || type === RTM_DELLINK;
       const isNeigh = type === RTM_NEWNEIGH || type === RTM_DELNEIGH;
+      const isAddr = type === RTM_NEWADDR || type === RTM_DELADDR;
+      const isIp = family === AF_INET || family === AF_INET6;
       // AF_BRIDGE link messages are bridge-port notifications: RTM_DELLINK of
       // that family means "left the bridge", not "deleted". Skip them, and
-      // skip ARP/ND neighbours.
-      if (!(isLink && family === AF_UNSPEC) && !(isNeigh && family === AF_BRIDGE)) return NL_OK;
+      // ARP/ND neighbours and addresses nobody asked for.
+      const wanted = (isLink && family === AF_UNSPEC) ||
+        (isNeigh && family === AF_BRIDGE) ||
+        (isNeigh && isIp && this.#handlers.onIpNeigh !== undefined) ||
+        (isAddr && isIp && this.#handlers.onAddr !== undefined);
+      if (!wanted) return NL_OK;
       this.#msgType = type;
       const rc = this.#lib.nl.nl_msg_parse(msg, this.#objectCb.pointer, null);
       if (rc < 0) {
@@ -340,17 +373,50 @@ export class NetlinkEvents implements Disposable {
         return;
       }
       const { route } = this.#lib;
-      if (route.rtnl_neigh_get_family(obj) !== AF_BRIDGE) return;
+      if (type === RTM_NEWADDR || type === RTM_DELADDR) {
+        const local = readAddr(this.#lib, route.rtnl_addr_get_local(obj));
+        const ip = local === undefined ? undefined : formatAddr(local);
+        if (ip === undefined) return;
+        this.#queue.push({
+          kind: "addr",
+          ev: {
+            type: type === RTM_NEWADDR ? "new" : "del",
+            ifindex: route.rtnl_addr_get_ifindex(obj),
+            ip,
+          },
+        });
+        return;
+      }
+      const neighType = type === RTM_NEWNEIGH ? "new" : "del";
+      const family = route.rtnl_neigh_get_family(obj);
       const mac = formatLladdr(readAddr(this.#lib, route.rtnl_neigh_get_lladdr(obj)));
-      if (mac === undefined) return;
       const dstAddr = readAddr(this.#lib, route.rtnl_neigh_get_dst(obj));
+      const ours = (route.rtnl_neigh_get_flags(obj) & NTF_EXT_LEARNED) !== 0;
+      if (family === AF_INET || family === AF_INET6) {
+        const ip = dstAddr === undefined ? undefined : formatAddr(dstAddr);
+        if (ip === undefined) return;
+        this.#queue.push({
+          kind: "ipNeigh",
+          ev: {
+            type: neighType,
+            ifindex: route.rtnl_neigh_get_ifindex(obj),
+            ip,
+            mac,
+            permanent: (route.rtnl_neigh_get_state(obj) & NUD_PERMANENT) !== 0,
+            ours,
+          },
+        });
+        return;
+      }
+      if (family !== AF_BRIDGE || mac === undefined) return;
       this.#queue.push({
         kind: "neigh",
         ev: {
-          type: type === RTM_NEWNEIGH ? "new" : "del",
+          type: neighType,
           ifindex: route.rtnl_neigh_get_ifindex(obj),
           mac,
           dst: dstAddr === undefined ? undefined : formatAddr(dstAddr),
+          ours,
         },
       });
     } catch (err) {

@@ -1,31 +1,46 @@
 /**
- * VXLAN flood entries (`00:00:00:00:00:00 dst <remote>`) through
- * libnl-route-3: list, append, delete. Unicast MAC entries are never listed
- * or touched here (neighbour entries will be a module of their own).
+ * VXLAN FDB entries through libnl-route-3: flood entries
+ * (`00:00:00:00:00:00 dst <remote>`: list, append, delete) and unicast
+ * entries (`MAC dst <VTEP>`: list, replace, delete). ARP/ND entries are in
+ * `neigh.ts`.
+ *
+ * Ownership mark: the unicast entries the agent writes carry
+ * NTF_EXT_LEARNED, which `bridge fdb` shows as `self extern_learn
+ * permanent`; checked on kernel 6.x, the vxlan driver stores the flag, reports
+ * it in dumps and notifications, and a hand `bridge fdb replace` without it
+ * clears it (the entry is then the user's), while a replace carrying it does
+ * not set it on an entry added without it. NDA_PROTOCOL, the other candidate,
+ * is not stored for FDB entries at all, and libnl 3.7 cannot set it.
  *
  * @module
  */
 
 import { cString } from "./_addr.ts";
-import { FLOOD_MAC, isZeroMac } from "../net/mac.ts";
+import { FLOOD_MAC, formatMac, isZeroMac, parseMac } from "../net/mac.ts";
+import type { IpAddress } from "../net/ip.ts";
 import {
+  type AddrBytes,
   AF_BRIDGE,
-  AF_INET,
   AF_LLC,
   formatAddr,
   NLM_F_APPEND,
   NLM_F_CREATE,
   NLM_F_DUMP,
+  NLM_F_REPLACE,
+  NTF_EXT_LEARNED,
   NTF_SELF,
   NUD_PERMANENT,
   outPointer,
   pointerIn,
   readAddr,
   RTM_GETNEIGH,
+  toNlAddr,
 } from "./_objects.ts";
 import { checkIfindex, quoteDevice, type RtnlSocket } from "./_socket.ts";
 import { NetlinkError, NLE, unwrap } from "./errors.ts";
-import { ipv4Bytes, type Links } from "./links.ts";
+import type { Links } from "./links.ts";
+import type { UnicastEntry } from "./types.ts";
+import { ipBytes } from "../net/ip.ts";
 
 const ZERO_MAC = new Uint8Array(6);
 
@@ -40,7 +55,7 @@ export class Fdb {
   }
 
   /**
-   * The remote IPv4 destinations of the flood entries on one device, like the
+   * The remote destinations (IPv4 or IPv6) of the flood entries on one device, like the
    * `dst` column of `bridge fdb show dev D | grep 00:00:00:00:00:00`.
    * Unicast MAC entries are never listed. A device that does not exist has none.
    */
@@ -50,19 +65,62 @@ export class Fdb {
   }
 
   /**
+   * The flood destinations of every device, by ifindex, from one dump (what
+   * `listFlood` of each device would return; unicast entries never listed).
+   */
+  listFloodAll(): Map<number, string[]> {
+    return this.dump(0);
+  }
+
+  /**
    * One RTM_GETNEIGH dump of family AF_BRIDGE, parsed by libnl's neighbour
    * cache. A non-zero `ifindex` asks the kernel to dump only that device
    * (`ifi_index` of the legacy request header, as `bridge fdb show dev` does).
    */
   dump(ifindex: number): Map<number, string[]> {
+    const sets = new Map<number, Set<string>>();
+    this.#scan(ifindex, "Cannot list FDB entries", (dev, mac, dst) => {
+      if (!isZeroMac(mac.bytes)) return;
+      const set = sets.get(dev);
+      if (set === undefined) sets.set(dev, new Set([dst]));
+      else set.add(dst); // a Set: 100,000 entries on a device must not cost O(n²)
+    });
+    return new Map([...sets].map(([dev, set]) => [dev, [...set]]));
+  }
+
+  /**
+   * The unicast entries with a `dst` (IPv4 or IPv6) on one device, like `bridge fdb
+   * show dev D | grep dst`, each with whether this agent wrote it (the
+   * `extern_learn` mark). Flood entries and local (dst-less) entries are not
+   * listed. A device that does not exist has none.
+   */
+  listUnicast(ifindex: number): UnicastEntry[] {
+    checkIfindex(ifindex);
+    const out: UnicastEntry[] = [];
+    this.#scan(ifindex, "Cannot list FDB entries", (_dev, mac, dst, flags) => {
+      if (isZeroMac(mac.bytes)) return;
+      out.push({ mac: formatMac(mac.bytes), dst, ours: (flags & NTF_EXT_LEARNED) !== 0 });
+    });
+    return out;
+  }
+
+  /**
+   * Visits the AF_BRIDGE entries with a 6-byte lladdr and an IPv4 or IPv6 dst of one
+   * device (all devices for ifindex 0), from one RTM_GETNEIGH dump parsed by
+   * libnl's neighbour cache. A non-zero `ifindex` asks the kernel to dump only
+   * that device (`ifi_index` of the legacy request header, as `bridge fdb
+   * show dev` does).
+   */
+  #scan(
+    ifindex: number,
+    action: string,
+    visit: (dev: number, mac: AddrBytes, dst: IpAddress, flags: number) => void,
+  ): void {
     const { nl, route } = this.#socket.lib;
-    const what = ifindex === 0
-      ? "Cannot list FDB entries"
-      : `Cannot list FDB entries on ifindex ${ifindex}`;
+    const what = ifindex === 0 ? action : `${action} on ifindex ${ifindex}`;
     const out = outPointer();
     unwrap(nl.nl_cache_alloc_name(cString("route/neigh"), out), what, "nl_cache_alloc_name");
     const cache = pointerIn(out);
-    const sets = new Map<number, Set<string>>();
     try {
       // struct ifinfomsg { u8 family; u8 pad; u16 type; i32 index; u32 flags; u32 change; }
       const req = new Uint8Array(16);
@@ -80,19 +138,16 @@ export class Fdb {
         const dev = route.rtnl_neigh_get_ifindex(obj);
         if (ifindex !== 0 && dev !== ifindex) continue;
         const mac = readAddr(this.#socket.lib, route.rtnl_neigh_get_lladdr(obj));
-        if (mac === undefined || mac.bytes.length !== 6 || !isZeroMac(mac.bytes)) continue;
+        if (mac === undefined || mac.bytes.length !== 6) continue;
         const dst = readAddr(this.#socket.lib, route.rtnl_neigh_get_dst(obj));
-        if (dst === undefined || dst.bytes.length !== 4) continue;
+        if (dst === undefined || (dst.bytes.length !== 4 && dst.bytes.length !== 16)) continue;
         const text = formatAddr(dst);
         if (text === undefined) continue;
-        const set = sets.get(dev);
-        if (set === undefined) sets.set(dev, new Set([text]));
-        else set.add(text); // a Set: 100,000 entries on a device must not cost O(n²)
+        visit(dev, mac, text, route.rtnl_neigh_get_flags(obj));
       }
     } finally {
       nl.nl_cache_free(cache);
     }
-    return new Map([...sets].map(([dev, set]) => [dev, [...set]]));
   }
 
   /**
@@ -106,7 +161,7 @@ export class Fdb {
     const action = `Cannot append FDB entry "${FLOOD_MAC} dst ${dst}"`;
     const ip = this.#floodArgs(ifindex, dst, action);
     this.#requireVxlan(ifindex, name, action);
-    this.#withFloodNeigh(ifindex, ip, action, (neigh) => {
+    this.#withFdbNeigh(ifindex, ZERO_MAC, ip, NTF_SELF, action, (neigh) => {
       const rc = this.#socket.lib.route.rtnl_neigh_add(
         this.#socket.sk(),
         neigh,
@@ -133,7 +188,54 @@ export class Fdb {
     const action = `Cannot delete FDB entry "${FLOOD_MAC} dst ${dst}"`;
     const ip = this.#floodArgs(ifindex, dst, action);
     this.#requireVxlan(ifindex, name, action);
-    this.#withFloodNeigh(ifindex, ip, action, (neigh) => {
+    this.#withFdbNeigh(ifindex, ZERO_MAC, ip, NTF_SELF, action, (neigh) => {
+      const rc = this.#socket.lib.route.rtnl_neigh_delete(this.#socket.sk(), neigh, 0);
+      if (rc < 0 && rc !== -NLE.OBJ_NOTFOUND) {
+        throw new NetlinkError(-rc, `${action} on ${this.#links.describe(ifindex, name)}`, {
+          op: "rtnl_neigh_delete",
+        });
+      }
+    });
+  }
+
+  /**
+   * Points a MAC at a remote VTEP, in place, like `bridge fdb replace MAC dst
+   * DST dev D self permanent extern_learn`: a MAC that pointed elsewhere is
+   * moved in one request (NLM_F_REPLACE), with no moment without an entry.
+   * The entry carries the agent's mark (NTF_EXT_LEARNED). Refuses the flood
+   * MAC and a device that is not VXLAN. `name` only improves error messages.
+   */
+  replaceUnicast(ifindex: number, mac: string, dst: string, name?: string): void {
+    const action = `Cannot replace FDB entry "${mac} dst ${dst}"`;
+    const bytes = unicastMac(mac, action);
+    const ip = this.#floodArgs(ifindex, dst, action);
+    this.#requireVxlan(ifindex, name, action);
+    this.#withFdbNeigh(ifindex, bytes, ip, NTF_SELF | NTF_EXT_LEARNED, action, (neigh) => {
+      const rc = this.#socket.lib.route.rtnl_neigh_add(
+        this.#socket.sk(),
+        neigh,
+        NLM_F_CREATE | NLM_F_REPLACE,
+      );
+      if (rc < 0) {
+        throw new NetlinkError(-rc, `${action} on ${this.#links.describe(ifindex, name)}`, {
+          op: "rtnl_neigh_add",
+        });
+      }
+    });
+  }
+
+  /**
+   * Removes a MAC's entry if it still points at `dst`, like `bridge fdb del
+   * MAC dst DST dev D self`: after a move (`replaceUnicast` to another VTEP)
+   * deleting the old (MAC, dst) leaves the moved entry alone. An entry that
+   * is not there is not an error. `name` only improves error messages.
+   */
+  delUnicast(ifindex: number, mac: string, dst: string, name?: string): void {
+    const action = `Cannot delete FDB entry "${mac} dst ${dst}"`;
+    const bytes = unicastMac(mac, action);
+    const ip = this.#floodArgs(ifindex, dst, action);
+    this.#requireVxlan(ifindex, name, action);
+    this.#withFdbNeigh(ifindex, bytes, ip, NTF_SELF, action, (neigh) => {
       const rc = this.#socket.lib.route.rtnl_neigh_delete(this.#socket.sk(), neigh, 0);
       if (rc < 0 && rc !== -NLE.OBJ_NOTFOUND) {
         throw new NetlinkError(-rc, `${action} on ${this.#links.describe(ifindex, name)}`, {
@@ -147,8 +249,8 @@ export class Fdb {
     if (!Number.isInteger(ifindex) || ifindex <= 0) {
       throw new RangeError(`${action}: invalid ifindex ${ifindex}`);
     }
-    const ip = ipv4Bytes(dst);
-    if (ip === undefined) throw new TypeError(`${action}: "${dst}" is not an IPv4 address`);
+    const ip = ipBytes(dst);
+    if (ip === undefined) throw new TypeError(`${action}: "${dst}" is not an IP address`);
     return ip;
   }
 
@@ -175,32 +277,36 @@ export class Fdb {
   }
 
   /**
-   * Builds the (ifindex, 00:00:00:00:00:00, dst) AF_BRIDGE template, permanent
-   * and NTF_SELF, hands it to `use`, then frees it.
+   * Builds the (ifindex, MAC, dst) AF_BRIDGE template, permanent, with
+   * `flags` (NTF_SELF, and the mark for unicast entries), hands it to `use`,
+   * then frees it.
    */
-  #withFloodNeigh<T>(
+  #withFdbNeigh<T>(
     ifindex: number,
+    macBytes: Uint8Array<ArrayBuffer>,
     ip: Uint8Array<ArrayBuffer>,
+    flags: number,
     action: string,
     use: (neigh: Deno.PointerObject) => T,
   ): T {
     const { nl, route } = this.#socket.lib;
     const neigh = route.rtnl_neigh_alloc();
-    const mac = nl.nl_addr_build(AF_LLC, ZERO_MAC, BigInt(ZERO_MAC.length));
-    const dst = nl.nl_addr_build(AF_INET, ip, BigInt(ip.length));
+    const mac = nl.nl_addr_build(AF_LLC, macBytes, BigInt(macBytes.length));
+    const dst = toNlAddr(this.#socket.lib, ip);
     try {
       if (neigh === null || mac === null || dst === null) {
         throw new NetlinkError(NLE.NOMEM, action, { op: "rtnl_neigh_alloc" });
       }
       route.rtnl_neigh_set_ifindex(neigh, ifindex);
-      // Order matters: the dst first (it sets family AF_INET), then the
+      // Order matters: the dst first (it sets family AF_INET or AF_INET6; a
+      // 16-byte NDA_DST is an IPv6 remote), then the
       // lladdr, then family AF_BRIDGE; set_dst after AF_BRIDGE fails with
       // NLE_AF_MISMATCH.
       unwrap(route.rtnl_neigh_set_dst(neigh, dst), action, "rtnl_neigh_set_dst");
       route.rtnl_neigh_set_lladdr(neigh, mac);
       route.rtnl_neigh_set_family(neigh, AF_BRIDGE);
       route.rtnl_neigh_set_state(neigh, NUD_PERMANENT);
-      route.rtnl_neigh_set_flags(neigh, NTF_SELF);
+      route.rtnl_neigh_set_flags(neigh, flags);
       return use(neigh);
     } finally {
       // The neigh holds its own references to the addresses.
@@ -209,4 +315,12 @@ export class Fdb {
       if (neigh !== null) route.rtnl_neigh_put(neigh);
     }
   }
+}
+
+/** The bytes of a unicast MAC, or a TypeError naming the action. */
+function unicastMac(mac: string, action: string): Uint8Array<ArrayBuffer> {
+  const bytes = parseMac(mac);
+  if (bytes === undefined) throw new TypeError(`${action}: "${mac}" is not a MAC address`);
+  if (isZeroMac(bytes)) throw new TypeError(`${action}: the flood MAC is not a unicast entry`);
+  return bytes;
 }

@@ -9,7 +9,6 @@
 import { cString } from "./_addr.ts";
 import { ipBytes } from "../net/ip.ts";
 import {
-  AF_INET,
   AF_UNSPEC,
   IFF_UP,
   NLM_F_CREATE,
@@ -17,6 +16,7 @@ import {
   outPointer,
   pointerIn,
   readLink,
+  toNlAddr,
 } from "./_objects.ts";
 import { checkIfindex, quoteDevice, type RtnlSocket } from "./_socket.ts";
 import { NetlinkError, NLE, unwrap } from "./errors.ts";
@@ -96,7 +96,8 @@ export class Links {
 
   /**
    * Creates a VXLAN device and sets it up, like
-   * `ip link add NAME up type vxlan id VNI local A dstport P dev U nolearning`.
+   * `ip link add NAME up type vxlan id VNI local A dstport P dev U nolearning`;
+   * an IPv6 `local` is sent as IFLA_VXLAN_LOCAL6, which makes an IPv6 device.
    * Fails with `NLE_EXIST` if a link of that name exists.
    *
    * @returns the new device's ifindex.
@@ -114,9 +115,9 @@ export class Links {
     if (!Number.isInteger(spec.port) || spec.port < 1 || spec.port > 0xffff) {
       throw new RangeError(`${what}: invalid UDP port ${spec.port}`);
     }
-    const local = spec.local === undefined || spec.local === "" ? undefined : ipv4Bytes(spec.local);
+    const local = spec.local === undefined || spec.local === "" ? undefined : ipBytes(spec.local);
     if (spec.local !== undefined && spec.local !== "" && local === undefined) {
-      throw new TypeError(`${what}: invalid local IPv4 address "${spec.local}"`);
+      throw new TypeError(`${what}: invalid local address "${spec.local}"`);
     }
     if (spec.underlayIfindex !== undefined) checkIfindex(spec.underlayIfindex);
 
@@ -135,7 +136,7 @@ export class Links {
         );
       }
       if (local !== undefined) {
-        const addr = nl.nl_addr_build(AF_INET, local, BigInt(local.length));
+        const addr = toNlAddr(this.#socket.lib, local);
         if (addr === null) throw new NetlinkError(NLE.NOMEM, what, { op: "nl_addr_build" });
         try {
           unwrap(route.rtnl_link_vxlan_set_local(link, addr), what, "rtnl_link_vxlan_set_local");
@@ -223,10 +224,4 @@ export class Links {
       return quoteDevice(ifindex, undefined);
     }
   }
-}
-
-/** IPv4 only, as the kernel calls here are built for AF_INET. */
-export function ipv4Bytes(text: string): Uint8Array<ArrayBuffer> | undefined {
-  const bytes = ipBytes(text);
-  return bytes?.length === 4 ? bytes : undefined;
 }

@@ -11,4 +11,13 @@ export type { NetlinkEventHandlers, NetlinkEventsOptions } from "./events.ts";
 export { NetlinkError, NLE, nleName, unwrap } from "./errors.ts";
 export type { NetlinkErrorOptions } from "./errors.ts";
 export { FLOOD_MAC } from "../net/mac.ts";
-export type { LinkEvent, LinkInfo, NeighEvent, VxlanSpec } from "./types.ts";
+export type {
+  AddrEvent,
+  IpNeighEvent,
+  LinkEvent,
+  LinkInfo,
+  NeighEntry,
+  NeighEvent,
+  UnicastEntry,
+  VxlanSpec,
+} from "./types.ts";

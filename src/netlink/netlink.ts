@@ -1,14 +1,17 @@
 /**
  * The kernel edge for requests: one rtnetlink socket with its link requests
- * ({@linkcode Links}, `links.ts`) and flood-entry requests ({@linkcode Fdb},
- * `fdb.ts`).
+ * ({@linkcode Links}, `links.ts`), FDB requests ({@linkcode Fdb}, `fdb.ts`),
+ * ARP/ND requests ({@linkcode Neighbours}, `neigh.ts`) and address listings
+ * ({@linkcode Addresses}, `addrs.ts`).
  *
  * @module
  */
 
 import { RtnlSocket } from "./_socket.ts";
+import { Addresses } from "./addrs.ts";
 import { Fdb } from "./fdb.ts";
 import { Links } from "./links.ts";
+import { Neighbours } from "./neigh.ts";
 
 /**
  * One rtnetlink request socket. Create with {@linkcode Netlink.open};
@@ -23,12 +26,16 @@ import { Links } from "./links.ts";
 export class Netlink implements Disposable {
   readonly links: Links;
   readonly fdb: Fdb;
+  readonly neighbours: Neighbours;
+  readonly addresses: Addresses;
   #socket: RtnlSocket;
 
   private constructor(socket: RtnlSocket) {
     this.#socket = socket;
     this.links = new Links(socket);
     this.fdb = new Fdb(socket, this.links);
+    this.neighbours = new Neighbours(socket);
+    this.addresses = new Addresses(socket);
   }
 
   /** Loads libnl (once per process) and connects an rtnetlink socket in the caller's netns. */

@@ -16,9 +16,11 @@ export interface LinkInfo {
   kind: string | undefined;
   /** Administratively up (IFF_UP). */
   up: boolean;
+  /** The device's own MAC (IFLA_ADDRESS), lower case; undefined when not reported. */
+  mac?: string;
   /** VXLAN only: the VNI (IFLA_VXLAN_ID). */
   vni?: number;
-  /** VXLAN only: local IPv4 address (IFLA_VXLAN_LOCAL), dotted quad. */
+  /** VXLAN only: local address (IFLA_VXLAN_LOCAL, or IFLA_VXLAN_LOCAL6 for an IPv6 device). */
   local?: IpAddress;
   /** VXLAN only: destination UDP port (IFLA_VXLAN_PORT). */
   port?: number;
@@ -30,7 +32,7 @@ export interface LinkInfo {
 export interface VxlanSpec {
   name: string;
   vni: number;
-  /** Local IPv4 address; omitted when undefined. */
+  /** Local address (IPv4, or IPv6 for an IPv6 device); omitted when undefined. */
   local?: IpAddress;
   /** UDP destination port. */
   port: number;
@@ -52,6 +54,46 @@ export interface NeighEvent {
   ifindex: number;
   /** Lower-case `aa:bb:cc:dd:ee:ff`. */
   mac: string;
-  /** Remote IPv4 destination, or undefined when the entry has none. */
+  /** Remote destination (IPv4 or IPv6), or undefined when the entry has none. */
   dst: IpAddress | undefined;
+  /** Marked `extern_learn` (NTF_EXT_LEARNED): written by this agent. */
+  ours: boolean;
+}
+
+/** A unicast FDB entry on a VXLAN device (`MAC dst VTEP self`), as `Fdb.listUnicast` reads it. */
+export interface UnicastEntry {
+  /** Lower-case MAC, never the flood MAC. */
+  mac: string;
+  dst: IpAddress;
+  /** Marked `extern_learn`: this agent wrote it. */
+  ours: boolean;
+}
+
+/** A permanent ARP/ND entry (`IP lladdr MAC PERMANENT`), as `Neighbours.list` reads it. */
+export interface NeighEntry {
+  ip: IpAddress;
+  mac: string;
+  /** Marked `extern_learn`: this agent wrote it. */
+  ours: boolean;
+}
+
+/** An ARP/ND neighbour notification (RTNLGRP_NEIGH, AF_INET or AF_INET6). */
+export interface IpNeighEvent {
+  type: "new" | "del";
+  ifindex: number;
+  ip: IpAddress;
+  /** Undefined when the entry has no link-layer address (e.g. FAILED). */
+  mac: string | undefined;
+  /** NUD_PERMANENT. */
+  permanent: boolean;
+  /** Marked `extern_learn`: this agent wrote it. */
+  ours: boolean;
+}
+
+/** An address notification (RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR). */
+export interface AddrEvent {
+  /** RTM_NEWADDR or RTM_DELADDR. */
+  type: "new" | "del";
+  ifindex: number;
+  ip: IpAddress;
 }

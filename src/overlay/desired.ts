@@ -14,8 +14,8 @@
  * @module
  */
 import { formatRouteTarget, type RouteTarget, routeTargetKey } from "../net/route_target.ts";
-import type { IpAddress } from "../net/ip.ts";
-import { admitRoute, admitVtep } from "./admit.ts";
+import { type IpAddress, ipFamily } from "../net/ip.ts";
+import { admitRoute, admitVtep, familyMismatchDetail } from "./admit.ts";
 import {
   type EvpnRouteType,
   type ImetRoute,
@@ -63,6 +63,8 @@ export interface DesiredStateOptions {
   mode: VniMode;
   /** This node's VTEP address: routes for it are not taken. */
   localAddress: IpAddress;
+  /** IPv4 administrator of default RDs (`node.routerId`). @default `localAddress` */
+  rdAdmin?: IpAddress | "";
   /** An online VNI whose desired set changed (after `apply`). */
   onDirty(vni: number): void;
   observer?: IngestObserver;
@@ -77,15 +79,20 @@ const EMPTY: ReadonlySet<string> = new Set();
 export class DesiredState {
   readonly vnis: VniRegistry;
   readonly routes: RouteTable;
+  /** VTEPs of the other address family (never desired: see `admitRoute`). */
+  readonly otherFamily: RouteTable;
   readonly imet: ImetTable = new ImetTable();
+  /** Type 3 routes of VTEPs of the other address family (never desired). */
+  readonly otherFamilyImet: ImetTable = new ImetTable();
   #opts: DesiredStateOptions;
   #kinds: RouteKinds;
 
   constructor(options: DesiredStateOptions) {
     this.#opts = options;
     this.#kinds = options.routes ?? { community: true, evpn: false };
-    this.vnis = new VniRegistry(options.mode, options.localAddress);
+    this.vnis = new VniRegistry(options.mode, options.localAddress, options.rdAdmin);
     this.routes = new RouteTable((c) => this.vnis.keeps(c));
+    this.otherFamily = new RouteTable((c) => this.vnis.keeps(c));
   }
 
   /** The remote VTEPs that `vni`'s flood list should hold (do not mutate). */
@@ -122,10 +129,28 @@ export class DesiredState {
     return out;
   }
 
+  /**
+   * The remote VTEPs of the other address family that carry `vni`'s
+   * community: members this node cannot reach (live view; do not mutate).
+   */
+  mismatched(vni: number): ReadonlySet<string> {
+    const entry = this.vnis.byId(vni);
+    if (!entry) return EMPTY;
+    const community = this.otherFamily.vteps(entry.community);
+    if (!this.#kinds.evpn || entry.routeTargets.length === 0) return community;
+    const union = new Set(community);
+    for (const rt of entry.routeTargets) {
+      for (const vtep of this.otherFamilyImet.vteps(routeTargetKey(rt))) union.add(vtep);
+    }
+    return union;
+  }
+
   /** The complete table of a new stream replaces everything (the caller re-checks every VNI). */
   replace(decoded: readonly DecodedPath[]): void {
     this.routes.clear();
+    this.otherFamily.clear();
     this.imet.clear();
+    this.otherFamilyImet.clear();
     this.#opts.macIp?.clear();
     for (const item of decoded) this.#ingest(item, false);
   }
@@ -155,7 +180,7 @@ export class DesiredState {
       return;
     }
     if (!this.#kinds.community) {
-      observer?.skipped?.("family", "an IPv4 unicast route, not read in mode evpn");
+      observer?.skipped?.("family", "a unicast membership route, not read in mode evpn");
       return;
     }
     this.#ingestCommunity(item.route, mark);
@@ -170,6 +195,9 @@ export class DesiredState {
     );
     if (!admission.store) {
       if (admission.skip) observer?.skipped?.(admission.skip.reason, admission.skip.detail);
+      if (!admission.otherFamily) return;
+      if (route.withdraw) this.otherFamily.delete(route.vtep);
+      else this.otherFamily.set(route.vtep, route.communities);
       return;
     }
     observer?.route?.(route.withdraw ? "withdraw" : "add");
@@ -200,6 +228,7 @@ export class DesiredState {
       observer?.skipped?.(reason, `${what}: ${detail}`);
       changed = this.imet.delete(route.key);
     };
+    this.otherFamilyImet.delete(route.key);
     if (route.withdraw) {
       observer?.route?.("withdraw");
       changed = this.imet.delete(route.key);
@@ -212,8 +241,13 @@ export class DesiredState {
       );
     } else {
       const admitted = admitVtep(route.originator, `originating IP ${route.originator}`);
+      const local = this.#opts.localAddress;
       if (!("vtep" in admitted)) drop(admitted.reason, admitted.detail);
-      else {
+      else if (ipFamily(admitted.vtep) !== ipFamily(local)) {
+        const kept = route.routeTargets.filter((rt) => this.vnis.keepsRouteTarget(rt));
+        drop("family_mismatch", familyMismatchDetail(admitted.vtep, local));
+        this.otherFamilyImet.set(route.key, admitted.vtep, kept.map(routeTargetKey));
+      } else {
         vtep = admitted.vtep;
         observer?.route?.("add");
         const kept = route.routeTargets.filter((rt) => this.vnis.keepsRouteTarget(rt));

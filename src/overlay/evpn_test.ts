@@ -117,7 +117,7 @@ Deno.test("ImetTable index equals a recomputation from scratch (property)", () =
 });
 
 Deno.test("VniRegistry maps route targets to VNIs; discovery keeps <asn>:<n> only", () => {
-  const reg = new VniRegistry({ kind: "discover", asn: 65000 }, "192.0.2.11");
+  const reg = new VniRegistry({ kind: "discover", asn: 65000, format: "auto" }, "192.0.2.11");
   reg.observeLink({ ifindex: 3, name: "vxlan10010", kind: "vxlan", vni: 10010 });
   const vni = reg.byId(10010)!;
   assert.deepEqual(vni.routeTargets, [RT(10010)]);
@@ -161,6 +161,18 @@ Deno.test("Type 3 skips: no ingress replication, hostile originator, unknown RT,
     "own_address",
   ]);
   assert.equal(desired.desired(10010).size, 0);
+});
+
+Deno.test("a Type 3 route of the other address family is skipped, kept apart and named", () => {
+  const { desired, skipped } = setup();
+  desired.replace([imet("2001:db8::12", [RT(10010)]), imet("192.0.2.12", [RT(10010)])]);
+  assert.deepEqual([...desired.desired(10010)], ["192.0.2.12"]);
+  assert.deepEqual([...desired.mismatched(10010)], ["2001:db8::12"]);
+  assert.deepEqual(skipped.map(([r]) => r), ["family_mismatch"]);
+  assert.match(skipped[0]![1], /2001:db8::12 is an IPv6 VTEP, but this node's VTEP 192\.0\.2\.11/);
+  // Its withdrawal takes it out of the view too.
+  desired.apply([imet("2001:db8::12", [], { withdraw: true, pmsi: undefined })]);
+  assert.equal(desired.mismatched(10010).size, 0);
 });
 
 Deno.test("a Type 3 re-sent without PMSI removes what the same route brought", () => {
@@ -229,4 +241,17 @@ Deno.test("Type 2 routes go to the MacIpSink when there is one; otherwise counte
   assert.equal(cleared, 1);
   assert.deepEqual(taken, [["52:54:00:00:00:01", false], ["52:54:00:00:00:01", true]]);
   assert.deepEqual(sink.skipped, []);
+});
+
+Deno.test("default RDs take node.routerId as administrator (an IPv6 VTEP cannot be one)", () => {
+  const reg = new VniRegistry(
+    { kind: "discover", asn: 65000, format: "auto" },
+    "2001:db8::11",
+    "192.0.2.11",
+  );
+  reg.observeLink({ ifindex: 7, name: "vxlan10010", kind: "vxlan", vni: 10010 });
+  assert.deepEqual(reg.byId(10010)?.rd, { kind: "ipv4", admin: "192.0.2.11", assigned: 10010 });
+  const v4 = new VniRegistry({ kind: "discover", asn: 65000, format: "auto" }, "192.0.2.12");
+  v4.observeLink({ ifindex: 7, name: "vxlan10010", kind: "vxlan", vni: 10010 });
+  assert.equal(v4.byId(10010)?.rd?.kind === "ipv4" && v4.byId(10010)?.rd?.admin, "192.0.2.12");
 });

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { makeCommunity } from "../net/community.ts";
+import { type Community, makeCommunity, makeLargeCommunity } from "../net/community.ts";
+import type { IpAddress } from "../net/ip.ts";
+import { DesiredState } from "./desired.ts";
 import { parseIp } from "../net/ip.ts";
 import { RouteTable } from "./route_table.ts";
 import { VniRegistry } from "./vnis.ts";
@@ -55,7 +57,7 @@ function vxlan(ifindex: number, name: string, vni: number): Device {
 }
 
 Deno.test("VniRegistry (discovery) brings a vxlan device online with community ASN:VNI", () => {
-  const reg = new VniRegistry({ kind: "discover", asn: 65000 });
+  const reg = new VniRegistry({ kind: "discover", asn: 65000, format: "auto" });
   const out = reg.observeLink(vxlan(7, "vxlan10010", 10010));
   assert.deepEqual(out.online.map((v) => [v.id, v.device, v.ifindex]), [[10010, "vxlan10010", 7]]);
   assert.equal(reg.byCommunity(C(10010))?.id, 10010);
@@ -66,16 +68,50 @@ Deno.test("VniRegistry (discovery) brings a vxlan device online with community A
   assert.deepEqual(reg.online(), []);
 });
 
-Deno.test("VniRegistry (discovery) skips a VNI above 65535 with a warning that says why", () => {
-  const reg = new VniRegistry({ kind: "discover", asn: 65000 });
+Deno.test("VniRegistry (discovery) gives a VNI above 65535 the large community ASN:0:VNI", () => {
+  const reg = new VniRegistry({ kind: "discover", asn: 65000, format: "auto" });
   const out = reg.observeLink(vxlan(9, "vxbig", 70000));
-  assert.equal(out.online.length, 0);
-  assert.match(out.warnings[0]!, /70000.*does not fit.*ASN:VNI community/);
-  assert.equal(reg.observeLink(vxlan(9, "vxbig", 70000)).warnings.length, 0, "warned once");
+  assert.deepEqual(out.warnings, []);
+  assert.deepEqual(out.online.map((v) => [v.id, v.community]), [[70000, "65000:0:70000"]]);
+  assert.equal(reg.byCommunity(makeLargeCommunity(65000, 0, 70000))?.id, 70000);
+  assert.ok(reg.keeps(makeLargeCommunity(65000, 0, 16777215)), "a later VNI above 65535");
+  assert.ok(!reg.keeps(makeLargeCommunity(65000, 0, 10010)), "auto: 10010 is 65000:10010");
+  assert.ok(!reg.keeps(makeLargeCommunity(65000, 1, 70000)));
+  reg.observeLink(vxlan(10, "vxlan10010", 10010));
+  assert.equal(reg.byId(10010)?.community, makeCommunity(65000, 10010));
+
+  const large = new VniRegistry({ kind: "discover", asn: 65000, format: "large" });
+  large.observeLink(vxlan(10, "vxlan10010", 10010));
+  assert.equal(large.byId(10010)?.community, "65000:0:10010");
+  assert.ok(large.keeps(makeLargeCommunity(65000, 0, 10011)));
+  assert.ok(!large.keeps(makeCommunity(65000, 10011)), "large: standard ones are not VNIs");
+});
+
+Deno.test("DesiredState maps a route's large communities to their VNIs", () => {
+  const dirty: number[] = [];
+  const state = new DesiredState({
+    mode: { kind: "discover", asn: 65000, format: "auto" },
+    localAddress: "192.0.2.11" as IpAddress,
+    onDirty: (vni) => dirty.push(vni),
+  });
+  state.vnis.observeLink(vxlan(9, "vxlan70000", 70000));
+  state.vnis.observeLink(vxlan(10, "vxlan10010", 10010));
+  const route = (vtep: string, communities: Community[]) => ({
+    ok: true as const,
+    route: { vtep: vtep as IpAddress, communities, withdraw: false },
+  });
+  state.replace([]);
+  state.apply([
+    route("192.0.2.12", [makeLargeCommunity(65000, 0, 70000), makeCommunity(65000, 10010)]),
+    route("192.0.2.13", [makeLargeCommunity(65000, 0, 10010)]), // another scheme: no match
+  ]);
+  assert.deepEqual([...state.desired(70000)], ["192.0.2.12"]);
+  assert.deepEqual([...state.desired(10010)], ["192.0.2.12"]);
+  assert.deepEqual(dirty.sort(), [10010, 70000]);
 });
 
 Deno.test("VniRegistry ignores non-vxlan links in discovery mode", () => {
-  const reg = new VniRegistry({ kind: "discover", asn: 65000 });
+  const reg = new VniRegistry({ kind: "discover", asn: 65000, format: "auto" });
   const out = reg.observeLink({ ifindex: 2, name: "eth0", kind: "veth" });
   assert.deepEqual(out, { online: [], offline: [], warnings: [] });
 });
@@ -116,7 +152,7 @@ Deno.test("VniRegistry takes a VNI offline when its device is renamed away", () 
 });
 
 Deno.test("VniRegistry warns when a device's local address is not the node's VTEP address", () => {
-  const reg = new VniRegistry({ kind: "discover", asn: 65000 }, "192.0.2.12");
+  const reg = new VniRegistry({ kind: "discover", asn: 65000, format: "auto" }, "192.0.2.12");
   const ok = reg.observeLink({ ...vxlan(7, "vxlan10010", 10010), local: parseIp("192.0.2.12")! });
   assert.deepEqual(ok.warnings, []);
   const odd = reg.observeLink({ ...vxlan(8, "vxlan10011", 10011), local: parseIp("192.0.2.112")! });
@@ -165,6 +201,6 @@ Deno.test("VniRegistry.reconfigure() changes a community in place and re-creates
 });
 
 Deno.test("VniRegistry.reconfigure() refuses discovery mode", () => {
-  const reg = new VniRegistry({ kind: "discover", asn: 65000 });
+  const reg = new VniRegistry({ kind: "discover", asn: 65000, format: "auto" });
   assert.throws(() => reg.reconfigure([spec(1)]), TypeError);
 });

@@ -8,16 +8,17 @@
  *
  * @module
  */
+import { type Community, compareCommunities } from "../net/community.ts";
 
 const EMPTY: ReadonlySet<string> = new Set();
 
 export class RouteTable {
-  #byVtep = new Map<string, readonly number[]>();
-  #byCommunity = new Map<number, Set<string>>();
-  #keep: (community: number) => boolean;
+  #byVtep = new Map<string, readonly Community[]>();
+  #byCommunity = new Map<Community, Set<string>>();
+  #keep: (community: Community) => boolean;
 
   /** @param keep which communities are worth storing (those that map, or may map, to a VNI). */
-  constructor(keep: (community: number) => boolean) {
+  constructor(keep: (community: Community) => boolean) {
     this.#keep = keep;
   }
 
@@ -25,10 +26,10 @@ export class RouteTable {
    * Sets the communities of `vtep` (an empty list removes it). Returns the
    * communities whose VTEP set changed.
    */
-  set(vtep: string, communities: readonly number[]): number[] {
-    const next = [...new Set(communities.filter(this.#keep))].sort((a, b) => a - b);
+  set(vtep: string, communities: readonly Community[]): Community[] {
+    const next = [...new Set(communities.filter(this.#keep))].sort(compareCommunities);
     const prev = this.#byVtep.get(vtep) ?? [];
-    const changed: number[] = [];
+    const changed: Community[] = [];
     for (const community of prev) {
       if (next.includes(community)) continue;
       const set = this.#byCommunity.get(community);
@@ -49,12 +50,12 @@ export class RouteTable {
   }
 
   /** Forgets `vtep`; returns the communities whose VTEP set changed. */
-  delete(vtep: string): number[] {
+  delete(vtep: string): Community[] {
     return this.set(vtep, []);
   }
 
   /** Removes everything; returns every community that had VTEPs. */
-  clear(): number[] {
+  clear(): Community[] {
     const changed = [...this.#byCommunity.keys()];
     this.#byVtep.clear();
     this.#byCommunity.clear();
@@ -62,12 +63,12 @@ export class RouteTable {
   }
 
   /** The VTEPs currently carrying `community` (live view; do not mutate). */
-  vteps(community: number): ReadonlySet<string> {
+  vteps(community: Community): ReadonlySet<string> {
     return this.#byCommunity.get(community) ?? EMPTY;
   }
 
   /** The stored communities of `vtep`. */
-  communitiesOf(vtep: string): readonly number[] {
+  communitiesOf(vtep: string): readonly Community[] {
     return this.#byVtep.get(vtep) ?? [];
   }
 

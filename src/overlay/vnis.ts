@@ -3,12 +3,18 @@
  * vxlan device exists in the kernel). Pure: links are fed in by the caller.
  *
  * Two modes, as in the seed: static (`vnis` in the config) and discovery
- * (no `vnis`: every vxlan device is a VNI with community `communityAsn:VNI`).
+ * (no `vnis`: every vxlan device is a VNI with community `communityAsn:VNI`,
+ * or the large `communityAsn:0:VNI` above 65535 or with `communityFormat: large`).
  *
  * @module
  */
 import type { IpAddress } from "../net/ip.ts";
-import { communityAsn, makeCommunity, type StandardCommunity } from "../net/community.ts";
+import {
+  type Community,
+  type CommunityFormat,
+  isVniCommunityOf,
+  vniCommunity,
+} from "../net/community.ts";
 import { defaultRouteDistinguisher, type RouteDistinguisher } from "../net/route_distinguisher.ts";
 import { defaultRouteTarget, type RouteTarget, routeTargetKey } from "../net/route_target.ts";
 
@@ -30,7 +36,7 @@ export interface Device {
 /** One configured VNI (the resolved config's `vnis[]` fits it). */
 export interface VniSpec {
   id: number;
-  community: StandardCommunity;
+  community: Community;
   device: string;
   underlayInterface: string | undefined;
   /** EVPN route targets (imported from any, all exported). @default none */
@@ -42,7 +48,7 @@ export interface VniSpec {
 /** One VNI the node serves. */
 export interface Vni {
   id: number;
-  community: StandardCommunity;
+  community: Community;
   /** Kernel device name. */
   device: string;
   /** Ifindex while online; undefined while the device is absent. */
@@ -81,30 +87,31 @@ export interface ReconfigureOutcome {
   retargeted: Vni[];
 }
 
+/** The largest VNI (24 bits): discovery keeps route targets `ASN:<VNI>` up to it. */
+const MAX_VNI_ID = 0xffffff;
+
 export type VniMode =
   | { kind: "static"; vnis: readonly VniSpec[] }
-  | { kind: "discover"; asn: number };
-
-/** The largest VNI that fits into the VALUE half of an `ASN:VNI` community. */
-export const MAX_COMMUNITY_VNI = 0xffff;
+  | { kind: "discover"; asn: number; format: CommunityFormat };
 
 export class VniRegistry {
   #mode: VniMode;
   #byId = new Map<number, Vni>();
-  #byCommunity = new Map<number, Vni>();
+  #byCommunity = new Map<Community, Vni>();
   #byRouteTarget = new Map<string, Vni>();
-  /** Discovery mode: VNIs above 65535 already warned about, by ifindex. */
-  #warned = new Set<string>();
 
   #localAddress: string | undefined;
+  /** The IPv4 administrator of default route distinguishers. */
+  #rdAdmin: string | undefined;
 
   /**
    * @param localAddress the node's VTEP address: a device whose own local
    *   address differs is served, with a warning (peers send to this one).
    */
-  constructor(mode: VniMode, localAddress?: string) {
+  constructor(mode: VniMode, localAddress?: string, rdAdmin?: string) {
     this.#mode = mode;
     this.#localAddress = localAddress;
+    this.#rdAdmin = rdAdmin || localAddress;
     if (mode.kind === "static") {
       for (const config of mode.vnis) this.#add(this.#fromSpec(config));
     }
@@ -125,8 +132,8 @@ export class VniRegistry {
 
   #rd(id: number, explicit: RouteDistinguisher | undefined): RouteDistinguisher | undefined {
     if (explicit !== undefined) return explicit;
-    const local = this.#localAddress;
-    return local ? defaultRouteDistinguisher(local as IpAddress, id) : undefined;
+    const admin = this.#rdAdmin;
+    return admin ? defaultRouteDistinguisher(admin as IpAddress, id) : undefined;
   }
 
   /**
@@ -179,15 +186,16 @@ export class VniRegistry {
   }
 
   /** True when routes with `community` can matter to this node, now or later. */
-  keeps(community: number): boolean {
+  keeps(community: Community): boolean {
     if (this.#mode.kind === "static") return this.#byCommunity.has(community);
-    return communityAsn(community) === this.#mode.asn;
+    return isVniCommunityOf(community, this.#mode.asn, this.#mode.format);
   }
 
   /** True when EVPN routes with route target `rt` can matter to this node, now or later. */
   keepsRouteTarget(rt: RouteTarget): boolean {
     if (this.#mode.kind === "static") return this.#byRouteTarget.has(routeTargetKey(rt));
-    return rt.kind === "as2" && rt.asn === this.#mode.asn && rt.value <= MAX_COMMUNITY_VNI;
+    return rt.kind === "as2" && rt.asn === this.#mode.asn && rt.value >= 1 &&
+      rt.value <= MAX_VNI_ID;
   }
 
   /** The VNI that route target `rt` (its {@linkcode routeTargetKey}) maps to, if known. */
@@ -196,7 +204,7 @@ export class VniRegistry {
   }
 
   /** The VNI that `community` maps to, if known. */
-  byCommunity(community: number): Vni | undefined {
+  byCommunity(community: Community): Vni | undefined {
     return this.#byCommunity.get(community);
   }
 
@@ -254,17 +262,6 @@ export class VniRegistry {
     // Discovery mode.
     if (link.kind !== "vxlan" || link.vni === undefined) return out;
     const id = link.vni;
-    if (id > MAX_COMMUNITY_VNI) {
-      const key = `${link.ifindex}/${id}`;
-      if (!this.#warned.has(key)) {
-        this.#warned.add(key);
-        out.warnings.push(
-          `device "${link.name}" carries VNI ${id}, which does not fit into an ASN:VNI ` +
-            `community (VALUE is 0..65535): skipped; list it under "vnis" with an explicit community`,
-        );
-      }
-      return out;
-    }
     let vni = this.#byId.get(id);
     if (vni && vni.ifindex !== undefined && vni.ifindex !== link.ifindex) {
       out.warnings.push(
@@ -275,7 +272,7 @@ export class VniRegistry {
     if (!vni) {
       vni = {
         id,
-        community: makeCommunity(this.#mode.asn, id),
+        community: vniCommunity(this.#mode.asn, id, this.#mode.format),
         device: link.name,
         ifindex: undefined,
         configured: false,

@@ -164,6 +164,36 @@ Deno.test("Reconciler.holdDeletes() adds at once but removes only after the hold
   assert.deepEqual(fdb.listFlood(3), [], "the stale entry goes when the hold ends");
 });
 
+Deno.test('Reconciler.holdDeletes(ms, "all") keeps withdrawn entries too until the hold ends', () => {
+  const desired = new Map([[1, new Set(["192.0.2.1", "192.0.2.2"])]]);
+  const fdb = new FakeFdb();
+  const { rec, timers } = setup(desired, fdb);
+  rec.attach({ vni: 1, ifindex: 3, device: "vx1" });
+  rec.activate();
+  rec.flush();
+  rec.holdDeletes(60_000, "all"); // a BGP session went down
+  desired.get(1)!.delete("192.0.2.1");
+  desired.get(1)!.delete("192.0.2.2");
+  rec.markDirty(1);
+  rec.flush();
+  assert.deepEqual(fdb.listFlood(3).sort(), ["192.0.2.1", "192.0.2.2"], "withdrawals are held");
+  assert.equal(rec.heldCount, 2);
+  desired.get(1)!.add("192.0.2.2"); // announced again
+  rec.markDirty(1);
+  rec.flush();
+  assert.equal(rec.heldCount, 1);
+  // A stray entry added by hand was never desired: drift is repaired at once.
+  fdb.lists.get(3)!.add("192.0.2.99");
+  rec.observe(3, "192.0.2.99", true);
+  rec.flush();
+  assert.ok(!fdb.listFlood(3).includes("192.0.2.99"), "the stray entry goes during the hold");
+  assert.equal(rec.heldCount, 1);
+  rec.holdDeletes(0);
+  timers.at(-1)!();
+  assert.deepEqual(fdb.listFlood(3), ["192.0.2.2"], "the one still withdrawn goes");
+  assert.equal(rec.heldCount, 0);
+});
+
 Deno.test("Reconciler yields to the event loop every writesPerTask writes", () => {
   const desired = new Map([[1, new Set(Array.from({ length: 10 }, (_, i) => `192.0.2.${i + 1}`))]]);
   const fdb = new FakeFdb();
@@ -379,4 +409,48 @@ Deno.test("Reconciler with coalesce: false writes every change at once", () => {
   }
   assert.equal(fdb.log.length, 300);
   assert.equal(holds(), 0);
+});
+
+Deno.test("Reconciler with its defaults writes a stream of 50-change batches only at its start and end", () => {
+  const { fdb, advance, change, holds } = clocked(new Map([[1, new Set<string>()]]));
+  for (let b = 0; b < 200; b++) { // 2,000 changes a second, 25 ms apart, for 5 s
+    for (let i = 0; i < 50; i++) change(`198.18.${b % 4}.${i}`, b % 8 < 4);
+    advance(25);
+  }
+  const during = fdb.log.length;
+  assert.ok(during <= 100, `written during the burst: ${during}`);
+  assert.equal(holds(), 1);
+  advance(200);
+  assert.deepEqual(fdb.listFlood(3), [], "the net change: every VTEP added was withdrawn again");
+  assert.ok(fdb.log.length - during <= 100, `written at its end: ${fdb.log.length - during}`);
+});
+
+Deno.test("Reconciler.resync() reads every device in one listAll() when the port has it", () => {
+  const kernel = new Map([[3, ["192.0.2.1", "192.0.2.9"]], [4, ["192.0.2.2"]]]);
+  const calls: string[] = [];
+  const rec = new Reconciler({
+    port: {
+      list: (t) => {
+        calls.push(`list ${t.ifindex}`);
+        return [...(kernel.get(t.ifindex) ?? [])];
+      },
+      listAll: (targets) => {
+        calls.push(`listAll ${targets.map((t) => t.ifindex).join(",")}`);
+        return new Map(kernel);
+      },
+      add: () => {},
+      delete: () => {},
+    },
+    desired: () => new Set(),
+    schedule: () => () => {},
+  });
+  rec.attach({ vni: 1, ifindex: 3, device: "vx1" });
+  rec.attach({ vni: 2, ifindex: 4, device: "vx2" });
+  rec.attach({ vni: 3, ifindex: 5, device: "vx3" }); // no entries: absent from the listing
+  calls.length = 0;
+  kernel.set(4, ["192.0.2.2", "192.0.2.7"]); // changed behind our back
+  rec.resync();
+  assert.deepEqual(calls, ["listAll 3,4,5"]);
+  assert.deepEqual(rec.programmed(2), ["192.0.2.2", "192.0.2.7"]);
+  assert.deepEqual(rec.programmed(3), []);
 });

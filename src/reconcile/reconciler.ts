@@ -30,6 +30,13 @@ import { diff } from "./diff.ts";
 export interface EntryPort {
   /** The keys of the entries of this kind on the target's device now. */
   list(target: Target): string[];
+  /**
+   * The keys on every target's device in one listing, by ifindex (a device
+   * with none may be absent). Optional: without it a resync lists device by
+   * device. With it, a resync of 20 devices is one kernel dump, not 20
+   * (the kernel's FDB dump of one device reads every device's entries).
+   */
+  listAll?(targets: readonly Target[]): Map<number, string[]>;
   add(target: Target, key: string): void;
   delete(target: Target, key: string): void;
 }
@@ -47,8 +54,9 @@ export interface Target {
 /**
  * How bursts are told from isolated changes, and how long a burst is held.
  * Every `markDirty` takes a token from a bucket of `burst` that refills at
- * `perSecond`; a change that finds a token is flushed at once. Once a burst
- * has spent them, changes are held until none has come for `quietMs`, and
+ * `perSecond`; a change that finds a token is flushed at once. A burst
+ * spends them and runs the bucket into debt (at most `burst` deep); until
+ * the debt is paid back, changes are held until none has come for `quietMs`, and
  * at most `maxHoldMs` after the first held one (so a storm that never stops
  * still reaches the kernel that often), then written as their net change.
  */
@@ -57,7 +65,7 @@ export interface CoalesceOptions {
   burst?: number;
   /** Refill of that allowance, changes per second. @default 200 */
   perSecond?: number;
-  /** A held burst is flushed once no change has come for this long, in ms. @default 50 */
+  /** A held burst is flushed once no change has come for this long, in ms. @default 200 */
   quietMs?: number;
   /** ...and no later than this after its first held change, in ms. @default 10000 */
   maxHoldMs?: number;
@@ -67,7 +75,7 @@ export interface CoalesceOptions {
 export const COALESCE_DEFAULTS: Readonly<Required<CoalesceOptions>> = {
   burst: 64,
   perSecond: 200,
-  quietMs: 50,
+  quietMs: 200,
   maxHoldMs: 10_000,
 };
 
@@ -111,6 +119,8 @@ interface Managed extends Target {
   programmed: Set<string>;
   /** Entries kept during a hold (see `holdDeletes`). */
   stale: Set<string>;
+  /** Scope "all": entries desired at some time during the hold (a later withdrawal is held). */
+  holdable: Set<string>;
   failures: number;
   /** Released (see `release`): every entry goes, then the device is detached. */
   releasing?: boolean;
@@ -129,6 +139,8 @@ export class Reconciler implements Disposable {
   #closed = false;
   /** Until this `performance.now()`, entries are only added, never removed. */
   #holdUntil = 0;
+  /** The hold keeps removals of entries withdrawn during it too (`holdDeletes(ms, "all")`). */
+  #holdAll = false;
   #schedule: (fn: () => void, ms: number) => Cancel;
   #now: () => number;
   #coalesce: Required<CoalesceOptions> | undefined;
@@ -156,7 +168,13 @@ export class Reconciler implements Disposable {
   attach(target: Target): void {
     this.detach(target.vni);
     const programmed = new Set(this.#opts.port.list(target));
-    const managed: Managed = { ...target, programmed, stale: new Set(), failures: 0 };
+    const managed: Managed = {
+      ...target,
+      programmed,
+      stale: new Set(),
+      holdable: new Set(),
+      failures: 0,
+    };
     this.#managed.set(target.vni, managed);
     this.#byIfindex.set(target.ifindex, managed);
     this.#dirty.add(target.vni);
@@ -204,16 +222,35 @@ export class Reconciler implements Disposable {
    * come back, so absence from it is not yet news. Everything else goes on:
    * adds, and removals of entries that were desired after this call and then
    * withdrawn. A later call replaces the hold; 0 ends it.
+   *
+   * With `scope: "all"`, removals of entries withdrawn during the hold are
+   * kept too (a BGP session went down: what it withdraws may be its
+   * restart, not news): entries desired now or later in the hold. An entry
+   * announced again is no longer held; a stray one (never desired) still goes
+   * at once.
    */
-  holdDeletes(ms: number): void {
+  holdDeletes(ms: number, scope: "missing" | "all" = "missing"): void {
     this.#holdUntil = ms > 0 ? this.#now() + ms : 0;
+    this.#holdAll = ms > 0 && scope === "all";
     for (const managed of this.#managed.values()) {
       managed.stale.clear();
+      managed.holdable.clear();
       if (ms <= 0) continue;
       const desired = this.#opts.desired(managed.vni);
+      if (this.#holdAll) { for (const key of desired) managed.holdable.add(key); }
       for (const dst of managed.programmed) if (!desired.has(dst)) managed.stale.add(dst);
     }
     this.markAll();
+  }
+
+  /** Entries kept by the current hold (programmed, not desired), over all devices. */
+  get heldCount(): number {
+    if (this.holdRemainingMs <= 0) return 0;
+    let held = 0;
+    for (const managed of this.#managed.values()) {
+      for (const key of managed.stale) if (managed.programmed.has(key)) held++;
+    }
+    return held;
   }
 
   /** Milliseconds left in the current hold, 0 when none. */
@@ -232,9 +269,11 @@ export class Reconciler implements Disposable {
     const c = this.#coalesce;
     if (c === undefined) return this.#arm(0);
     const now = this.#now();
-    // Every change takes a token, also one that joins a flush already due.
+    // Every change takes a token, also one that joins a flush already due;
+    // a burst runs the bucket into debt (down to -burst), which must be
+    // paid back before a change is flushed at once again.
     const tokens = Math.min(c.burst, this.#tokens + ((now - this.#tokensAt) * c.perSecond) / 1000);
-    this.#tokens = Math.max(0, tokens - 1);
+    this.#tokens = Math.max(-c.burst, tokens - 1);
     this.#tokensAt = now;
     if (this.#timer !== undefined && !this.#timerIsHold && this.#timerAt <= now) return;
     if (this.#heldSince === undefined && tokens >= 1) return this.#arm(0);
@@ -243,6 +282,12 @@ export class Reconciler implements Disposable {
       this.#opts.onHold?.();
     }
     this.#hold(Math.min(now + c.quietMs, this.#heldSince + c.maxHoldMs));
+  }
+
+  /** Marks the VNI of a managed device dirty (its desired set changed for a kernel reason). */
+  markDevice(ifindex: number): void {
+    const managed = this.#byIfindex.get(ifindex);
+    if (managed) this.markDirty(managed.vni);
   }
 
   markAll(): void {
@@ -267,8 +312,11 @@ export class Reconciler implements Disposable {
 
   /** Re-reads the programmed view of every managed device (after lost notifications). */
   resync(): void {
-    for (const managed of this.#managed.values()) {
-      managed.programmed = new Set(this.#opts.port.list(managed));
+    const managed = [...this.#managed.values()];
+    const port = this.#opts.port;
+    const all = port.listAll && managed.length > 1 ? port.listAll(managed) : undefined;
+    for (const m of managed) {
+      m.programmed = new Set(all ? all.get(m.ifindex) ?? [] : port.list(m));
     }
     this.markAll();
   }
@@ -331,9 +379,14 @@ export class Reconciler implements Disposable {
     const { add, del } = diff(desired, managed.programmed);
     if (!holding || managed.releasing) {
       managed.stale.clear();
+      managed.holdable.clear();
       return { add, del, held: false };
     }
     for (const key of desired) managed.stale.delete(key); // announced again: no longer stale
+    if (this.#holdAll) {
+      for (const key of desired) managed.holdable.add(key);
+      for (const key of del) if (managed.holdable.has(key)) managed.stale.add(key);
+    }
     const now = del.filter((key) => !managed.stale.has(key));
     return { add, del: now, held: now.length < del.length };
   }

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { Community } from "../net/community.ts";
 import type { EvpnRouteType } from "../overlay/evpn_route.ts";
 import type { SkipReason } from "../overlay/route.ts";
 
@@ -51,6 +52,31 @@ export interface AgentStats {
   netlinkOverruns: number;
 }
 
+/** Desired (from BGP) against programmed (in the kernel) for one entry kind of a VNI. */
+export interface EntriesStatus {
+  desired: string[];
+  programmed: string[];
+  /** Desired but not programmed. */
+  missing: string[];
+  /** Programmed but not desired. */
+  extra: string[];
+  /**
+   * MACs (FDB) or IPs (neighbours) that a user's own entry holds: left alone,
+   * and left out of `desired`.
+   */
+  userHeld: number;
+}
+
+/** A VNI's EVPN Type 2 side (`mode: evpn`). */
+export interface MacIpStatus {
+  /** Our own Type 2 routes for the device: `MAC` (MAC-only) or `MAC IP`. */
+  ownRoutes: string[];
+  /** Unicast FDB entries `MAC VTEP` (`MAC dst VTEP self extern_learn permanent`). */
+  remoteMacs: EntriesStatus;
+  /** Neighbour entries `IP MAC` (`IP lladdr MAC extern_learn PERMANENT`). */
+  neighbours: EntriesStatus;
+}
+
 /** Per-VNI state for `/status` and `evpn-agent status`. */
 export interface VniStatus {
   vni: number;
@@ -66,11 +92,18 @@ export interface VniStatus {
   missing: string[];
   /** Programmed but not desired. */
   extra: string[];
+  /**
+   * Remote VTEPs of the other address family carrying this VNI's community:
+   * never programmed (skip reason `family_mismatch`).
+   */
+  familyMismatch: string[];
   lastError: { message: string; at: string } | null;
   /** Each desired remote VTEP with the route kinds that bring it (`community`, `evpn-type3`). */
   remoteVteps?: { vtep: string; via: string[] }[];
   /** EVPN mode: the VNI's RD and route targets, and our own Type 3 route. */
   evpn?: VniEvpnStatus;
+  /** The EVPN Type 2 side; absent in community-only mode. */
+  macIp?: MacIpStatus;
 }
 
 /** One VNI's EVPN side. */
@@ -91,6 +124,8 @@ export interface AgentStatus {
   ready: boolean;
   node: {
     localAddress: string;
+    /** The underlay's address family (`node.addressFamily`). */
+    addressFamily: "ipv4" | "ipv6";
     mode: "static" | "discover";
     /** The route kinds advertised and read (`mode` in the file). @default ["community"] */
     routes?: ("community" | "evpn")[];
@@ -119,7 +154,9 @@ export interface MetricsSource {
   readonly vnisOnline: number;
   readonly watchState: string;
   /** The communities gobgpd holds for this node, if known. */
-  readonly advertised: readonly number[] | undefined;
+  readonly advertised: readonly Community[] | undefined;
+  /** Our EVPN Type 3 routes gobgpd holds, if known (EVPN mode). @default not reported */
+  readonly type3Advertised?: number | undefined;
   readonly lastSync: Date | undefined;
   readonly ready: boolean;
   status(): AgentStatus;

@@ -8,7 +8,7 @@
  */
 import { formatCommunity } from "../net/community.ts";
 import type { Vni } from "../overlay/vnis.ts";
-import type { Health, VniStatus } from "./types.ts";
+import type { EntriesStatus, Health, VniStatus } from "./types.ts";
 
 /** One VNI's status from the registry entry, its desired set and the programmed view. */
 export function vniStatus(
@@ -16,6 +16,7 @@ export function vniStatus(
   desiredSet: ReadonlySet<string>,
   programmedView: readonly string[] | undefined,
   lastError: VniStatus["lastError"],
+  mismatched: ReadonlySet<string> = new Set(),
 ): VniStatus {
   const desired = [...desiredSet].sort();
   const programmed = [...(programmedView ?? [])].sort();
@@ -33,7 +34,28 @@ export function vniStatus(
     programmed: online ? programmed : [],
     missing: online ? desired.filter((x) => !p.has(x)) : [],
     extra: programmed.filter((x) => !d.has(x)),
+    familyMismatch: [...mismatched].sort(),
     lastError,
+  };
+}
+
+/** Desired against programmed for one entry kind (`online`: only then is anything programmed). */
+export function entriesStatus(
+  desiredSet: ReadonlySet<string>,
+  programmedView: readonly string[] | undefined,
+  online: boolean,
+  userHeld: number,
+): EntriesStatus {
+  const desired = [...desiredSet].sort();
+  const programmed = online ? [...(programmedView ?? [])].sort() : [];
+  const d = new Set(desired);
+  const p = new Set(programmed);
+  return {
+    desired,
+    programmed,
+    missing: online ? desired.filter((x) => !p.has(x)) : [],
+    extra: programmed.filter((x) => !d.has(x)),
+    userHeld,
   };
 }
 

@@ -12,18 +12,22 @@
 # runs with.
 #
 # Inputs (environment):
-#   POD_IP                      required; the pod's IPv4 address (status.podIP)
+#   POD_IP                      required; the pod's IP address, IPv4 or IPv6 (status.podIP)
 #   AGENT_CONFIG_FILE           output path  [/out/agent/config.yaml]
 #   GOBGPD_CONFIG_FILE          output path  [/out/gobgpd/gobgpd.toml]
 #
 #   GOBGP_ENABLED               gobgp.enabled: render gobgpd.toml  [true]
 #   GOBGP_ASN                   gobgp.asn, 1..4294967295 (required when enabled)
-#   GOBGP_ROUTER_ID             gobgp.routerID, IPv4  [POD_IP]
+#   GOBGP_ROUTER_ID             gobgp.routerID, IPv4  [POD_IP; required if that is IPv6]
 #   GOBGP_FAMILIES              gobgp.families, space-separated AFI-SAFI names
 #                               [ipv4-unicast l2vpn-evpn]
 #   GOBGP_MULTIHOP_TTL          gobgp.multihopTtl, 0..255; 0 = no ebgp-multihop  [0]
 #   GOBGP_CONNECT_RETRY         gobgp.connectRetry, seconds between attempts
 #                               to a static neighbour, 1..65535  [5]
+#   GOBGP_GRACEFUL_RESTART      gobgp.gracefulRestart.enabled: BGP graceful
+#                               restart on every session (gobgpd runs with -r)  [true]
+#   GOBGP_RESTART_TIME          gobgp.gracefulRestart.restartTime, seconds peers
+#                               keep this pod's routes while it restarts, 1..4095  [120]
 #   GOBGP_ROUTE_SERVER          gobgp.routeServer.enabled: peers are
 #                               route-server clients  [false]
 #   GOBGP_RR_ENABLED            gobgp.rr.enabled: add route-reflector settings
@@ -31,7 +35,7 @@
 #   GOBGP_RR_CLIENT             gobgp.rr.client: the peers are RR clients  [false]
 #   GOBGP_RR_CLUSTER_ID         gobgp.rr.clusterID, IPv4  [GOBGP_ROUTER_ID]
 #   GOBGP_DYNAMIC_ENABLED       gobgp.dynamic.enabled  [false]
-#   GOBGP_DYNAMIC_PREFIX        gobgp.dynamic.prefix, IPv4 CIDR (required when enabled)
+#   GOBGP_DYNAMIC_PREFIX        gobgp.dynamic.prefix, IPv4 or IPv6 CIDR (required when enabled)
 #   GOBGP_DYNAMIC_PEER_AS       gobgp.dynamic.peerAs  [GOBGP_ASN]
 #   GOBGP_NEIGHBORS             gobgp.neighbors, whitespace-separated entries
 #                               "ADDRESS[,ASN[,MULTIHOP_TTL]]"; ASN defaults to
@@ -45,7 +49,9 @@
 #   AGENT_GOBGP_ADDRESS         agent.gobgpAddress, HOST:PORT  [127.0.0.1:50051]
 #   AGENT_GOBGP_TIMEOUT         agent.gobgpTimeout, a Go duration  [5s]
 #   AGENT_LOCAL_INTERFACE       agent.localInterface  [eth0]
-#   AGENT_LOCAL_ADDRESS         agent.localAddress, the VTEP IPv4  [POD_IP]
+#   AGENT_LOCAL_ADDRESS         agent.localAddress, the VTEP, IPv4 or IPv6  [POD_IP]
+#   AGENT_ADDRESS_FAMILY        agent.addressFamily: ipv4, ipv6; "" = the VTEP's  [""]
+#                               (an IPv6 VTEP needs ipv6-unicast in GOBGP_FAMILIES)
 #   AGENT_VXLAN_PORT            agent.vxlanPort  [4789]
 #   AGENT_SKIP_LINK_CLEANUP     agent.skipLinkCleanup  [false]
 #   AGENT_AUTO_RECREATE_VXLAN   agent.autoRecreateVxlan  [false]
@@ -53,7 +59,7 @@
 #                               "ID[,COMMUNITY[,DEVICE[,UNDERLAY_INTERFACE]]]";
 #                               an empty field is left to the agent's default
 #   AGENT_HTTP_ENABLED          agent.http.enabled: write http.listen  [true]
-#   AGENT_HTTP_ADDRESS          agent.http.address, IPv4  [POD_IP]
+#   AGENT_HTTP_ADDRESS          agent.http.address, IPv4 or IPv6  [POD_IP]
 #   AGENT_HTTP_PORT             agent.http.port  [9469]
 set -euf # -f: no globbing, so list entries are split on whitespace only
 
@@ -81,10 +87,28 @@ is_ipv4() {
   matches '((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])' "$1"
 }
 
-is_ipv4_prefix() {
+# A loose IPv6 check (hex groups and colons, at most one "::"); the agent and
+# gobgpd parse it fully.
+is_ipv6() {
+  matches '([0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}' "$1" &&
+    ! matches '.*:::.*|.*::.*::.*' "$1"
+}
+
+is_ip() {
+  is_ipv4 "$1" || is_ipv6 "$1"
+}
+
+is_ip_prefix() {
   _addr=${1%/*}
   _len=${1#*/}
-  [ "$_addr" != "$1" ] && is_ipv4 "$_addr" && uint_in "$_len" 0 32
+  [ "$_addr" != "$1" ] &&
+    { { is_ipv4 "$_addr" && uint_in "$_len" 0 32; } ||
+      { is_ipv6 "$_addr" && uint_in "$_len" 0 128; }; }
+}
+
+# host_port ADDRESS PORT: "a.b.c.d:port" or "[v6]:port".
+host_port() {
+  if is_ipv6 "$1"; then printf '[%s]:%s' "$1" "$2"; else printf '%s:%s' "$1" "$2"; fi
 }
 
 is_bool() {
@@ -97,7 +121,15 @@ is_ifname() {
 }
 
 # Leading zeros are accepted here as by the agent ("65000:010" = "65000:10").
+# Standard ASN:VALUE (both 0..65535) or large A:B:C (each 0..4294967295).
 is_community() {
+  if matches '[0-9]{1,10}:[0-9]{1,10}:[0-9]{1,10}' "$1"; then
+    _a=${1%%:*} _c=${1##*:}
+    _b=${1#*:}
+    _b=${_b%:*}
+    [ "$_a" -le 4294967295 ] && [ "$_b" -le 4294967295 ] && [ "$_c" -le 4294967295 ]
+    return
+  fi
   matches '[0-9]{1,5}:[0-9]{1,5}' "$1" && [ "${1%%:*}" -le 65535 ] && [ "${1#*:}" -le 65535 ]
 }
 
@@ -107,10 +139,11 @@ check() {
   case $_kind in
     uint) uint_in "$_value" "$5" "$6" || fail "$_var ($_what) \"$_value\" is not an integer in $5..$6" ;;
     ipv4) is_ipv4 "$_value" || fail "$_var ($_what) \"$_value\" is not an IPv4 address" ;;
-    prefix) is_ipv4_prefix "$_value" || fail "$_var ($_what) \"$_value\" is not an IPv4 prefix such as 10.244.0.0/16" ;;
+    ip) is_ip "$_value" || fail "$_var ($_what) \"$_value\" is not an IPv4 or IPv6 address" ;;
+    prefix) is_ip_prefix "$_value" || fail "$_var ($_what) \"$_value\" is not an IP prefix such as 10.244.0.0/16 or fd00:10:244::/56" ;;
     bool) is_bool "$_value" || fail "$_var ($_what) \"$_value\" is not true or false" ;;
     ifname) is_ifname "$_value" || fail "$_var ($_what) \"$_value\" is not an interface name (1..15 of A-Z a-z 0-9 _ . @ + -)" ;;
-    community) is_community "$_value" || fail "$_var ($_what) \"$_value\" is not a community ASN:VALUE (both 0..65535)" ;;
+    community) is_community "$_value" || fail "$_var ($_what) \"$_value\" is not a community ASN:VALUE (both 0..65535) or A:B:C (each 0..4294967295)" ;;
   esac
 }
 
@@ -129,6 +162,8 @@ GOBGP_ROUTER_ID=${GOBGP_ROUTER_ID:-$POD_IP}
 GOBGP_FAMILIES=${GOBGP_FAMILIES:-ipv4-unicast l2vpn-evpn}
 GOBGP_MULTIHOP_TTL=${GOBGP_MULTIHOP_TTL:-0}
 GOBGP_CONNECT_RETRY=${GOBGP_CONNECT_RETRY:-5}
+GOBGP_GRACEFUL_RESTART=${GOBGP_GRACEFUL_RESTART:-true}
+GOBGP_RESTART_TIME=${GOBGP_RESTART_TIME:-120}
 GOBGP_ROUTE_SERVER=${GOBGP_ROUTE_SERVER:-false}
 GOBGP_RR_ENABLED=${GOBGP_RR_ENABLED:-false}
 GOBGP_RR_CLIENT=${GOBGP_RR_CLIENT:-false}
@@ -145,6 +180,7 @@ AGENT_GOBGP_ADDRESS=${AGENT_GOBGP_ADDRESS:-127.0.0.1:50051}
 AGENT_GOBGP_TIMEOUT=${AGENT_GOBGP_TIMEOUT:-5s}
 AGENT_LOCAL_INTERFACE=${AGENT_LOCAL_INTERFACE:-eth0}
 AGENT_LOCAL_ADDRESS=${AGENT_LOCAL_ADDRESS:-$POD_IP}
+AGENT_ADDRESS_FAMILY=${AGENT_ADDRESS_FAMILY:-}
 AGENT_VXLAN_PORT=${AGENT_VXLAN_PORT:-4789}
 AGENT_SKIP_LINK_CLEANUP=${AGENT_SKIP_LINK_CLEANUP:-false}
 AGENT_AUTO_RECREATE_VXLAN=${AGENT_AUTO_RECREATE_VXLAN:-false}
@@ -157,8 +193,10 @@ AGENT_HTTP_PORT=${AGENT_HTTP_PORT:-9469}
 
 if [ -z "$POD_IP" ]; then
   fail "POD_IP is empty: set it from the pod's status.podIP (fieldRef)"
-elif ! is_ipv4 "$POD_IP"; then
-  fail "POD_IP \"$POD_IP\" is not an IPv4 address: the agent's VTEPs and gobgpd's router id are IPv4; set agent.localAddress, agent.http.address and gobgp.routerID"
+elif ! is_ip "$POD_IP"; then
+  fail "POD_IP \"$POD_IP\" is not an IPv4 or IPv6 address"
+elif [ "$GOBGP_ENABLED" = true ] && is_ipv6 "$GOBGP_ROUTER_ID"; then
+  fail "GOBGP_ROUTER_ID (gobgp.routerID) \"$GOBGP_ROUTER_ID\" is IPv6 (the pod IP when gobgp.routerID is \"\"): a BGP router id is a 32-bit id written as IPv4; set gobgp.routerID"
 fi
 
 check GOBGP_ENABLED "$GOBGP_ENABLED" bool gobgp.enabled
@@ -167,6 +205,9 @@ if [ "$GOBGP_ENABLED" = true ]; then
   check GOBGP_ROUTER_ID "$GOBGP_ROUTER_ID" ipv4 gobgp.routerID
   check GOBGP_MULTIHOP_TTL "$GOBGP_MULTIHOP_TTL" uint gobgp.multihopTtl 0 255
   check GOBGP_CONNECT_RETRY "$GOBGP_CONNECT_RETRY" uint gobgp.connectRetry 1 65535
+  check GOBGP_GRACEFUL_RESTART "$GOBGP_GRACEFUL_RESTART" bool gobgp.gracefulRestart.enabled
+  # The capability carries the restart time in 12 bits.
+  check GOBGP_RESTART_TIME "$GOBGP_RESTART_TIME" uint gobgp.gracefulRestart.restartTime 1 4095
   check GOBGP_ROUTE_SERVER "$GOBGP_ROUTE_SERVER" bool gobgp.routeServer.enabled
   check GOBGP_RR_ENABLED "$GOBGP_RR_ENABLED" bool gobgp.rr.enabled
   check GOBGP_RR_CLIENT "$GOBGP_RR_CLIENT" bool gobgp.rr.client
@@ -196,7 +237,7 @@ EOF
     if [ -n "$n_rest" ]; then
       fail "GOBGP_NEIGHBORS (gobgp.neighbors) entry \"$entry\" has more than ADDRESS,ASN,MULTIHOP_TTL"
     fi
-    check GOBGP_NEIGHBORS "$n_addr" ipv4 "gobgp.neighbors[].address in \"$entry\""
+    check GOBGP_NEIGHBORS "$n_addr" ip "gobgp.neighbors[].address in \"$entry\""
     [ -z "$n_asn" ] ||
       check GOBGP_NEIGHBORS "$n_asn" uint "gobgp.neighbors[].asn in \"$entry\"" 1 4294967295
     [ -z "$n_ttl" ] ||
@@ -226,7 +267,21 @@ fi
 matches '([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|ms|s|m|h)(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|ms|s|m|h))*' "$AGENT_GOBGP_TIMEOUT" ||
   fail "AGENT_GOBGP_TIMEOUT (agent.gobgpTimeout) \"$AGENT_GOBGP_TIMEOUT\" is not a duration such as 5s or 1m30s"
 check AGENT_LOCAL_INTERFACE "$AGENT_LOCAL_INTERFACE" ifname agent.localInterface
-check AGENT_LOCAL_ADDRESS "$AGENT_LOCAL_ADDRESS" ipv4 agent.localAddress
+check AGENT_LOCAL_ADDRESS "$AGENT_LOCAL_ADDRESS" ip agent.localAddress
+matches '|ipv4|ipv6' "$AGENT_ADDRESS_FAMILY" ||
+  fail "AGENT_ADDRESS_FAMILY (agent.addressFamily) \"$AGENT_ADDRESS_FAMILY\" is not one of ipv4, ipv6 or \"\""
+vtep_family=$AGENT_ADDRESS_FAMILY
+if [ -z "$vtep_family" ]; then
+  if is_ipv6 "$AGENT_LOCAL_ADDRESS"; then vtep_family=ipv6; else vtep_family=ipv4; fi
+fi
+# The membership route of an IPv6 VTEP is an ipv6-unicast /128: without the
+# family on gobgpd's sessions it never leaves the pod.
+if [ "$GOBGP_ENABLED" = true ] && [ "$vtep_family" = ipv6 ]; then
+  case " $GOBGP_FAMILIES " in
+    *" ipv6-unicast "*) ;;
+    *) fail "GOBGP_FAMILIES (gobgp.families) \"$GOBGP_FAMILIES\" lacks ipv6-unicast, which the IPv6 VTEP $AGENT_LOCAL_ADDRESS needs for its /128 membership route: add it (on the hub too)" ;;
+  esac
+fi
 check AGENT_VXLAN_PORT "$AGENT_VXLAN_PORT" uint agent.vxlanPort 1 65535
 check AGENT_SKIP_LINK_CLEANUP "$AGENT_SKIP_LINK_CLEANUP" bool agent.skipLinkCleanup
 check AGENT_AUTO_RECREATE_VXLAN "$AGENT_AUTO_RECREATE_VXLAN" bool agent.autoRecreateVxlan
@@ -245,7 +300,7 @@ EOF
 done
 check AGENT_HTTP_ENABLED "$AGENT_HTTP_ENABLED" bool agent.http.enabled
 if [ "$AGENT_HTTP_ENABLED" = true ]; then
-  check AGENT_HTTP_ADDRESS "$AGENT_HTTP_ADDRESS" ipv4 agent.http.address
+  check AGENT_HTTP_ADDRESS "$AGENT_HTTP_ADDRESS" ip agent.http.address
   check AGENT_HTTP_PORT "$AGENT_HTTP_PORT" uint agent.http.port 1 65535
 fi
 
@@ -256,13 +311,30 @@ fi
 
 # --- gobgpd.toml ------------------------------------------------------------
 
-# afi_safis TABLE: the address families of one [[TABLE]] entry.
+# afi_safis TABLE: the address families of one [[TABLE]] entry, each with
+# graceful restart when it is on.
 afi_safis() {
   for family in $GOBGP_FAMILIES; do
     printf '  [[%s.afi-safis]]\n' "$1"
     printf '    [%s.afi-safis.config]\n' "$1"
     printf '      afi-safi-name = "%s"\n' "$family"
+    if [ "$GOBGP_GRACEFUL_RESTART" = true ]; then
+      printf '    [%s.afi-safis.mp-graceful-restart.config]\n' "$1"
+      printf '      enabled = true\n'
+    fi
   done
+}
+
+# graceful_restart TABLE: peers keep this pod's routes as stale while its
+# gobgpd restarts (it runs with -r). notification-enabled (RFC 8538): gobgpd
+# stops with a Cease NOTIFICATION, which peers would otherwise take as the
+# end of the session and withdraw at once.
+graceful_restart() {
+  [ "$GOBGP_GRACEFUL_RESTART" = true ] || return 0
+  printf '  [%s.graceful-restart.config]\n' "$1"
+  printf '    enabled = true\n'
+  printf '    restart-time = %s\n' "$GOBGP_RESTART_TIME"
+  printf '    notification-enabled = true\n'
 }
 
 # peer_options TABLE TTL PEER_AS LABEL: route-reflector, route-server and multihop
@@ -300,6 +372,7 @@ render_gobgpd() {
     printf '    peer-as = %s\n' "$GOBGP_DYNAMIC_PEER_AS"
     peer_options peer-groups "$GOBGP_MULTIHOP_TTL" "$GOBGP_DYNAMIC_PEER_AS" \
       "dynamic neighbours in $GOBGP_DYNAMIC_PREFIX"
+    graceful_restart peer-groups
     afi_safis peer-groups
     printf '\n[[dynamic-neighbors]]\n'
     printf '  [dynamic-neighbors.config]\n'
@@ -318,12 +391,16 @@ EOF
     printf '  [neighbors.config]\n'
     printf '    neighbor-address = "%s"\n' "$n_addr"
     printf '    peer-as = %s\n' "${n_asn:-$GOBGP_ASN}"
-    printf '  [neighbors.transport.config]\n'
-    printf '    local-address = "%s"\n' "$POD_IP"
+    # The pod IP is the session's source only towards a neighbour of its family.
+    if { is_ipv6 "$n_addr" && is_ipv6 "$POD_IP"; } || { is_ipv4 "$n_addr" && is_ipv4 "$POD_IP"; }; then
+      printf '  [neighbors.transport.config]\n'
+      printf '    local-address = "%s"\n' "$POD_IP"
+    fi
     printf '  [neighbors.timers.config]\n'
     printf '    connect-retry = %s\n' "$GOBGP_CONNECT_RETRY"
     peer_options neighbors "${n_ttl:-$GOBGP_MULTIHOP_TTL}" "${n_asn:-$GOBGP_ASN}" \
       "neighbour $n_addr"
+    graceful_restart neighbors
     afi_safis neighbors
   done
 }
@@ -343,6 +420,7 @@ render_agent() {
   printf 'node:\n'
   printf '  localInterface: "%s"\n' "$AGENT_LOCAL_INTERFACE"
   printf '  localAddress: "%s"\n' "$AGENT_LOCAL_ADDRESS"
+  [ -z "$AGENT_ADDRESS_FAMILY" ] || printf '  addressFamily: "%s"\n' "$AGENT_ADDRESS_FAMILY"
   printf '  vxlanPort: %s\n' "$AGENT_VXLAN_PORT"
   printf '  skipLinkCleanup: %s\n' "$AGENT_SKIP_LINK_CLEANUP"
   printf '  autoRecreateVxlan: %s\n' "$AGENT_AUTO_RECREATE_VXLAN"
@@ -360,7 +438,7 @@ EOF
   fi
   if [ "$AGENT_HTTP_ENABLED" = true ]; then
     printf 'http:\n'
-    printf '  listen: "%s:%s"\n' "$AGENT_HTTP_ADDRESS" "$AGENT_HTTP_PORT"
+    printf '  listen: "%s"\n' "$(host_port "$AGENT_HTTP_ADDRESS" "$AGENT_HTTP_PORT")"
   fi
 }
 
