@@ -278,7 +278,11 @@ Deno.test({
         const ifindex = (JSON.parse(link) as { ifindex: number }[])[0]!.ifindex;
         assert.equal(st.ready, true);
         assert.equal(st.dryRun, false);
-        assert.deepEqual(st.node, { localAddress: "192.0.2.11", mode: "discover" });
+        assert.deepEqual(st.node, {
+          localAddress: "192.0.2.11",
+          mode: "discover",
+          routes: ["community"],
+        });
         assert.equal(st.bgp.stream, "up");
         assert.equal(st.bgp.remoteVteps, 1);
         assert.deepEqual(st.bgp.membership, {
