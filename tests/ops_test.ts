@@ -304,6 +304,7 @@ Deno.test({
           missing: [],
           extra: [],
           lastError: null,
+          remoteVteps: fdb.map((vtep) => ({ vtep, via: ["community"] })),
         }]);
         assert.ok(st.lastSync !== null && Date.now() - Date.parse(st.lastSync) < 60_000);
 
