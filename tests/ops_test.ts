@@ -341,7 +341,10 @@ Deno.test({
           text.stdout,
           /^10010\s+65000:10010\s+vxlan10010\s+\d+\s+online\s+192\.0\.2\.11\s+1\s+1\s+in sync$/m,
         );
-        assert.match(text.stdout, /^ {2}00:00:00:00:00:00 dst 192\.0\.2\.12 +ok$/m);
+        assert.match(
+          text.stdout,
+          /^ {2}00:00:00:00:00:00 dst 192\.0\.2\.12 +ok {2}\(community\)$/m,
+        );
         const json = await statusCommand(s1, "--json");
         assert.equal(json.code, 0, json.stderr);
         assert.deepEqual((JSON.parse(json.stdout) as AgentStatus).vnis, (await status(s1)).vnis);
