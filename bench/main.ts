@@ -42,6 +42,7 @@ const SCENARIOS = [
   "footprint",
   "join",
   "evpn-join",
+  "evpn-cold",
   "cold",
   "latency",
   "churn",
@@ -211,6 +212,24 @@ async function main(args: string[]): Promise<number> {
     if (only.has("join")) results.join = await phase("join", () => join(home, plan.joinSamples));
     if (only.has("evpn-join")) {
       results.evpnJoin = await phase("evpn-join", () => evpnJoin(home, plan.joinSamples));
+    }
+    if (only.has("evpn-cold")) {
+      // The first cold-start size, each VTEP with one Type 3 route per VNI.
+      const size = plan.coldStarts[0]!;
+      const { result, context } = await phase(
+        "evpn cold start",
+        () =>
+          coldStart(home, size, {
+            timeoutMs: plan.coldStartTimeoutMs,
+            allVnis,
+            settleMs: plan.settleSeconds * 1000,
+            evpn: true,
+          }),
+      );
+      results.evpnColdStart = result;
+      verify(`EVPN cold start ${size.vnis}×${size.vteps}`, result.agent.check);
+      context.watch.close();
+      await context.agent.stop();
     }
     if (only.has("cold")) {
       for (const [index, size] of plan.coldStarts.entries()) {

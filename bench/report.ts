@@ -63,6 +63,8 @@ export interface BenchResults {
   join?: JoinResult;
   /** The join scenario in `mode: evpn`: device → our Type 3 in the peer's gobgpd. */
   evpnJoin?: JoinResult;
+  /** A cold start from K×M Type 3 routes (`mode: evpn`), first size of the plan. */
+  evpnColdStart?: ColdStartResult;
   coldStart: ColdStartResult[];
   latency?: LatencyResult;
   churn?: ChurnResult;
@@ -120,6 +122,10 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
   if (r.join) {
     add("join as seen by a peer, p99", r.join.join.p99, 100, "ms");
     add("withdraw as seen by a peer, p99", r.join.leave.p99, 100, "ms");
+  }
+  if (r.evpnColdStart) {
+    const c = r.evpnColdStart;
+    add(`EVPN cold start ${c.vnis}×${fmtInt(c.vteps)}: agent / bridge -batch`, c.ratio, 1.5, "×");
   }
   if (r.evpnJoin) {
     add("EVPN Type 3 as seen by a peer, p99", r.evpnJoin.join.p99, 100, "ms");
@@ -236,6 +242,17 @@ export function renderTable(r: BenchResults): string {
       "",
       "",
       target("EVPN Type 3 withdrawal as seen by a peer, p99"),
+    );
+  }
+  if (r.evpnColdStart) {
+    const c = r.evpnColdStart;
+    row(
+      `EVPN cold start ${c.vnis}×${fmtInt(c.vteps)} (${fmtInt(c.entries)} Type 3 routes)`,
+      "spawn → last entry vs bridge -batch",
+      fmtMs(c.agent.ms ?? undefined),
+      fmtMs(c.baseline.ms),
+      c.ratio === null ? "" : fmtRatio(c.ratio),
+      target(`EVPN cold start ${c.vnis}×${fmtInt(c.vteps)}: agent / bridge -batch`),
     );
   }
   for (const c of r.coldStart) {

@@ -19,6 +19,8 @@ import {
   encodeMembershipPath,
   type PathMessage,
 } from "../src/bgp/path_codec.ts";
+import { encodeImetPath } from "../src/bgp/evpn_codec.ts";
+import type { IpAddress } from "../src/net/ip.ts";
 import { makeCommunity } from "../src/net/community.ts";
 import { FLOOD_MAC } from "../src/net/mac.ts";
 
@@ -83,6 +85,17 @@ export function vniCommunity(vni: number): number {
 /** A remote VTEP's path: `<vtep>/32` with one community per VNI. */
 export function vtepPath(vtep: string, vnis: readonly number[]): PathMessage {
   return encodeMembershipPath({ address: vtep, communities: vnis.map(vniCommunity) });
+}
+
+/** The EVPN Type 3 route of `vtep` for `vni`, as FRR would send it (RT `65000:<VNI>`). */
+export function imetPath(vtep: string, vni: number): PathMessage {
+  const address = vtep as IpAddress;
+  return encodeImetPath({
+    rd: { kind: "ipv4", admin: address, assigned: vni & 0xffff },
+    vtep: address,
+    vni,
+    routeTargets: [{ kind: "as2", asn: COMMUNITY_ASN, value: vni }],
+  });
 }
 
 /** The withdrawal of `<vtep>/32`. */

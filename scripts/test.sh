@@ -43,6 +43,17 @@ else
   status=1
 fi
 
+# The quick fabric benchmark (10 spokes, a hub, one spoke joining and
+# leaving): fails only when a node's final flood list is wrong. One more test.
+echo "== deno task fabric --quick"
+if deno task fabric --quick; then
+  passed=$((passed + 1))
+else
+  echo "fabric --quick: a node's final kernel state was wrong, or the benchmark could not run"
+  failed=$((failed + 1))
+  status=1
+fi
+
 # The short fault soak: a seed whose 10 rounds draw every kind of fault
 # (soak/README.md). Counted as one more test.
 soak_seed=${SOAK_SEED:-13}

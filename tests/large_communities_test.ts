@@ -95,9 +95,15 @@ Deno.test({
           15_000,
           "spoke1's path in the hub's RIB",
         );
-        const s2line = await hubRibLine(`${s2.address}/32`);
-        assert.match(s2line, /\{Communities: 65000:10010\}/, s2line);
-        assert.match(s2line, /\{LargeCommunity: \[ 65000:0:70000, 65000:0:16777215\]\}/, s2line);
+        await waitFor(
+          async () => {
+            const line = await hubRibLine(`${s2.address}/32`);
+            assert.match(line, /\{Communities: 65000:10010\}/, line);
+            assert.match(line, /\{LargeCommunity: \[ 65000:0:70000, 65000:0:16777215\]\}/, line);
+          },
+          15_000,
+          "spoke2's path in the hub's RIB",
+        );
         await waitFor(
           async () => {
             const line = await hubRibLine(`${s3.address}/32`);

@@ -306,7 +306,10 @@ Deno.test({
           extra: [],
           familyMismatch: [],
           lastError: null,
-          remoteVteps: fdb.map((vtep) => ({ vtep, via: ["community"] })),
+          remoteVteps: Object.keys(rib).filter((p) => p !== "192.0.2.11/32").map((p) => ({
+            vtep: p.replace("/32", ""),
+            via: ["community"],
+          })),
         }]);
         assert.ok(st.lastSync !== null && Date.now() - Date.parse(st.lastSync) < 60_000);
 
@@ -343,7 +346,10 @@ Deno.test({
           text.stdout,
           /^10010\s+65000:10010\s+vxlan10010\s+\d+\s+online\s+192\.0\.2\.11\s+1\s+1\s+in sync$/m,
         );
-        assert.match(text.stdout, /^ {2}00:00:00:00:00:00 dst 192\.0\.2\.12 +ok$/m);
+        assert.match(
+          text.stdout,
+          /^ {2}00:00:00:00:00:00 dst 192\.0\.2\.12 +ok {2}\(community\)$/m,
+        );
         const json = await statusCommand(s1, "--json");
         assert.equal(json.code, 0, json.stderr);
         assert.deepEqual((JSON.parse(json.stdout) as AgentStatus).vnis, (await status(s1)).vnis);

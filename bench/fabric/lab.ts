@@ -38,7 +38,7 @@ import {
   spawnLogged,
   type StopResult,
 } from "../../scripts/lab/proc.ts";
-import { cacheDependencies, REPO_DIR } from "../../scripts/lab/topology.ts";
+import { AGENT_V8_FLAGS, cacheDependencies, REPO_DIR } from "../../scripts/lab/topology.ts";
 import { delay } from "../../scripts/lab/wait.ts";
 import { FdbMonitorFile } from "./fdb_monitor.ts";
 import { RibRecorder } from "./rib_recorder.ts";
@@ -409,6 +409,7 @@ export class FabricLab {
       "run",
       "-A",
       "--cached-only",
+      `--v8-flags=${AGENT_V8_FLAGS}`,
       ...(prof === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${prof}`]),
       ...(this.#options.agentFlags ?? []),
       `${REPO_DIR}/main.ts`,

@@ -19,6 +19,7 @@ import {
   bridgeBatch,
   entryCount,
   type FloodState,
+  imetPath,
   probeVtep,
   steadyState,
   steadyVtep,
@@ -84,6 +85,11 @@ export interface ColdStartOptions {
   allVnis: readonly number[];
   /** Quiet time before the settled RSS sample, ms. */
   settleMs: number;
+  /**
+   * EVPN: every VTEP sends one Type 3 route per VNI (K×M paths, route
+   * target `65000:<VNI>`), and the agent runs with `mode: evpn`. @default false
+   */
+  evpn?: boolean;
 }
 
 /** What a cold start leaves running for the scenarios that follow it. */
@@ -110,13 +116,19 @@ export async function coldStart(
   const entries = entryCount(expected);
   const label = `${size.vnis} VNIs × ${size.vteps} VTEPs`;
 
-  lab.log(`cold start ${label}: fresh gobgpd, loading ${size.vteps} paths`);
+  const evpn = options.evpn ?? false;
+  const paths = evpn
+    ? Array.from({ length: size.vteps }, (_, i) => vnis.map((vni) => imetPath(steadyVtep(i), vni)))
+      .flat()
+    : Array.from({ length: size.vteps }, (_, i) => vtepPath(steadyVtep(i), vnis));
+  lab.log(`cold start ${label}: fresh gobgpd, loading ${paths.length} paths`);
   await lab.restartHomeGobgpd();
   await lab.deleteDevices(options.allVnis);
-  await lab.load(Array.from({ length: size.vteps }, (_, i) => vtepPath(steadyVtep(i), vnis)));
+  await lab.load(paths);
   const watch = new RibWatch(lab.client);
   const loaded = await watch.ready(60_000);
-  if (loaded !== size.vteps) {
+  // The watch counts community /32s: an EVPN table has none.
+  if (loaded !== (evpn ? 0 : size.vteps)) {
     throw new Error(`gobgpd holds ${loaded} paths after loading ${size.vteps}`);
   }
   const overruns0 = mirror.counters.overruns;
@@ -145,7 +157,7 @@ export async function coldStart(
   lab.log(`cold start ${label}: agent`);
   const first = mirror.until(() => mirror.watchedSize > 0, options.timeoutMs);
   const done = mirror.until(() => mirror.watchedSize === entries, options.timeoutMs);
-  const agent = await lab.startAgent(lab.home);
+  const agent = await lab.startAgent(lab.home, evpn ? { mode: "evpn" } : {});
   const exited = agent.handle.exited().then(() => undefined);
   const aDone = await Promise.race([done, exited]);
   const aFirst = await Promise.race([first, Promise.resolve(undefined)]);

@@ -108,7 +108,8 @@ export class Agent implements MetricsSource {
       onError: (...failure) => fdb.failed(...failure),
       onHold: () => log.debug("A burst of route changes: holding it until it goes quiet"),
       onFlush: ({ seconds, ok, done }) => {
-        fdb.flushed(ok && done);
+        // Held deletes (a withdrawal's grace) are still to come: keep their arrival times.
+        fdb.flushed(ok && done && this.#reconciler.heldCount === 0);
         deps.observers?.reconcile?.(seconds);
         this.#lastFlushAt = performance.now();
         if (ok && done && this.#reconcilersIdle()) this.#inSync();

@@ -99,7 +99,9 @@ export function renderStatus(status: AgentStatus): string {
       );
     }
     if (!v.online) continue;
-    const via = new Map((v.remoteVteps ?? []).map((r) => [r.vtep, r.via.join("+")]));
+    // Where each VTEP comes from matters once there are two kinds (EVPN mode).
+    const kinds = status.node.routes?.includes("evpn") ? v.remoteVteps ?? [] : [];
+    const via = new Map(kinds.map((r) => [r.vtep, r.via.join("+")]));
     out.push("", `${v.device} flood entries (bridge fdb show dev ${v.device}):`);
     const missing = new Set(v.missing);
     const extra = new Set(v.extra);
