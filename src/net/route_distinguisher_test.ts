@@ -66,3 +66,16 @@ Deno.test("routeTargetKey() tells a four-octet-AS route target from the two-octe
   assert.notEqual(routeTargetKey(two), routeTargetKey(four));
   assert.equal(routeTargetKey(two), routeTargetKey(parseRouteTarget("100:5")!));
 });
+
+Deno.test("defaultRouteTarget() derives FRR's auto-RT, the low 16 bits of a four-octet ASN", () => {
+  assert.deepEqual(defaultRouteTarget(65000, 16777215), {
+    kind: "as2",
+    asn: 65000,
+    value: 16777215,
+  });
+  assert.deepEqual(defaultRouteTarget(4200000001, 10010), {
+    kind: "as2",
+    asn: 59905,
+    value: 10010,
+  });
+});

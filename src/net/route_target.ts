@@ -31,7 +31,12 @@ export function routeTargetKey(rt: RouteTarget): string {
   return `${rt.kind === "as4" ? "as4:" : ""}${formatRouteTarget(rt)}`;
 }
 
-/** The route target FRR derives for a VNI under a two-octet AS: `<asn>:<vni>`. */
+/**
+ * The route target FRR derives for a VNI: `<asn>:<vni>` as a two-octet-AS
+ * RT. Under a four-octet AS, FRR (bgpd's `form_auto_rt`) keeps only the low
+ * 16 bits of the ASN, so `4200000001` derives `59905:<vni>`: the same here,
+ * so that auto-RTs still match FRR's.
+ */
 export function defaultRouteTarget(asn: number, vni: number): RouteTarget {
-  return { kind: "as2", asn, value: vni };
+  return { kind: "as2", asn: asn & 0xffff, value: vni };
 }
