@@ -351,8 +351,14 @@ export class Agent implements MetricsSource {
   }
 }
 
+/**
+ * Each remote VTEP with its sources, in the order of the VNI's `desired`
+ * list (plain string order). Not `localeCompare` with options: that builds a
+ * collator per comparison, and at 20 VNIs of 1,000 VTEPs it made every
+ * `/status` and `/metrics` cost 1.5 s of CPU (the endpoint benchmark starved).
+ */
 function remoteVteps(sources: Map<string, VtepSource[]>): { vtep: string; via: string[] }[] {
   return [...sources].map(([vtep, via]) => ({ vtep, via })).sort((a, b) =>
-    a.vtep.localeCompare(b.vtep, "en", { numeric: true })
+    a.vtep < b.vtep ? -1 : a.vtep > b.vtep ? 1 : 0
   );
 }
