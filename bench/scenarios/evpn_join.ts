@@ -12,12 +12,11 @@ import type { WatchStream } from "../../src/bgp/client.ts";
 import { decodeAnyPath } from "../../src/bgp/codec.ts";
 import { NetlinkEvents } from "../../src/netlink/mod.ts";
 import { withNetns } from "../../scripts/lab/netns.ts";
-import { delay, StopWaiting, waitFor } from "../../scripts/lab/wait.ts";
+import { StopWaiting, waitFor } from "../../scripts/lab/wait.ts";
 import type { BenchLab } from "../lab.ts";
 import { deviceName, vniList } from "../routes.ts";
-import { round, roundSummary, summarize } from "../stats.ts";
 import { Waiters } from "../waiters.ts";
-import type { JoinResult } from "./join.ts";
+import { type JoinResult, joinResult, type JoinSamples, sampleJoinLeave } from "./join.ts";
 
 const STEP_TIMEOUT_MS = 5_000;
 
@@ -62,7 +61,7 @@ export async function evpnJoin(lab: BenchLab, samples: number): Promise<JoinResu
     onEnd: () => {},
   });
   const has = (vni: number) => [...type3.values()].includes(vni);
-  const raw = { join: [] as number[], leave: [] as number[], timeouts: 0 };
+  let raw: JoinSamples = { join: [], leave: [], timeouts: 0 };
   const agent = await lab.startAgent(peer, { mode: "evpn" });
   try {
     await ready;
@@ -76,18 +75,12 @@ export async function evpnJoin(lab: BenchLab, samples: number): Promise<JoinResu
     await topo.delLink(peer, deviceName(warmUp));
     await waitFor(() => (alive(), !has(warmUp)), 30_000, "spoke1's Type 3 withdrawn");
     lab.log(`evpn join: ${samples} create/delete samples of ${dev} in spoke1`);
-    for (let i = 0; i < samples; i++) {
-      for (const create of [true, false]) {
-        const link = waiters.until(() => links.has(dev) === create, STEP_TIMEOUT_MS);
-        const seen = waiters.until(() => has(vni) === create, STEP_TIMEOUT_MS);
-        if (create) await topo.addVxlan(peer, vni);
-        else await topo.delLink(peer, dev);
-        const [tl, ts] = await Promise.all([link, seen]);
-        if (tl === undefined || ts === undefined) raw.timeouts++;
-        else (create ? raw.join : raw.leave).push(ts - tl);
-        await delay(50);
-      }
-    }
+    raw = await sampleJoinLeave(samples, {
+      link: (create) => waiters.until(() => links.has(dev) === create, STEP_TIMEOUT_MS),
+      seen: (create) => waiters.until(() => has(vni) === create, STEP_TIMEOUT_MS),
+      toggle: (create) =>
+        create ? topo.addVxlan(peer, vni).then(() => {}) : topo.delLink(peer, dev),
+    });
   } finally {
     await agent.stop();
     stream.cancel();
@@ -95,13 +88,5 @@ export async function evpnJoin(lab: BenchLab, samples: number): Promise<JoinResu
     events.close();
     await topo.process(peer, "gobgpd")?.stop("SIGTERM", 5_000);
   }
-  return {
-    samples,
-    join: roundSummary(summarize(raw.join)),
-    leave: roundSummary(summarize(raw.leave)),
-    timeouts: raw.timeouts,
-    rawJoin: raw.join.map((v) => round(v, 2)),
-    rawLeave: raw.leave.map((v) => round(v, 2)),
-    sessionMs: round(sessionMs, 0),
-  };
+  return joinResult(samples, raw, sessionMs);
 }

@@ -39,6 +39,54 @@ export interface JoinResult {
 
 const STEP_TIMEOUT_MS = 5_000;
 
+/** Create/delete samples of one device: the time from its link notification to `seen`. */
+export interface JoinSamples {
+  join: number[];
+  leave: number[];
+  timeouts: number;
+}
+
+/**
+ * Runs `samples` create/delete cycles of the device: per step, the link
+ * notification's time and the time `seen(create)` resolves are taken on one
+ * clock; a step where either times out counts as a timeout.
+ */
+export async function sampleJoinLeave(
+  samples: number,
+  step: {
+    link(create: boolean): Promise<number | undefined>;
+    seen(create: boolean): Promise<number | undefined>;
+    toggle(create: boolean): Promise<void>;
+  },
+): Promise<JoinSamples> {
+  const raw: JoinSamples = { join: [], leave: [], timeouts: 0 };
+  for (let i = 0; i < samples; i++) {
+    for (const create of [true, false]) {
+      const link = step.link(create);
+      const seen = step.seen(create);
+      await step.toggle(create);
+      const [tl, ts] = await Promise.all([link, seen]);
+      if (tl === undefined || ts === undefined) raw.timeouts++;
+      else (create ? raw.join : raw.leave).push(ts - tl);
+      await delay(50);
+    }
+  }
+  return raw;
+}
+
+/** The scenario's result from its samples. */
+export function joinResult(samples: number, raw: JoinSamples, sessionMs: number): JoinResult {
+  return {
+    samples,
+    join: roundSummary(summarize(raw.join)),
+    leave: roundSummary(summarize(raw.leave)),
+    timeouts: raw.timeouts,
+    rawJoin: raw.join.map((v) => round(v, 2)),
+    rawLeave: raw.leave.map((v) => round(v, 2)),
+    sessionMs: round(sessionMs, 0),
+  };
+}
+
 export async function join(lab: BenchLab, samples: number): Promise<JoinResult> {
   const { topo, peer } = lab;
   lab.log("join: starting gobgpd in spoke1, waiting for the BGP session");
@@ -63,7 +111,7 @@ export async function join(lab: BenchLab, samples: number): Promise<JoinResult> 
     }));
   events.start();
   const watch = new RibWatch(lab.client);
-  const raw = { join: [] as number[], leave: [] as number[], timeouts: 0 };
+  let raw: JoinSamples = { join: [], leave: [], timeouts: 0 };
   const agent = await lab.startAgent(peer);
   try {
     await watch.ready(10_000);
@@ -95,18 +143,12 @@ export async function join(lab: BenchLab, samples: number): Promise<JoinResult> 
       "spoke1's membership path withdrawn from the hub",
     );
     lab.log(`join: ${samples} create/delete samples of ${dev} in spoke1`);
-    for (let i = 0; i < samples; i++) {
-      for (const create of [true, false]) {
-        const link = waiters.until(() => links.has(dev) === create, STEP_TIMEOUT_MS);
-        const seen = watch.carries(peer.address, community, create, STEP_TIMEOUT_MS);
-        if (create) await topo.addVxlan(peer, vni);
-        else await topo.delLink(peer, dev);
-        const [tl, ts] = await Promise.all([link, seen]);
-        if (tl === undefined || ts === undefined) raw.timeouts++;
-        else (create ? raw.join : raw.leave).push(ts - tl);
-        await delay(50);
-      }
-    }
+    raw = await sampleJoinLeave(samples, {
+      link: (create) => waiters.until(() => links.has(dev) === create, STEP_TIMEOUT_MS),
+      seen: (create) => watch.carries(peer.address, community, create, STEP_TIMEOUT_MS),
+      toggle: (create) =>
+        create ? topo.addVxlan(peer, vni).then(() => {}) : topo.delLink(peer, dev),
+    });
   } finally {
     await agent.stop();
     watch.close();
@@ -114,13 +156,5 @@ export async function join(lab: BenchLab, samples: number): Promise<JoinResult> 
     events.close();
     await topo.process(peer, "gobgpd")?.stop("SIGTERM", 5_000);
   }
-  return {
-    samples,
-    join: roundSummary(summarize(raw.join)),
-    leave: roundSummary(summarize(raw.leave)),
-    timeouts: raw.timeouts,
-    rawJoin: raw.join.map((v) => round(v, 2)),
-    rawLeave: raw.leave.map((v) => round(v, 2)),
-    sessionMs: round(sessionMs, 0),
-  };
+  return joinResult(samples, raw, sessionMs);
 }
