@@ -10,13 +10,16 @@
  */
 import type { WatchStream } from "../../src/bgp/client.ts";
 import { decodeAnyPath } from "../../src/bgp/codec.ts";
-import { NetlinkEvents } from "../../src/netlink/mod.ts";
-import { withNetns } from "../../scripts/lab/netns.ts";
 import { StopWaiting, waitFor } from "../../scripts/lab/wait.ts";
 import type { BenchLab } from "../lab.ts";
 import { deviceName, vniList } from "../routes.ts";
-import { Waiters } from "../waiters.ts";
-import { type JoinResult, joinResult, type JoinSamples, sampleJoinLeave } from "./join.ts";
+import {
+  type JoinResult,
+  joinResult,
+  type JoinSamples,
+  sampleJoinLeave,
+  watchLinks,
+} from "./join.ts";
 
 const STEP_TIMEOUT_MS = 5_000;
 
@@ -28,20 +31,7 @@ export async function evpnJoin(lab: BenchLab, samples: number): Promise<JoinResu
   await topo.waitForSessions(60_000);
   const sessionMs = performance.now() - s0;
 
-  const links = new Map<string, number>();
-  const waiters = new Waiters();
-  const events = withNetns(peer.ns, () =>
-    new NetlinkEvents({
-      onLink: (ev) => {
-        const at = performance.now();
-        if (ev.type === "new") links.set(ev.link.name, ev.link.ifindex);
-        else if (links.get(ev.link.name) === ev.link.ifindex) links.delete(ev.link.name);
-        waiters.check(at);
-      },
-      onNeigh: () => {},
-      onOverrun: () => {},
-    }));
-  events.start();
+  const { links, waiters, events } = watchLinks(peer.ns);
   // spoke1's Type 3 routes in the hub, by the VNI of their PMSI label.
   const type3 = new Map<string, number>(); // NLRI key → VNI
   const { promise: ready, resolve } = Promise.withResolvers<void>();

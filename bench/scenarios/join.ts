@@ -39,6 +39,31 @@ export interface JoinResult {
 
 const STEP_TIMEOUT_MS = 5_000;
 
+/**
+ * Link notifications from inside the namespace `ns` (only the socket is
+ * opened there): the devices present, by name → ifindex, and waiters
+ * checked on each notification with its arrival time.
+ */
+export function watchLinks(
+  ns: string,
+): { links: Map<string, number>; waiters: Waiters; events: NetlinkEvents } {
+  const links = new Map<string, number>();
+  const waiters = new Waiters();
+  const events = withNetns(ns, () =>
+    new NetlinkEvents({
+      onLink: (ev) => {
+        const at = performance.now();
+        if (ev.type === "new") links.set(ev.link.name, ev.link.ifindex);
+        else if (links.get(ev.link.name) === ev.link.ifindex) links.delete(ev.link.name);
+        waiters.check(at);
+      },
+      onNeigh: () => {},
+      onOverrun: () => {},
+    }));
+  events.start();
+  return { links, waiters, events };
+}
+
 /** Create/delete samples of one device: the time from its link notification to `seen`. */
 export interface JoinSamples {
   join: number[];
@@ -95,21 +120,7 @@ export async function join(lab: BenchLab, samples: number): Promise<JoinResult> 
   await topo.waitForSessions(60_000);
   const sessionMs = performance.now() - s0;
 
-  // Link notifications from inside spoke1: only the socket is opened there.
-  const links = new Map<string, number>(); // name → ifindex while present
-  const waiters = new Waiters();
-  const events = withNetns(peer.ns, () =>
-    new NetlinkEvents({
-      onLink: (ev) => {
-        const at = performance.now();
-        if (ev.type === "new") links.set(ev.link.name, ev.link.ifindex);
-        else if (links.get(ev.link.name) === ev.link.ifindex) links.delete(ev.link.name);
-        waiters.check(at);
-      },
-      onNeigh: () => {},
-      onOverrun: () => {},
-    }));
-  events.start();
+  const { links, waiters, events } = watchLinks(peer.ns);
   const watch = new RibWatch(lab.client);
   let raw: JoinSamples = { join: [], leave: [], timeouts: 0 };
   const agent = await lab.startAgent(peer);
